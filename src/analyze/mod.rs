@@ -1,0 +1,347 @@
+//! Analysis: which sentences mention the beat's topics, which entities an article names, and the
+//! structured facts it states.
+//!
+//! Rules and the gazetteer are data (`config/topics.toml`, `config/gazetteer.tsv`), compiled once
+//! into an [`Analyzer`] that is shared read-only by every pipeline task.
+
+pub mod facts;
+mod gazetteer;
+mod pattern;
+pub mod rules;
+pub mod sentences;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use facts::Fact;
+pub use gazetteer::{Gazetteer, GazetteerError};
+pub use rules::{RuleError, RulePack, TOPICS};
+
+/// A topic attached to an article with its score (0..1): near 1 for an article *about* the topic,
+/// low for one that mentions it in passing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicScore {
+    pub name: String,
+    pub score: f64,
+}
+
+/// One sentence that mentions a topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub topic: String,
+    /// `title` or `body`.
+    pub field: String,
+    pub sentence: String,
+    /// Character (not byte) offsets of the sentence in the field's text.
+    pub start: usize,
+    pub end: usize,
+    /// The words that fired, as written in the text.
+    pub terms: Vec<String>,
+    pub rule: String,
+}
+
+/// A named entity found in the article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub count: usize,
+}
+
+/// Everything analysis says about one article.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub topics: Vec<TopicScore>,
+    pub mentions: Vec<Mention>,
+    pub entities: Vec<Entity>,
+    pub facts: Vec<serde_json::Value>,
+}
+
+impl Analysis {
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topics.iter().map(|t| t.name.clone()).collect()
+    }
+}
+
+/// Why the analyzer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    #[error(transparent)]
+    Gazetteer(#[from] GazetteerError),
+}
+
+/// Compiled rules and gazetteer.
+#[derive(Debug)]
+pub struct Analyzer {
+    rules: RulePack,
+    gazetteer: Gazetteer,
+}
+
+struct Field<'a> {
+    name: &'static str,
+    text: &'a str,
+}
+
+impl Analyzer {
+    pub fn load(topics: &Path, gazetteer: &Path) -> Result<Analyzer, AnalyzeError> {
+        Ok(Analyzer {
+            rules: RulePack::load(topics)?,
+            gazetteer: Gazetteer::load(gazetteer)?,
+        })
+    }
+
+    pub fn new(rules: RulePack, gazetteer: Gazetteer) -> Analyzer {
+        Analyzer { rules, gazetteer }
+    }
+
+    pub fn analyze(&self, title: &str, body: &str) -> Analysis {
+        let mut evidence = [0.0f64; 4];
+        let mut mentions = Vec::new();
+        let mut entity_counts: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut facts = Vec::new();
+        let settings = &self.rules.settings;
+        for field in [
+            Field {
+                name: "title",
+                text: title,
+            },
+            Field {
+                name: "body",
+                text: body,
+            },
+        ] {
+            if field.text.trim().is_empty() {
+                continue;
+            }
+            for (n, span) in sentences::split(field.text).iter().enumerate() {
+                let sentence = &field.text[span.start..span.end];
+                let position = if field.name == "title" {
+                    settings.title_weight
+                } else if n < settings.lead_sentences {
+                    settings.lead_weight
+                } else {
+                    1.0
+                };
+                let mut fired = [false; 4];
+                for rule in &self.rules.rules {
+                    let Some(terms) = rule_fires(rule, sentence) else {
+                        continue;
+                    };
+                    // One sentence is one piece of evidence per topic, however many rules fire.
+                    if !fired[rule.topic] {
+                        evidence[rule.topic] += rule.weight * position;
+                        fired[rule.topic] = true;
+                    } else {
+                        continue;
+                    }
+                    let start = field.text[..span.start].chars().count();
+                    mentions.push(Mention {
+                        topic: TOPICS[rule.topic].to_string(),
+                        field: field.name.to_string(),
+                        sentence: sentence.to_string(),
+                        start,
+                        end: start + sentence.chars().count(),
+                        terms,
+                        rule: rule.name.clone(),
+                    });
+                }
+                for (i, e) in self.gazetteer.entities.iter().enumerate() {
+                    let hits = e.pattern.find_iter(sentence).count();
+                    if hits == 0 {
+                        continue;
+                    }
+                    if let Some(ctx) = &e.context
+                        && !ctx.is_match(sentence)
+                    {
+                        continue;
+                    }
+                    *entity_counts.entry(i).or_default() += hits;
+                }
+                for f in facts::facts_in(sentence) {
+                    if let Ok(v) = serde_json::to_value(&f)
+                        && !facts.contains(&v)
+                    {
+                        facts.push(v);
+                    }
+                }
+            }
+        }
+        let topics = TOPICS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| evidence[*i] > 0.0 && evidence[*i] >= self.rules.thresholds[*i])
+            .map(|(i, name)| TopicScore {
+                name: name.to_string(),
+                score: saturate(evidence[i]),
+            })
+            .collect::<Vec<_>>();
+        mentions.retain(|m| topics.iter().any(|t| t.name == m.topic));
+        let entities = entity_counts
+            .into_iter()
+            .map(|(i, count)| {
+                let e = &self.gazetteer.entities[i];
+                Entity {
+                    id: e.id.clone(),
+                    kind: e.kind.clone(),
+                    name: e.name.clone(),
+                    count,
+                }
+            })
+            .collect();
+        Analysis {
+            topics,
+            mentions,
+            entities,
+            facts,
+        }
+    }
+}
+
+/// Evidence mapped to 0..1: one passing mention ~0.3, a title mention plus a few in the body ~0.8.
+fn saturate(evidence: f64) -> f64 {
+    let s = 1.0 - (-evidence / 3.0).exp();
+    (s * 1000.0).round() / 1000.0
+}
+
+/// The terms of a rule that fire in a sentence, with its context and exclusions applied.
+fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
+    let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
+    if hits.is_empty() {
+        return None;
+    }
+    if let Some(ex) = &rule.exclude {
+        let vetoed = ex.find_iter(sentence).any(|x| match rule.exclude_within {
+            None => true,
+            Some(n) => hits.iter().any(|h| word_distance(sentence, h, &x) <= n),
+        });
+        if vetoed {
+            return None;
+        }
+    }
+    let mut terms: Vec<String> = Vec::new();
+    if let Some(near) = &rule.near {
+        let ctx: Vec<regex::Match> = near.find_iter(sentence).collect();
+        let mut ok = false;
+        for h in &hits {
+            if let Some(c) = ctx.iter().find(|c| match rule.within {
+                None => true,
+                Some(n) => word_distance(sentence, h, c) <= n,
+            }) {
+                ok = true;
+                push_unique(&mut terms, h.as_str());
+                push_unique(&mut terms, c.as_str());
+            }
+        }
+        if !ok {
+            return None;
+        }
+    } else {
+        for h in &hits {
+            push_unique(&mut terms, h.as_str());
+        }
+    }
+    Some(terms)
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+/// Words strictly between two matches (0 when adjacent or overlapping). CJK characters count as
+/// words, since those scripts do not separate words with spaces.
+fn word_distance(text: &str, a: &regex::Match, b: &regex::Match) -> usize {
+    let (first, second) = if a.start() <= b.start() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if second.start() <= first.end() {
+        return 0;
+    }
+    let gap = &text[first.end()..second.start()];
+    gap.split_whitespace().count() + gap.chars().filter(|c| pattern::is_cjk(*c)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyzer() -> Analyzer {
+        let rules = RulePack::parse(
+            r#"
+[[topic]]
+name = "chip_smuggling"
+threshold = 1.0
+[[rule]]
+name = "smuggling-chips"
+topic = "chip_smuggling"
+terms = ["smuggl*"]
+near = ["chip*", "GPU*", "H100", "semiconductor*"]
+within = 6
+[[rule]]
+name = "sanctions"
+topic = "sanctions"
+terms = ["sanction*"]
+exclude = ["FIFA", "league", "doping"]
+"#,
+            "test",
+        )
+        .unwrap();
+        let gaz = Gazetteer::parse(
+            "nvidia\tcompany\tNvidia\t英伟达\nh20\tchip\tH20\t\tchip*|GPU*|Nvidia\n",
+            "test",
+        )
+        .unwrap();
+        Analyzer::new(rules, gaz)
+    }
+
+    #[test]
+    fn context_exclusion_and_offsets() {
+        let a = analyzer();
+        let r = a.analyze(
+            "Police bust ring",
+            "Police said the gang smuggled H100 chips into China. The league sanctioned the club. 英伟达 said nothing.",
+        );
+        assert_eq!(r.topic_names(), vec!["chip_smuggling"]);
+        let m = &r.mentions[0];
+        assert_eq!(
+            m.sentence,
+            "Police said the gang smuggled H100 chips into China."
+        );
+        assert_eq!((m.start, m.end), (0, 52));
+        assert!(m.terms.contains(&"smuggled".to_string()));
+        assert_eq!(
+            r.entities.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            vec!["nvidia"]
+        );
+    }
+
+    #[test]
+    fn near_requires_context_within_n_words() {
+        let a = analyzer();
+        let r = a.analyze(
+            "",
+            "Drug smuggling rose sharply last year while demand for memory chips fell.",
+        );
+        assert!(r.topics.is_empty());
+    }
+
+    #[test]
+    fn sku_needs_context() {
+        let a = analyzer();
+        let r = a.analyze("", "The H20 road was closed. Nvidia's H20 chip sold well.");
+        let ids: Vec<_> = r
+            .entities
+            .iter()
+            .map(|e| (e.id.as_str(), e.count))
+            .collect();
+        assert_eq!(ids, vec![("nvidia", 1), ("h20", 1)]);
+    }
+}

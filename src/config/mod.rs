@@ -1,0 +1,574 @@
+//! Configuration: plain data deserialised from TOML, then [`Config::load`] validates all of it at once.
+//!
+//! Every problem is collected with its place (file, source name, field) so that an operator fixes a
+//! broken file in one pass instead of one error per restart.
+
+mod units;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use units::{ByteSize, HumanDuration};
+
+/// The whole configuration file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<toml::Table>,
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<toml::Table>,
+}
+
+/// `[daemon]`: where data lives, where the API listens, how much to log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Directory for the tantivy index (`articles/`) and `state.sqlite`; relative paths are taken from
+    /// the current directory, so `cargo run` from the checkout uses `index/`.
+    pub data_dir: PathBuf,
+    /// Address of the HTTP API; loopback by default so nothing is exposed by accident.
+    pub listen: String,
+    /// Name of the environment variable that holds the API bearer token (never the token itself).
+    pub api_token_env: String,
+    /// Log filter when `RUST_LOG` is not set (`info`, `wirewatch=debug`, ...).
+    pub log_level: String,
+    /// Log format: `plain` or `json`.
+    pub log_format: String,
+    /// Poll interval for sources that do not set their own.
+    pub default_interval: HumanDuration,
+    /// Upper bound for the error backoff of a failing source.
+    pub max_backoff: HumanDuration,
+    /// Random spread added to every next check, as a fraction of the interval (0.0 to 0.5).
+    pub jitter: f64,
+    /// Sources polled at the same time, across all hosts.
+    pub max_concurrent_polls: usize,
+    /// Commit the index after this many new documents ...
+    pub commit_every_docs: usize,
+    /// ... or this long after the first uncommitted one.
+    pub commit_interval: HumanDuration,
+    /// How long a stop may take before in-flight fetches are abandoned.
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("index"),
+            listen: "127.0.0.1:8088".into(),
+            api_token_env: "WIREWATCH_API_TOKEN".into(),
+            log_level: "info".into(),
+            log_format: "plain".into(),
+            default_interval: HumanDuration(Duration::from_secs(15 * 60)),
+            max_backoff: HumanDuration(Duration::from_secs(6 * 3600)),
+            jitter: 0.1,
+            max_concurrent_polls: 8,
+            commit_every_docs: 500,
+            commit_interval: HumanDuration(Duration::from_secs(10)),
+            shutdown_grace: HumanDuration(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// `[fetch]`: one polite HTTP client shared by feed polls and article fetches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    /// Whole-request deadline (connect, headers and body).
+    pub timeout: HumanDuration,
+    pub connect_timeout: HumanDuration,
+    /// Responses larger than this are cut off and reported as errors.
+    pub max_body: ByteSize,
+    /// Requests in flight to one host (host:port) at once.
+    pub per_host_concurrency: usize,
+    /// Minimum gap between the starts of two requests to one host.
+    pub per_host_interval: HumanDuration,
+    /// Honour robots.txt for article pages.
+    pub respect_robots: bool,
+    /// Article links that point at private or loopback addresses are refused unless this is set.
+    pub allow_private_addresses: bool,
+    /// A Retry-After up to this long is waited out in place; a longer one defers the source.
+    pub max_retry_after_wait: HumanDuration,
+    /// Article pages fetched per poll of one source (the rest wait for the next poll).
+    pub max_articles_per_poll: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            user_agent: concat!(
+                "wirewatch/",
+                env!("CARGO_PKG_VERSION"),
+                " (+https://github.com/wirewatch/wirewatch)"
+            )
+            .into(),
+            timeout: HumanDuration(Duration::from_secs(20)),
+            connect_timeout: HumanDuration(Duration::from_secs(10)),
+            max_body: ByteSize(8 * 1024 * 1024),
+            per_host_concurrency: 2,
+            per_host_interval: HumanDuration(Duration::from_secs(1)),
+            respect_robots: true,
+            allow_private_addresses: false,
+            max_retry_after_wait: HumanDuration(Duration::from_secs(30)),
+            max_articles_per_poll: 50,
+        }
+    }
+}
+
+/// `[analysis]`: where the topic rules and the gazetteer live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// Topic rule pack; relative paths are resolved against the config file's directory.
+    pub topics: PathBuf,
+    /// Entity gazetteer (TSV); relative paths are resolved against the config file's directory.
+    pub gazetteer: PathBuf,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            topics: PathBuf::from("topics.toml"),
+            gazetteer: PathBuf::from("gazetteer.tsv"),
+        }
+    }
+}
+
+/// What a source URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// RSS, Atom, RDF, JSON Feed (or a Federal Register API document list).
+    Feed,
+    /// A sitemap, sitemap index or Google News sitemap.
+    Sitemap,
+    /// An HTML listing page; `link_selector` picks the article links.
+    Html,
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Sitemap => "sitemap",
+            SourceKind::Html => "html",
+        })
+    }
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique, human name; used in logs, metrics and the `source` field of articles.
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: String,
+    /// Poll interval; `[daemon] default_interval` when absent.
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    /// A disabled source stays in the config and the state database but is never polled.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Always fetch the article page, even when the feed seems to carry the full text.
+    #[serde(default)]
+    pub fetch_articles: bool,
+    /// CSS selector for article links on an HTML listing page (`kind = "html"`).
+    #[serde(default)]
+    pub link_selector: Option<String>,
+    /// CSS selector, relative to each link's container, for the title on a listing page.
+    #[serde(default)]
+    pub title_selector: Option<String>,
+    /// CSS selector, relative to each link's container, for the date on a listing page.
+    #[serde(default)]
+    pub date_selector: Option<String>,
+    /// Language hint for articles of this source (BCP 47, e.g. `zh`).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated configuration with resolved paths.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: Option<PathBuf>,
+    pub daemon: DaemonConfig,
+    pub fetch: FetchConfig,
+    pub analysis: AnalysisConfig,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: String,
+    /// 1-based line where known (syntax and type errors).
+    pub line: Option<usize>,
+    /// `source "SCMP China"` or `[fetch]`.
+    pub place: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.place)?;
+        if !self.field.is_empty() {
+            write!(f, ", field `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem of a configuration, reported together.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The default configuration file, relative to the working directory.
+pub const DEFAULT_CONFIG: &str = "config/wirewatch.toml";
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            problems: vec![ConfigProblem {
+                file: file.clone(),
+                line: None,
+                place: "file".into(),
+                field: String::new(),
+                message: format!("cannot read it: {e}"),
+            }],
+        })?;
+        let mut config = Self::parse(&text, &file)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.analysis.topics = base.join(&config.analysis.topics);
+        config.analysis.gazetteer = base.join(&config.analysis.gazetteer);
+        config.file = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text; `file` names it in problems.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            problems: vec![syntax_problem(text, file, &e)],
+        })?;
+        let problems = validate(&raw, file);
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Config {
+            file: None,
+            daemon: raw.daemon,
+            fetch: raw.fetch,
+            analysis: raw.analysis,
+            sources: raw.sources,
+        })
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.daemon.data_dir.join("articles")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.daemon.data_dir.join("state.sqlite")
+    }
+
+    /// The interval of one source, falling back to the daemon default.
+    pub fn interval_of(&self, source: &SourceConfig) -> Duration {
+        source
+            .interval
+            .map(|d| d.0)
+            .unwrap_or(self.daemon.default_interval.0)
+    }
+}
+
+fn syntax_problem(text: &str, file: &str, e: &toml::de::Error) -> ConfigProblem {
+    let line = e
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    // toml's message repeats the offending line with carets; the first line is the message proper
+    // and the rest is useful context only on a terminal, so keep it as is.
+    let message = e.message().to_string();
+    let (place, field) = locate_span(text, e.span().map(|s| s.start));
+    ConfigProblem {
+        file: file.to_string(),
+        line,
+        place,
+        field,
+        message,
+    }
+}
+
+/// Names the table (and source) around a byte offset, for errors that serde reports by position.
+fn locate_span(text: &str, at: Option<usize>) -> (String, String) {
+    let Some(at) = at else {
+        return ("file".into(), String::new());
+    };
+    let before = &text[..at.min(text.len())];
+    let mut place = "top level".to_string();
+    let mut source_index = 0usize;
+    let mut in_source = false;
+    for line in before.lines() {
+        let t = line.trim();
+        if t.starts_with("[[source]]") {
+            source_index += 1;
+            in_source = true;
+            place = format!("source #{source_index}");
+        } else if t.starts_with('[') {
+            in_source = false;
+            place = t.trim_matches(|c| c == '[' || c == ']').to_string();
+            place = format!("[{place}]");
+        } else if in_source
+            && t.starts_with("name")
+            && let Some((_, v)) = t.split_once('=')
+        {
+            place = format!("source {}", v.trim());
+        }
+    }
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let field = text[line_start..]
+        .lines()
+        .next()
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().to_string())
+        .unwrap_or_default();
+    (place, field)
+}
+
+fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let mut push = |place: &str, field: &str, message: String| {
+        problems.push(ConfigProblem {
+            file: file.to_string(),
+            line: None,
+            place: place.to_string(),
+            field: field.to_string(),
+            message,
+        })
+    };
+
+    let d = &raw.daemon;
+    if d.listen.parse::<std::net::SocketAddr>().is_err() {
+        push(
+            "[daemon]",
+            "listen",
+            format!("`{}` is not an address like 127.0.0.1:8088", d.listen),
+        );
+    }
+    if !matches!(d.log_format.as_str(), "plain" | "json") {
+        push(
+            "[daemon]",
+            "log_format",
+            format!("`{}` is neither `plain` nor `json`", d.log_format),
+        );
+    }
+    if tracing_subscriber::EnvFilter::try_new(&d.log_level).is_err() {
+        push(
+            "[daemon]",
+            "log_level",
+            format!("`{}` is not a log filter such as `info`", d.log_level),
+        );
+    }
+    if !(0.0..=0.5).contains(&d.jitter) {
+        push(
+            "[daemon]",
+            "jitter",
+            format!("{} is outside 0.0 to 0.5", d.jitter),
+        );
+    }
+    for (field, value) in [
+        ("max_concurrent_polls", d.max_concurrent_polls),
+        ("commit_every_docs", d.commit_every_docs),
+    ] {
+        if value == 0 {
+            push("[daemon]", field, "must be at least 1".into());
+        }
+    }
+    if d.default_interval.0 < Duration::from_secs(1) {
+        push("[daemon]", "default_interval", "must be at least 1s".into());
+    }
+
+    let f = &raw.fetch;
+    if f.user_agent.trim().is_empty() {
+        push("[fetch]", "user_agent", "must not be empty".into());
+    }
+    if f.per_host_concurrency == 0 {
+        push(
+            "[fetch]",
+            "per_host_concurrency",
+            "must be at least 1".into(),
+        );
+    }
+    if f.timeout.0.is_zero() {
+        push("[fetch]", "timeout", "must be longer than 0s".into());
+    }
+    if f.max_body.0 < 1024 {
+        push("[fetch]", "max_body", "must be at least 1KiB".into());
+    }
+
+    let mut names = HashSet::new();
+    for (i, s) in raw.sources.iter().enumerate() {
+        let place = if s.name.trim().is_empty() {
+            format!("source #{}", i + 1)
+        } else {
+            format!("source \"{}\"", s.name)
+        };
+        if s.name.trim().is_empty() {
+            push(&place, "name", "must not be empty".into());
+        } else if !names.insert(s.name.as_str()) {
+            push(
+                &place,
+                "name",
+                "is used by an earlier source; names must be unique".into(),
+            );
+        }
+        match url::Url::parse(&s.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => push(
+                &place,
+                "url",
+                format!(
+                    "`{}`: only http and https URLs with a host can be polled",
+                    u
+                ),
+            ),
+            Err(e) => push(&place, "url", format!("`{}` is not a URL: {e}", s.url)),
+        }
+        if let Some(interval) = s.interval
+            && interval.0 < Duration::from_secs(1)
+        {
+            push(&place, "interval", "must be at least 1s".into());
+        }
+        match (s.kind, &s.link_selector) {
+            (SourceKind::Html, None) => push(
+                &place,
+                "link_selector",
+                "an html source needs a CSS selector for its article links".into(),
+            ),
+            (SourceKind::Html, Some(_)) | (_, None) => {}
+            (_, Some(_)) => push(
+                &place,
+                "link_selector",
+                format!("only html sources use it, this one is `{}`", s.kind),
+            ),
+        }
+        for (field, sel) in [
+            ("link_selector", &s.link_selector),
+            ("title_selector", &s.title_selector),
+            ("date_selector", &s.date_selector),
+        ] {
+            if let Some(sel) = sel
+                && let Err(e) = scraper::Selector::parse(sel)
+            {
+                push(&place, field, format!("`{sel}` is not a CSS selector: {e}"));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_problem_with_its_place() {
+        let text = r#"
+[daemon]
+listen = "nowhere"
+[[source]]
+name = "A"
+kind = "feed"
+url = "not a url"
+[[source]]
+name = "A"
+kind = "feed"
+url = "ftp://example.com/feed"
+interval = "0s"
+[[source]]
+name = "H"
+kind = "html"
+url = "https://example.com/news"
+"#;
+        let err = Config::parse(text, "test.toml").unwrap_err();
+        let fields: Vec<(String, String)> = err
+            .problems
+            .iter()
+            .map(|p| (p.place.clone(), p.field.clone()))
+            .collect();
+        assert!(fields.contains(&("[daemon]".into(), "listen".into())));
+        assert!(fields.contains(&("source \"A\"".into(), "url".into())));
+        assert!(fields.contains(&("source \"A\"".into(), "name".into())));
+        assert!(fields.contains(&("source \"A\"".into(), "interval".into())));
+        assert!(fields.contains(&("source \"H\"".into(), "link_selector".into())));
+        assert_eq!(err.problems.len(), 6, "{err}");
+        assert!(err.to_string().contains("test.toml"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = "[fetch]\ntimeout = \"5s\"\nretries = 3\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        let p = &err.problems[0];
+        assert_eq!(p.line, Some(3), "{p}");
+        assert!(p.message.contains("retries"), "{p}");
+        assert_eq!(p.place, "[fetch]");
+    }
+
+    #[test]
+    fn bad_duration_names_source_and_field() {
+        let text = "[[source]]\nname = \"S\"\nkind = \"feed\"\nurl = \"https://e.com/f\"\ninterval = \"ten minutes\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!(p.line, Some(5), "{p}");
+        assert_eq!(p.place, "source \"S\"");
+        assert_eq!(p.field, "interval");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::parse("", "empty.toml").unwrap();
+        assert_eq!(c.daemon.listen, "127.0.0.1:8088");
+        assert!(!c.fetch.allow_private_addresses);
+        assert_eq!(c.fetch.max_body.0, 8 * 1024 * 1024);
+    }
+}

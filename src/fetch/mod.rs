@@ -1,0 +1,376 @@
+//! Polite HTTP: one shared client for feed polls and article fetches, with per-host limits,
+//! conditional GET, Retry-After, body caps and robots.txt.
+
+mod politeness;
+mod robots;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+use url::Url;
+
+use crate::config::FetchConfig;
+pub use politeness::HostLimiter;
+use robots::RobotsCache;
+
+/// Why a fetch produced no usable response.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("more than 5 redirects (a redirect loop?)")]
+    TooManyRedirects,
+    #[error("HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    Http {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("response larger than the {0}-byte cap")]
+    TooLarge(u64),
+    #[error("robots.txt disallows {0}")]
+    RobotsDisallowed(String),
+    #[error(
+        "refusing {0}: it points at a private or loopback address (set fetch.allow_private_addresses to allow)"
+    )]
+    PrivateAddress(String),
+    #[error("bad URL `{0}`")]
+    BadUrl(String),
+    #[error("stopped: the daemon is shutting down")]
+    Cancelled,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl FetchError {
+    /// The delay a server asked for, when it asked for one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// What is being fetched: feeds are configured by the operator, article links come from the web.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Source,
+    Article,
+}
+
+/// A request, with the validators of the last successful fetch.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub url: Url,
+    pub purpose: Purpose,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A response that arrived whole.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub url: Url,
+    pub not_modified: bool,
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// `Cache-Control: max-age` or `Expires`, for adaptive scheduling.
+    pub max_age: Option<Duration>,
+}
+
+/// The shared, polite client.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    config: Arc<FetchConfig>,
+    hosts: HostLimiter,
+    robots: RobotsCache,
+}
+
+impl Fetcher {
+    pub fn new(config: &FetchConfig) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(&config.user_agent)
+            .timeout(config.timeout.0)
+            .connect_timeout(config.connect_timeout.0)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Fetcher {
+            client,
+            hosts: HostLimiter::new(config.per_host_concurrency, config.per_host_interval.0),
+            robots: RobotsCache::new(robots::agent_token(&config.user_agent)),
+            config: Arc::new(config.clone()),
+        })
+    }
+
+    pub fn hosts(&self) -> &HostLimiter {
+        &self.hosts
+    }
+
+    /// Fetches one URL politely. Cancellation abandons the request.
+    pub async fn fetch(
+        &self,
+        req: &FetchRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
+        if req.purpose == Purpose::Article {
+            if !self.config.allow_private_addresses && is_private(&req.url) {
+                return Err(FetchError::PrivateAddress(req.url.to_string()));
+            }
+            if self.config.respect_robots {
+                let allowed = self.robots.allowed(self, &req.url, cancel).await?;
+                if !allowed {
+                    return Err(FetchError::RobotsDisallowed(req.url.to_string()));
+                }
+            }
+        }
+        let mut waited_once = false;
+        loop {
+            let result = self.fetch_once(req, cancel).await;
+            match result {
+                Err(FetchError::Http {
+                    status,
+                    retry_after: Some(after),
+                }) if !waited_once && after <= self.config.max_retry_after_wait.0 => {
+                    // The host's next slot is already pushed back; the retry waits for it.
+                    debug!(url = %req.url, status, secs = after.as_secs(), "waiting out Retry-After");
+                    waited_once = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(super) async fn fetch_once(
+        &self,
+        req: &FetchRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
+        let host = politeness::host_key(&req.url)
+            .ok_or_else(|| FetchError::BadUrl(req.url.to_string()))?;
+        let _permit = tokio::select! {
+            p = self.hosts.acquire(&host) => p,
+            _ = cancel.cancelled() => return Err(FetchError::Cancelled),
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(etag) = req
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = req
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, lm);
+        }
+        let timeout = self.config.timeout.0;
+        let work = async {
+            let resp = self
+                .client
+                .get(req.url.clone())
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| classify(e, timeout))?;
+            let status = resp.status();
+            let final_url = resp.url().clone();
+            let h = resp.headers().clone();
+            let text_header = |name: header::HeaderName| {
+                h.get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Fetched {
+                    url: final_url,
+                    not_modified: true,
+                    body: Bytes::new(),
+                    content_type: None,
+                    etag: text_header(header::ETAG).or_else(|| req.etag.clone()),
+                    last_modified: text_header(header::LAST_MODIFIED)
+                        .or_else(|| req.last_modified.clone()),
+                    max_age: max_age(&h),
+                });
+            }
+            if !status.is_success() {
+                let retry_after = if matches!(status.as_u16(), 429 | 503) {
+                    h.get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after)
+                } else {
+                    None
+                };
+                if let Some(after) = retry_after {
+                    self.hosts.defer(&host, after);
+                }
+                return Err(FetchError::Http {
+                    status: status.as_u16(),
+                    retry_after,
+                });
+            }
+            let body = read_capped(resp, self.config.max_body.0, timeout).await?;
+            Ok(Fetched {
+                url: final_url,
+                not_modified: false,
+                body,
+                content_type: text_header(header::CONTENT_TYPE),
+                etag: text_header(header::ETAG),
+                last_modified: text_header(header::LAST_MODIFIED),
+                max_age: max_age(&h),
+            })
+        };
+        tokio::select! {
+            r = work => r,
+            _ = cancel.cancelled() => Err(FetchError::Cancelled),
+        }
+    }
+}
+
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+    timeout: Duration,
+) -> Result<Bytes, FetchError> {
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(FetchError::TooLarge(cap));
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, timeout))? {
+        if buf.len() as u64 + chunk.len() as u64 > cap {
+            return Err(FetchError::TooLarge(cap));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout(timeout)
+    } else if e.is_redirect() {
+        FetchError::TooManyRedirects
+    } else if e.is_connect() {
+        FetchError::Connect(root_cause(&e))
+    } else {
+        FetchError::Other(root_cause(&e))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        msg = format!("{msg}: {s}");
+        cur = s.source();
+    }
+    msg
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = when.with_timezone(&Utc) - Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+fn max_age(h: &HeaderMap) -> Option<Duration> {
+    let cc = h.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    cc.split(',').find_map(|d| {
+        let (k, v) = d.trim().split_once('=')?;
+        (k.trim() == "max-age").then(|| v.trim().parse().ok().map(Duration::from_secs))?
+    })
+}
+
+/// Literal private, loopback, link-local or unspecified addresses and `localhost` names.
+fn is_private(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || d.ends_with(".internal")
+        }
+        None => true,
+    }
+}
+
+fn is_private_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private_ip(IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn private_addresses() {
+        for u in [
+            "http://127.0.0.1/x",
+            "http://10.1.2.3/",
+            "http://localhost:8080/",
+            "http://[::1]/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest",
+        ] {
+            assert!(is_private(&Url::parse(u).unwrap()), "{u}");
+        }
+        assert!(!is_private(
+            &Url::parse("https://www.scmp.com/news").unwrap()
+        ));
+        assert!(!is_private(&Url::parse("http://8.8.8.8/").unwrap()));
+    }
+}

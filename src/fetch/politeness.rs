@@ -1,0 +1,126 @@
+//! Per-host politeness: a concurrency limit and a minimum gap between request starts, shared by
+//! every request to the host, plus deferral when a host asks us to back off (Retry-After).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use url::Url;
+
+/// `host:port`: the unit of politeness (and of robots.txt).
+pub fn host_key(url: &Url) -> Option<String> {
+    Some(format!(
+        "{}:{}",
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?
+    ))
+}
+
+struct Host {
+    slots: Arc<Semaphore>,
+    next_start: Mutex<Instant>,
+}
+
+/// Hands out permission to send one request to a host.
+#[derive(Clone)]
+pub struct HostLimiter {
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    concurrency: usize,
+    interval: Duration,
+}
+
+/// Held while a request is in flight.
+pub struct HostPermit {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl HostLimiter {
+    pub fn new(concurrency: usize, interval: Duration) -> HostLimiter {
+        HostLimiter {
+            hosts: Arc::default(),
+            concurrency: concurrency.max(1),
+            interval,
+        }
+    }
+
+    fn host(&self, key: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .entry(key.to_string())
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    slots: Arc::new(Semaphore::new(self.concurrency)),
+                    next_start: Mutex::new(Instant::now()),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits for a free slot and for the host's next start time.
+    pub async fn acquire(&self, key: &str) -> HostPermit {
+        let host = self.host(key);
+        let permit = host
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("host semaphores are never closed");
+        let start_at = {
+            let mut next = host.next_start.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let start = (*next).max(now);
+            *next = start + self.interval;
+            start
+        };
+        tokio::time::sleep_until(start_at).await;
+        HostPermit { _permit: permit }
+    }
+
+    /// Pushes the host's next start back by `delay` from now (never earlier than already set).
+    pub fn defer(&self, key: &str, delay: Duration) {
+        let host = self.host(key);
+        let mut next = host.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        let until = Instant::now() + delay;
+        if until > *next {
+            *next = until;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_requests_to_one_host() {
+        let limiter = HostLimiter::new(2, Duration::from_secs(1));
+        let t0 = Instant::now();
+        let _a = limiter.acquire("h:80").await;
+        let _b = limiter.acquire("h:80").await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(1));
+        // Another host is not slowed down.
+        let t1 = Instant::now();
+        let _c = limiter.acquire("other:80").await;
+        assert_eq!(Instant::now(), t1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_and_deferral() {
+        let limiter = HostLimiter::new(1, Duration::ZERO);
+        let a = limiter.acquire("h:80").await;
+        let l2 = limiter.clone();
+        let waiter = tokio::spawn(async move {
+            let _b = l2.acquire("h:80").await;
+            Instant::now()
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiter.is_finished());
+        limiter.defer("h:80", Duration::from_secs(30));
+        let released = Instant::now();
+        drop(a);
+        let started = waiter.await.unwrap();
+        assert!(started - released >= Duration::from_secs(30));
+    }
+}

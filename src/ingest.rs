@@ -1,0 +1,481 @@
+//! One poll of one source, end to end: fetch the source, parse it, drop what is already stored,
+//! fetch and extract the articles whose text the source does not carry, analyse them, and hand
+//! them to the index writer, followed by the source's new state.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::analyze::Analyzer;
+use crate::config::{Config, SourceConfig, SourceKind};
+use crate::extract;
+use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, Purpose};
+use crate::parse::{self, Entry, ParsedFeed, listing::ListingSelectors};
+use crate::scheduler::Schedule;
+use crate::store::canonical::{article_id, canonical_str};
+use crate::store::writer::{WriteOp, WriterTx};
+use crate::store::{SourceStatus, SourceUpdate, State, StoredArticle};
+
+/// Feed text shorter than this (in characters) is taken for a teaser and the page is fetched.
+const FULL_TEXT_MIN_CHARS: usize = 600;
+/// Child sitemaps read from one sitemap index per poll.
+const MAX_CHILD_SITEMAPS: usize = 5;
+
+/// Article ids being processed right now, so that two feeds carrying one story fetch it once.
+#[derive(Clone, Default)]
+pub struct Inflight(Arc<Mutex<HashSet<String>>>);
+
+impl Inflight {
+    fn claim(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string())
+    }
+
+    pub fn release(&self, ids: impl IntoIterator<Item = String>) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            set.remove(&id);
+        }
+    }
+}
+
+/// What every poll needs, shared.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub fetcher: Fetcher,
+    pub state: State,
+    pub analyzer: Arc<Analyzer>,
+    pub writer: WriterTx,
+    pub inflight: Inflight,
+}
+
+/// A candidate article from a source entry.
+struct Candidate {
+    id: String,
+    url: Url,
+    entry: Entry,
+}
+
+/// Polls one source. Never fails: every outcome becomes the source's new state, sent to the writer
+/// after the source's articles. Returns the number of articles sent.
+pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &CancellationToken) -> u64 {
+    let started = Utc::now();
+    let prior = ctx
+        .state
+        .source(&source.name)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let schedule = Schedule {
+        interval: ctx.config.interval_of(source),
+        max_backoff: ctx.config.daemon.max_backoff.0,
+        jitter: ctx.config.daemon.jitter,
+    };
+    let outcome = poll(ctx, source, &prior, cancel).await;
+    if matches!(outcome, Err(PollError::Fetch(FetchError::Cancelled))) {
+        debug!(source = %source.name, "poll abandoned at shutdown");
+        return 0;
+    }
+    let (status, error, etag, last_modified, sent, retry_after) = match outcome {
+        Ok(done) => {
+            if done.sent > 0 || done.failed > 0 {
+                info!(source = %source.name, new = done.sent, failed = done.failed, "polled");
+            } else {
+                debug!(source = %source.name, status = done.status.as_str(), "polled, nothing new");
+            }
+            // Keep the old validators when some articles failed, so the next poll sees them again.
+            let keep = done.failed > 0;
+            let error = (done.failed > 0).then(|| {
+                format!(
+                    "{} article(s) could not be fetched: {}",
+                    done.failed,
+                    done.first_error.unwrap_or_default()
+                )
+            });
+            (
+                done.status,
+                error,
+                (!keep).then_some(done.etag),
+                (!keep).then_some(done.last_modified),
+                done.sent,
+                None,
+            )
+        }
+        Err(e) => {
+            warn!(source = %source.name, url = %source.url, error = %e, "poll failed");
+            let retry_after = match &e {
+                PollError::Fetch(f) => f.retry_after(),
+                _ => None,
+            };
+            (e.status(), Some(e.to_string()), None, None, 0, retry_after)
+        }
+    };
+    let failures = if status.is_success() {
+        0
+    } else {
+        prior.consecutive_failures + 1
+    };
+    let update = SourceUpdate {
+        name: source.name.clone(),
+        url: source.url.clone(),
+        kind: source.kind.to_string(),
+        attempted_at: started,
+        status,
+        error,
+        etag,
+        last_modified,
+        next_check_at: schedule.next_check(Utc::now(), failures, retry_after),
+        consecutive_failures: failures,
+        new_articles: sent,
+    };
+    let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
+    sent
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PollError {
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    #[error("cannot read the response: {0}")]
+    Parse(#[from] parse::ParseError),
+    #[error("bad source URL: {0}")]
+    Url(#[from] url::ParseError),
+}
+
+impl PollError {
+    fn status(&self) -> SourceStatus {
+        match self {
+            PollError::Fetch(FetchError::Http { .. }) => SourceStatus::HttpError,
+            PollError::Fetch(FetchError::RobotsDisallowed(_)) => SourceStatus::RobotsDisallowed,
+            PollError::Fetch(_) | PollError::Url(_) => SourceStatus::FetchError,
+            PollError::Parse(_) => SourceStatus::ParseError,
+        }
+    }
+}
+
+struct PollDone {
+    status: SourceStatus,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    sent: u64,
+    failed: u64,
+    first_error: Option<String>,
+}
+
+async fn poll(
+    ctx: &Context,
+    source: &SourceConfig,
+    prior: &crate::store::SourceState,
+    cancel: &CancellationToken,
+) -> Result<PollDone, PollError> {
+    let url = Url::parse(&source.url)?;
+    let req = FetchRequest {
+        url: url.clone(),
+        purpose: Purpose::Source,
+        etag: prior.etag.clone(),
+        last_modified: prior.last_modified.clone(),
+    };
+    let fetched = ctx.fetcher.fetch(&req, cancel).await?;
+    if fetched.not_modified {
+        return Ok(PollDone {
+            status: SourceStatus::NotModified,
+            etag: fetched.etag,
+            last_modified: fetched.last_modified,
+            sent: 0,
+            failed: 0,
+            first_error: None,
+        });
+    }
+    let parsed = parse_source(ctx, source, &fetched, cancel).await?;
+    let candidates = candidates(ctx, source, parsed.entries)?;
+    let limit = ctx.config.fetch.max_articles_per_poll;
+    let (now, later): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| *i < limit);
+    ctx.inflight.release(later.into_iter().map(|(_, c)| c.id));
+    let deferred = 0u64;
+    let results: Vec<Result<bool, (String, FetchError)>> =
+        futures::stream::iter(now.into_iter().map(|(_, c)| c))
+            .map(|c| process(ctx, source, c, cancel))
+            .buffer_unordered(ctx.config.fetch.per_host_concurrency.max(1) * 2)
+            .collect()
+            .await;
+    if cancel.is_cancelled() {
+        return Err(FetchError::Cancelled.into());
+    }
+    let mut done = PollDone {
+        status: SourceStatus::Ok,
+        etag: fetched.etag,
+        last_modified: fetched.last_modified,
+        sent: 0,
+        failed: deferred,
+        first_error: None,
+    };
+    for r in results {
+        match r {
+            Ok(true) => done.sent += 1,
+            Ok(false) => {}
+            Err((url, e)) => {
+                done.failed += 1;
+                done.first_error
+                    .get_or_insert_with(|| format!("{url}: {e}"));
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn parse_source(
+    ctx: &Context,
+    source: &SourceConfig,
+    fetched: &Fetched,
+    cancel: &CancellationToken,
+) -> Result<ParsedFeed, PollError> {
+    let base = fetched.url.as_str();
+    match source.kind {
+        SourceKind::Html => {
+            let selectors = ListingSelectors::new(
+                source.link_selector.as_deref().unwrap_or("a[href]"),
+                source.title_selector.as_deref(),
+                source.date_selector.as_deref(),
+            )
+            .map_err(|e| parse::ParseError::Unrecognised(format!("bad selector {e}")))?;
+            let html = parse::decode_to_utf8(&fetched.body, fetched.content_type.as_deref());
+            Ok(parse::listing::parse_listing(&html, base, &selectors)?)
+        }
+        SourceKind::Feed | SourceKind::Sitemap => {
+            let body = maybe_gunzip(&fetched.body);
+            let mut parsed =
+                parse::parse_document(&body, Some(base), fetched.content_type.as_deref())?;
+            // A sitemap index points at the sitemaps that hold the URLs.
+            for child in std::mem::take(&mut parsed.sitemaps)
+                .into_iter()
+                .take(MAX_CHILD_SITEMAPS)
+            {
+                let Ok(url) = Url::parse(&child) else {
+                    continue;
+                };
+                let req = FetchRequest {
+                    url,
+                    purpose: Purpose::Source,
+                    etag: None,
+                    last_modified: None,
+                };
+                match ctx.fetcher.fetch(&req, cancel).await {
+                    Ok(f) => match parse::parse_document(
+                        &maybe_gunzip(&f.body),
+                        Some(f.url.as_str()),
+                        f.content_type.as_deref(),
+                    ) {
+                        Ok(p) => parsed.entries.extend(p.entries),
+                        Err(e) => {
+                            warn!(source = %source.name, sitemap = %child, error = %e, "child sitemap unreadable")
+                        }
+                    },
+                    Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
+                    Err(e) => {
+                        warn!(source = %source.name, sitemap = %child, error = %e, "child sitemap fetch failed")
+                    }
+                }
+            }
+            Ok(parsed)
+        }
+    }
+}
+
+/// Gzipped sitemaps (`.xml.gz`) arrive as gzip bytes without a Content-Encoding.
+fn maybe_gunzip(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        let mut dec = flate2::read::GzDecoder::new(body).take(64 * 1024 * 1024);
+        use std::io::Read;
+        if dec.read_to_end(&mut out).is_ok() {
+            return std::borrow::Cow::Owned(out);
+        }
+    }
+    std::borrow::Cow::Borrowed(body)
+}
+
+/// Entries that are new: canonical id not stored and not being processed by another poll.
+fn candidates(
+    ctx: &Context,
+    source: &SourceConfig,
+    entries: Vec<Entry>,
+) -> Result<Vec<Candidate>, PollError> {
+    let mut out = Vec::new();
+    let mut ids = HashSet::new();
+    for entry in entries {
+        let Some(url) = entry.link.as_deref().and_then(canonical_str) else {
+            debug!(source = %source.name, entry = %entry.id, "entry without a usable link skipped");
+            continue;
+        };
+        let id = article_id(&url);
+        if ids.insert(id.clone()) {
+            out.push(Candidate { id, url, entry });
+        }
+    }
+    let all: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
+    let seen = ctx.state.seen_among(&all).unwrap_or_default();
+    out.retain(|c| !seen.contains(&c.id) && ctx.inflight.claim(&c.id));
+    Ok(out)
+}
+
+/// Builds and sends one article. `Ok(false)` = nothing to store (page was not an article).
+async fn process(
+    ctx: &Context,
+    source: &SourceConfig,
+    c: Candidate,
+    cancel: &CancellationToken,
+) -> Result<bool, (String, FetchError)> {
+    let r = build_article(ctx, source, &c, cancel).await;
+    match r {
+        Ok(Some(article)) => {
+            if ctx
+                .writer
+                .send(WriteOp::Article(Box::new(article)))
+                .await
+                .is_err()
+            {
+                ctx.inflight.release([c.id]);
+                return Err((c.url.to_string(), FetchError::Cancelled));
+            }
+            Ok(true)
+        }
+        Ok(None) => {
+            ctx.inflight.release([c.id]);
+            Ok(false)
+        }
+        Err(e) => {
+            ctx.inflight.release([c.id]);
+            Err((c.url.to_string(), e))
+        }
+    }
+}
+
+async fn build_article(
+    ctx: &Context,
+    source: &SourceConfig,
+    c: &Candidate,
+    cancel: &CancellationToken,
+) -> Result<Option<StoredArticle>, FetchError> {
+    let e = &c.entry;
+    let content_text = e
+        .content
+        .as_deref()
+        .map(extract::html_to_text)
+        .unwrap_or_default();
+    let summary_text = e
+        .summary
+        .as_deref()
+        .map(extract::html_to_text)
+        .unwrap_or_default();
+    let feed_text = if content_text.chars().count() >= summary_text.chars().count() {
+        &content_text
+    } else {
+        &summary_text
+    };
+    let needs_page =
+        source.fetch_articles || source.kind != SourceKind::Feed || is_teaser(feed_text);
+
+    let mut title = e
+        .title
+        .as_deref()
+        .map(extract::html_to_text)
+        .unwrap_or_default();
+    let mut body = feed_text.clone();
+    let mut published = e.published.or(e.updated);
+    let mut authors = e.authors.clone();
+    let mut language = source.language.clone();
+    let mut canonical = c.url.clone();
+    if needs_page {
+        let req = FetchRequest {
+            url: c.url.clone(),
+            purpose: Purpose::Article,
+            etag: None,
+            last_modified: None,
+        };
+        match ctx.fetcher.fetch(&req, cancel).await {
+            Ok(page) => {
+                let a = extract::extract_bytes(
+                    &page.body,
+                    page.content_type.as_deref(),
+                    Some(page.url.as_str()),
+                );
+                if a.body.chars().count() > body.chars().count() {
+                    body = a.body;
+                }
+                if title.is_empty() {
+                    title = a.title.unwrap_or_default();
+                }
+                published = published.or(a.published);
+                if authors.is_empty() {
+                    authors = a.authors;
+                }
+                language = language.or(a.language);
+                // The page's own canonical link only narrows within the same site; a canonical
+                // pointing elsewhere is not trusted to merge two different stories.
+                if let Some(pc) = a.canonical_url.as_deref().and_then(canonical_str)
+                    && pc.host_str() == canonical.host_str()
+                {
+                    canonical = pc;
+                }
+            }
+            // Pages we may not or cannot fetch keep what the feed said.
+            Err(FetchError::RobotsDisallowed(_)) | Err(FetchError::PrivateAddress(_))
+                if !body.is_empty() || !title.is_empty() =>
+            {
+                debug!(source = %source.name, url = %c.url, "article page not fetched; storing the feed text");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if title.is_empty() && body.is_empty() {
+        return Ok(None);
+    }
+    let analysis = ctx.analyzer.analyze(&title, &body);
+    Ok(Some(StoredArticle {
+        id: c.id.clone(),
+        url: c.url.to_string(),
+        canonical_url: canonical.to_string(),
+        source: source.name.clone(),
+        title,
+        body,
+        summary: summary_text,
+        published,
+        fetched: Utc::now(),
+        language,
+        authors,
+        analysis,
+    }))
+}
+
+/// A feed text that is probably not the whole article.
+fn is_teaser(text: &str) -> bool {
+    let t = text.trim_end();
+    t.chars().count() < FULL_TEXT_MIN_CHARS
+        || t.ends_with("...")
+        || t.ends_with('…')
+        || t.ends_with("[…]")
+        || t.ends_with("[...]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn teasers() {
+        assert!(is_teaser("Short summary."));
+        assert!(is_teaser(&format!("{} and then...", "word ".repeat(200))));
+        assert!(!is_teaser(&"A full paragraph of article text. ".repeat(30)));
+    }
+}

@@ -1,0 +1,35 @@
+//! wirewatch: a news-monitoring ingestion daemon for sanctions, tariffs, export controls and chip
+//! smuggling.
+//!
+//! The modules follow the data flow:
+//!
+//! ```text
+//! config ─► scheduler ─► fetch ─► parse ─► (dedup) ─► fetch article ─► extract ─► analyze ─► store
+//!                        polite   feed |            canonical URL      title,      topics,    tantivy
+//!                        HTTP     sitemap |         + id; seen? skip   body, date  mentions,  + SQLite
+//!                                 html listing                                     entities,
+//!                                                                                  facts      ▲
+//!                                                        api (axum): search, articles, sources ┘
+//! ```
+//!
+//! - [`config`]: the TOML file, validated all at once;
+//! - [`scheduler`]: when each source is polled next (interval, jitter, backoff);
+//! - [`fetch`]: the one polite HTTP client (per-host limits, conditional GET, robots.txt);
+//! - [`parse`]: feeds, sitemaps and HTML listings into one entry model, panics contained;
+//! - [`extract`]: article pages into title, body, date, authors, language, canonical URL;
+//! - [`analyze`]: topics, mentions, entities and facts from rule packs and a gazetteer;
+//! - [`store`]: the tantivy index, the SQLite state and the single writer that owns both;
+//! - [`ingest`]: one poll of one source through all of the above;
+//! - [`api`]: the HTTP API;
+//! - [`app`]: wiring and lifecycle (signals, drain, final commit).
+
+pub mod analyze;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod extract;
+pub mod fetch;
+pub mod ingest;
+pub mod parse;
+pub mod scheduler;
+pub mod store;

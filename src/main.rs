@@ -1,0 +1,367 @@
+//! The `wirewatch` command line: the daemon and the tools around it.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use wirewatch::analyze::Analyzer;
+use wirewatch::config::{Config, DEFAULT_CONFIG};
+use wirewatch::{app, extract, parse};
+
+/// Exit codes: 0 done, 1 failure at run time (or nothing usable read), 2 configuration problems.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "wirewatch",
+    version,
+    about = "News-monitoring ingestion daemon for sanctions, tariffs, export controls and chip smuggling"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (or one poll cycle with --once).
+    Run {
+        /// Configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Poll every source once, commit, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate a configuration file; every problem is printed; exit 2 on any.
+    CheckConfig {
+        #[arg(default_value = DEFAULT_CONFIG)]
+        file: PathBuf,
+    },
+    /// Parse a feed or sitemap file (`-` for stdin) and print its entries as JSON.
+    ParseFeed { file: String },
+    /// Extract the article from an HTML page (`-` for stdin), or from every page in --dir.
+    Extract {
+        /// The page's URL, to resolve relative links.
+        #[arg(long)]
+        url: Option<String>,
+        /// A directory of `*.html` / `*.html.gz` pages; prints JSON lines.
+        #[arg(long, conflicts_with = "file")]
+        dir: Option<PathBuf>,
+        file: Option<String>,
+    },
+    /// Analyse JSON lines `{"id","text"[,"title"]}` from stdin; print topics, mentions, entities, facts.
+    Analyze {
+        /// Configuration file naming the rule pack and gazetteer.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Search the archive.
+    Search {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Query: words, "phrases", AND/OR/NOT, field:value (title, body, source, topic, entity, lang, author).
+        query: String,
+        #[arg(long)]
+        topic: Option<String>,
+        /// From this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to and including this date.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print the same JSON as GET /api/v1/search.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, once } => run(&config, once),
+        Command::CheckConfig { file } => check_config(&file),
+        Command::ParseFeed { file } => report(parse_feed(&file)),
+        Command::Extract { url, dir, file } => {
+            report(extract_cmd(url.as_deref(), dir.as_deref(), file.as_deref()))
+        }
+        Command::Analyze { config } => report(analyze(&config)),
+        Command::Search {
+            config,
+            query,
+            topic,
+            from,
+            to,
+            limit,
+            json,
+        } => report(search(&config, query, topic, from, to, limit, json)),
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wirewatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&config.daemon.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.daemon.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(path: &Path, once: bool) -> ExitCode {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_logging(&config);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirewatch: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mode = if once {
+        app::Mode::Once
+    } else {
+        app::Mode::Daemon
+    };
+    match rt.block_on(app::run(config, mode)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("wirewatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // The rule pack and gazetteer are part of the configuration an operator deploys.
+    if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+        eprintln!("{}: [analysis]: {e}", path.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    println!(
+        "{}: ok ({} sources, {} enabled)",
+        path.display(),
+        config.sources.len(),
+        config.sources.iter().filter(|s| s.enabled).count()
+    );
+    ExitCode::SUCCESS
+}
+
+fn read_input(file: &str) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read stdin")?;
+    } else {
+        buf = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+    }
+    if buf.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&buf[..])
+            .read_to_end(&mut out)
+            .with_context(|| format!("{file}: bad gzip"))?;
+        buf = out;
+    }
+    Ok(buf)
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn parse_feed(file: &str) -> anyhow::Result<()> {
+    let bytes = read_input(file)?;
+    let feed = parse::parse_document(&bytes, None, None)
+        .with_context(|| format!("{file}: nothing usable"))?;
+    print_json(&feed)
+}
+
+fn extract_cmd(url: Option<&str>, dir: Option<&Path>, file: Option<&str>) -> anyhow::Result<()> {
+    if let Some(dir) = dir {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                n.ends_with(".html") || n.ends_with(".html.gz")
+            })
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let id = name
+                .trim_end_matches(".gz")
+                .trim_end_matches(".html")
+                .to_string();
+            match read_input(&path.to_string_lossy()) {
+                Ok(bytes) => {
+                    let article = extract::extract_bytes(&bytes, None, url);
+                    let mut v = serde_json::to_value(&article)?;
+                    v["id"] = serde_json::Value::String(id);
+                    print_json(&v)?;
+                }
+                Err(e) => eprintln!("wirewatch: {e:#}"),
+            }
+        }
+        return Ok(());
+    }
+    let file = file.context("give a FILE (or - for stdin) or --dir DIR")?;
+    let bytes = read_input(file)?;
+    print_json(&extract::extract_bytes(&bytes, None, url))
+}
+
+fn analyze(config: &Path) -> anyhow::Result<()> {
+    // Without a config file, the rule pack and gazetteer next to the default config are used.
+    let (topics, gazetteer) = match Config::load(config) {
+        Ok(c) => (c.analysis.topics, c.analysis.gazetteer),
+        Err(e) if !config.exists() => {
+            let _ = e;
+            (
+                PathBuf::from("config/topics.toml"),
+                PathBuf::from("config/gazetteer.tsv"),
+            )
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let analyzer = Analyzer::load(&topics, &gazetteer)?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (n, line) in stdin.lines().enumerate() {
+        let line = line.context("cannot read stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        #[derive(serde::Deserialize)]
+        struct Unit {
+            id: serde_json::Value,
+            text: String,
+            #[serde(default)]
+            title: Option<String>,
+        }
+        let unit: Unit = match serde_json::from_str(&line) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("wirewatch: line {}: {e}", n + 1);
+                continue;
+            }
+        };
+        let a = analyzer.analyze(unit.title.as_deref().unwrap_or(""), &unit.text);
+        let v = serde_json::json!({
+            "id": unit.id,
+            "topics": a.topic_names(),
+            "topic_scores": a.topics,
+            "mentions": a.mentions,
+            "entities": a.entities,
+            "facts": a.facts,
+        });
+        serde_json::to_writer(&mut out, &v)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn search(
+    config: &Path,
+    query: String,
+    topic: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let config = Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stores = app::Stores::open(&config)?;
+    let params = wirewatch::api::SearchParams {
+        q: Some(query),
+        topic,
+        from,
+        to,
+        limit: Some(limit.to_string()),
+        ..Default::default()
+    };
+    let req = params.into_request().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = stores.index.search(&req)?;
+    if json {
+        return print_json(&resp);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} result{}",
+        resp.total,
+        if resp.total == 1 { "" } else { "s" }
+    )?;
+    for hit in &resp.hits {
+        let date = hit
+            .published
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "undated".into());
+        let topics: Vec<String> = hit
+            .topics
+            .iter()
+            .map(|t| format!("{} {:.2}", t.name, t.score))
+            .collect();
+        writeln!(
+            out,
+            "\n{}\n  {} · {} · {}",
+            strip_marks(&hit.highlights.title),
+            hit.source,
+            date,
+            hit.url
+        )?;
+        if !topics.is_empty() {
+            writeln!(out, "  topics: {}", topics.join(", "))?;
+        }
+        writeln!(out, "  {}", strip_marks(&hit.highlights.body))?;
+    }
+    Ok(())
+}
+
+/// Highlights are HTML; on a terminal the marks become plain text and entities are decoded.
+fn strip_marks(html: &str) -> String {
+    html.replace("<mark>", "")
+        .replace("</mark>", "")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}

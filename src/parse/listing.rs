@@ -1,0 +1,130 @@
+//! HTML listing pages (`kind = "html"`): a page of links to articles, picked by CSS selectors.
+
+use scraper::{ElementRef, Html, Selector};
+
+use super::{Entry, Format, ParseError, ParsedFeed, resolve};
+
+/// Selectors of one HTML source, already checked by config validation.
+pub struct ListingSelectors {
+    pub link: Selector,
+    pub title: Option<Selector>,
+    pub date: Option<Selector>,
+}
+
+impl ListingSelectors {
+    pub fn new(link: &str, title: Option<&str>, date: Option<&str>) -> Result<Self, String> {
+        let parse = |s: &str| Selector::parse(s).map_err(|e| format!("`{s}`: {e}"));
+        Ok(Self {
+            link: parse(link)?,
+            title: title.map(parse).transpose()?,
+            date: date.map(parse).transpose()?,
+        })
+    }
+}
+
+/// Reads article links from a listing page; links are resolved against `base` and deduplicated.
+pub fn parse_listing(
+    html: &str,
+    base: &str,
+    selectors: &ListingSelectors,
+) -> Result<ParsedFeed, ParseError> {
+    super::guarded(|| {
+        let doc = Html::parse_document(html);
+        let mut seen = std::collections::HashSet::new();
+        let mut entries = Vec::new();
+        for el in doc.select(&selectors.link) {
+            let Some(href) = link_of(el) else { continue };
+            let link = resolve(href, Some(base));
+            if !seen.insert(link.clone()) {
+                continue;
+            }
+            let title = selectors
+                .title
+                .as_ref()
+                .and_then(|s| near(el, s))
+                .map(text_of)
+                .or_else(|| Some(text_of(el)))
+                .filter(|t| !t.is_empty());
+            let published = selectors
+                .date
+                .as_ref()
+                .and_then(|s| near(el, s))
+                .and_then(|d| {
+                    d.value()
+                        .attr("datetime")
+                        .map(str::to_string)
+                        .or_else(|| Some(text_of(d)))
+                })
+                .and_then(|d| crate::extract::dates::parse_date(&d));
+            entries.push(Entry {
+                id: link.clone(),
+                title,
+                link: Some(link),
+                published,
+                ..Entry::default()
+            });
+        }
+        if entries.is_empty() {
+            return Err(ParseError::Unrecognised(
+                "the link selector matched no links on the listing page".into(),
+            ));
+        }
+        Ok(ParsedFeed {
+            format: Format::HtmlListing,
+            title: doc
+                .select(&Selector::parse("title").expect("static selector"))
+                .next()
+                .map(text_of),
+            entries,
+            sitemaps: Vec::new(),
+        })
+    })
+}
+
+/// Title and date live near the link: the first match inside the link's closest ancestors.
+fn near<'a>(el: ElementRef<'a>, selector: &Selector) -> Option<ElementRef<'a>> {
+    std::iter::once(el)
+        .chain(el.ancestors().filter_map(ElementRef::wrap))
+        .take(4)
+        .find_map(|anc| anc.select(selector).next())
+}
+
+fn link_of(el: ElementRef<'_>) -> Option<&str> {
+    el.value().attr("href").or_else(|| {
+        el.select(&Selector::parse("a[href]").expect("static selector"))
+            .next()
+            .and_then(|a| a.value().attr("href"))
+    })
+}
+
+fn text_of(el: ElementRef) -> String {
+    el.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_links_titles_and_dates() {
+        let html = r#"<html><body><ul>
+<li class="item"><a class="headline" href="/news/1">Export rule</a><time datetime="2026-11-20T09:00:00Z">Nov 20</time></li>
+<li class="item"><a class="headline" href="/news/2">Second</a></li>
+<li class="item"><a class="headline" href="/news/1">dup</a></li>
+</ul><a href="/about">About</a></body></html>"#;
+        let sel = ListingSelectors::new("li.item a.headline", None, Some("time")).unwrap();
+        let f = parse_listing(html, "https://gov.example/news", &sel).unwrap();
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(
+            f.entries[0].link.as_deref(),
+            Some("https://gov.example/news/1")
+        );
+        assert_eq!(f.entries[0].title.as_deref(), Some("Export rule"));
+        assert!(f.entries[0].published.is_some());
+    }
+}

@@ -1,0 +1,152 @@
+//! Parsing what a source returns into one entry model: feeds (RSS, Atom, RDF, JSON Feed, Federal
+//! Register document lists), sitemaps and HTML listing pages.
+//!
+//! Everything here runs on untrusted bytes, so [`parse_document`] contains panics: a parser bug on a
+//! hostile document becomes a [`ParseError`] for that document, never a dead daemon.
+
+mod encoding;
+mod federal_register;
+mod feed;
+pub mod listing;
+mod sitemap;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use encoding::decode_to_utf8;
+
+/// The format a document was read as (`parse-feed`'s `"format"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Rss0,
+    Rss1,
+    Rss2,
+    Atom,
+    JsonFeed,
+    Sitemap,
+    SitemapIndex,
+    FederalRegister,
+    HtmlListing,
+}
+
+/// One item of a feed, sitemap or listing, as far as the document tells.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    /// Summary or description, as published (may hold HTML).
+    pub summary: Option<String>,
+    /// Full content, as published (may hold HTML).
+    pub content: Option<String>,
+}
+
+/// A parsed document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedFeed {
+    pub format: Format,
+    pub title: Option<String>,
+    pub entries: Vec<Entry>,
+    /// For a sitemap index: the child sitemaps to read next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sitemaps: Vec<String>,
+}
+
+/// Why a document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("empty document")]
+    Empty,
+    #[error("not a feed or sitemap: {0}")]
+    Unrecognised(String),
+    #[error("malformed {format}: {message}")]
+    Malformed {
+        format: &'static str,
+        message: String,
+    },
+    #[error("the parser crashed on this document ({0}); it was skipped")]
+    Panicked(String),
+}
+
+/// Parses a feed or sitemap. `base` resolves relative links; `content_type` is the HTTP header,
+/// whose charset outranks what the document says about itself.
+pub fn parse_document(
+    bytes: &[u8],
+    base: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
+    guarded(|| {
+        let text = decode_to_utf8(bytes, content_type);
+        let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+        if trimmed.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        if trimmed.starts_with('{') {
+            if federal_register::looks_like(trimmed) {
+                return federal_register::parse(trimmed);
+            }
+            return feed::parse(trimmed.as_bytes(), base);
+        }
+        if sitemap::looks_like(trimmed) {
+            return sitemap::parse(trimmed);
+        }
+        feed::parse(trimmed.as_bytes(), base)
+    })
+}
+
+/// Runs untrusted parsing with panics turned into errors.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(ParseError::Panicked(message))
+        }
+    }
+}
+
+/// Resolves a possibly relative link against the document's base.
+pub(crate) fn resolve(link: &str, base: Option<&str>) -> String {
+    let link = link.trim();
+    if url::Url::parse(link).is_ok() {
+        return link.to_string();
+    }
+    base.and_then(|b| url::Url::parse(b).ok())
+        .and_then(|b| b.join(link).ok())
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| link.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_errors() {
+        let r: Result<(), _> = guarded(|| panic!("boom"));
+        assert!(matches!(r, Err(ParseError::Panicked(m)) if m == "boom"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for doc in [
+            &b""[..],
+            b"   ",
+            b"<html><body>hi</body></html>",
+            b"{\"a\":1}",
+            b"\xff\xfe\x00",
+        ] {
+            assert!(parse_document(doc, None, None).is_err(), "{doc:?}");
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The tantivy article index: schema, the single writer, and search.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DateTime as TDateTime, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument,
+    Term, doc,
+};
+
+use crate::analyze::{Analysis, TopicScore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index at {path}: {source}")]
+    Open {
+        path: String,
+        source: tantivy::TantivyError,
+    },
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("bad query parameter `{param}`: {message}")]
+    BadRequest {
+        param: &'static str,
+        message: String,
+    },
+}
+
+/// An article as stored and returned by `/articles/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredArticle {
+    pub id: String,
+    pub url: String,
+    pub canonical_url: String,
+    pub source: String,
+    pub title: String,
+    pub body: String,
+    pub summary: String,
+    pub published: Option<DateTime<Utc>>,
+    pub fetched: DateTime<Utc>,
+    pub language: Option<String>,
+    pub authors: Vec<String>,
+    pub analysis: Analysis,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    url: Field,
+    canonical_url: Field,
+    source: Field,
+    title: Field,
+    body: Field,
+    summary: Field,
+    published: Field,
+    fetched: Field,
+    lang: Field,
+    author: Field,
+    topic: Field,
+    entity: Field,
+    analysis: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let date = DateOptions::default()
+        .set_indexed()
+        .set_stored()
+        .set_fast()
+        .set_precision(DateTimePrecision::Seconds);
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        url: b.add_text_field("url", STRING | STORED),
+        canonical_url: b.add_text_field("canonical_url", STRING | STORED),
+        source: b.add_text_field("source", STRING | STORED | tantivy::schema::FAST),
+        title: b.add_text_field("title", TEXT | STORED),
+        body: b.add_text_field("body", TEXT | STORED),
+        summary: b.add_text_field("summary", TEXT | STORED),
+        published: b.add_date_field("published", date.clone()),
+        fetched: b.add_date_field("fetched", date),
+        lang: b.add_text_field("lang", STRING | STORED | tantivy::schema::FAST),
+        author: b.add_text_field("author", TEXT | STORED),
+        topic: b.add_text_field("topic", STRING | STORED | tantivy::schema::FAST),
+        entity: b.add_text_field("entity", STRING | STORED | tantivy::schema::FAST),
+        analysis: b.add_text_field("analysis", STORED),
+    };
+    (b.build(), f)
+}
+
+/// An open index: readers for search, and the means to create the one writer.
+#[derive(Clone)]
+pub struct ArticleIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+fn tdate(d: DateTime<Utc>) -> TDateTime {
+    TDateTime::from_timestamp_secs(d.timestamp())
+}
+
+fn cdate(d: TDateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(d.into_timestamp_secs(), 0)
+}
+
+impl ArticleIndex {
+    /// Opens the index in `dir`, creating it when absent.
+    pub fn open(dir: &Path) -> Result<ArticleIndex, IndexError> {
+        let open = || -> tantivy::Result<Index> {
+            std::fs::create_dir_all(dir)?;
+            let (schema, _) = schema();
+            Index::open_or_create(MmapDirectory::open(dir)?, schema)
+        };
+        let index = open().map_err(|source| IndexError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let (_, fields) = schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(ArticleIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The one writer (tantivy allows a single writer per index, across processes too).
+    pub fn writer(&self) -> Result<ArticleWriter, IndexError> {
+        Ok(ArticleWriter {
+            writer: self.index.writer(64 * 1024 * 1024)?,
+            fields: self.fields,
+        })
+    }
+
+    /// Makes the latest commit visible to searches now.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        Ok(self.reader.reload()?)
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<StoredArticle>, IndexError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&q, &TopDocs::with_limit(1))?;
+        match top.first() {
+            Some((_, addr)) => Ok(Some(self.to_article(&searcher.doc(*addr)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn to_article(&self, d: &TantivyDocument) -> StoredArticle {
+        let f = &self.fields;
+        let text = |field: Field| {
+            d.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let date = |field: Field| {
+            d.get_first(field)
+                .and_then(|v| v.as_datetime())
+                .and_then(cdate)
+        };
+        StoredArticle {
+            id: text(f.id),
+            url: text(f.url),
+            canonical_url: text(f.canonical_url),
+            source: text(f.source),
+            title: text(f.title),
+            body: text(f.body),
+            summary: text(f.summary),
+            published: date(f.published),
+            fetched: date(f.fetched).unwrap_or_default(),
+            language: Some(text(f.lang)).filter(|l| !l.is_empty()),
+            authors: d
+                .get_all(f.author)
+                .filter_map(|v| v.as_str())
+                .map(String::from)
+                .collect(),
+            analysis: serde_json::from_str(&text(f.analysis)).unwrap_or_default(),
+        }
+    }
+
+    /// Runs a search as `GET /api/v1/search` and `wirewatch search` describe it.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
+        let started = std::time::Instant::now();
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.summary]);
+        parser.set_field_boost(f.title, 2.0);
+        parser.set_conjunction_by_default();
+        let q = req.q.trim();
+        let (user_query, errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
+            (Box::new(AllQuery), Vec::new())
+        } else {
+            let (query, errors) = parser.parse_query_lenient(q);
+            (query, errors.iter().map(|e| e.to_string()).collect())
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, user_query.box_clone())];
+        let exact = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(ConstScoreQuery::new(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                )),
+                0.0,
+            ))
+        };
+        for (field, value) in [
+            (f.topic, &req.topic),
+            (f.entity, &req.entity),
+            (f.source, &req.source),
+            (f.lang, &req.lang),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                clauses.push((Occur::Must, exact(field, v)));
+            }
+        }
+        if req.from.is_some() || req.to.is_some() {
+            use std::ops::Bound;
+            let lower = req
+                .from
+                .map(|d| Bound::Included(Term::from_field_date(f.published, tdate(d))))
+                .unwrap_or(Bound::Unbounded);
+            let upper = req
+                .to
+                .map(|d| Bound::Excluded(Term::from_field_date(f.published, tdate(d))))
+                .unwrap_or(Bound::Unbounded);
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    Box::new(RangeQuery::new(lower, upper)),
+                    0.0,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let limit = req.limit.clamp(1, 100);
+        let offset = req
+            .cursor
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .unwrap_or(0);
+        if offset > 10_000 {
+            return Err(IndexError::BadRequest {
+                param: "cursor",
+                message: "paging deeper than 10,000 results is not supported; narrow the query"
+                    .into(),
+            });
+        }
+        let total = searcher.search(&query, &Count)?;
+        let addrs: Vec<(f32, tantivy::DocAddress)> = match req.sort {
+            Sort::Relevance => {
+                searcher.search(&query, &TopDocs::with_limit(limit).and_offset(offset))?
+            }
+            Sort::Newest => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(offset)
+                        .order_by_fast_field::<TDateTime>("published", Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| (0.0, a))
+                .collect(),
+        };
+        let mut title_snippets = SnippetGenerator::create(&searcher, &*user_query, f.title)?;
+        title_snippets.set_max_num_chars(300);
+        let mut body_snippets = SnippetGenerator::create(&searcher, &*user_query, f.body)?;
+        body_snippets.set_max_num_chars(240);
+        let mut hits = Vec::with_capacity(addrs.len());
+        for (score, addr) in &addrs {
+            let d: TantivyDocument = searcher.doc(*addr)?;
+            let a = self.to_article(&d);
+            let highlight = |generator: &SnippetGenerator, text: &str| {
+                let mut s = generator.snippet(text);
+                s.set_snippet_prefix_postfix("<mark>", "</mark>");
+                if s.is_empty() {
+                    html_escape(&text.chars().take(240).collect::<String>())
+                } else {
+                    s.to_html()
+                }
+            };
+            let body_source = if a.body.is_empty() {
+                &a.summary
+            } else {
+                &a.body
+            };
+            hits.push(Hit {
+                highlights: Highlights {
+                    title: highlight(&title_snippets, &a.title),
+                    body: highlight(&body_snippets, body_source),
+                },
+                id: a.id,
+                title: a.title,
+                url: a.url,
+                source: a.source,
+                published: a.published,
+                score: *score,
+                topics: a.analysis.topics,
+                entities: a.analysis.entities.iter().map(|e| e.id.clone()).collect(),
+            });
+        }
+        let next = offset + hits.len();
+        Ok(SearchResponse {
+            total,
+            next_cursor: (next < total && !hits.is_empty()).then(|| encode_cursor(next)),
+            hits,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            notes: errors,
+        })
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn encode_cursor(offset: usize) -> String {
+    hex::encode(format!("o{offset}"))
+}
+
+fn decode_cursor(c: &str) -> Result<usize, IndexError> {
+    hex::decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix('o').and_then(|n| n.parse().ok()))
+        .ok_or(IndexError::BadRequest {
+            param: "cursor",
+            message: "not a cursor returned by a previous search".into(),
+        })
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// A search, from the CLI or the API.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub q: String,
+    pub topic: Option<String>,
+    pub entity: Option<String>,
+    pub source: Option<String>,
+    pub lang: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Highlights {
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub source: String,
+    pub published: Option<DateTime<Utc>>,
+    pub score: f32,
+    pub topics: Vec<TopicScore>,
+    pub entities: Vec<String>,
+    pub highlights: Highlights,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResponse {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub next_cursor: Option<String>,
+    pub took_ms: f64,
+    /// What the lenient query parser had to ignore or reinterpret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The single index writer. Lives on its own thread; see [`crate::store::writer`].
+pub struct ArticleWriter {
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+impl ArticleWriter {
+    /// Adds or replaces an article (delete by id + add; both take effect at the next commit).
+    pub fn upsert(&mut self, a: &StoredArticle) -> Result<(), IndexError> {
+        let f = &self.fields;
+        self.writer.delete_term(Term::from_field_text(f.id, &a.id));
+        let mut d = doc!(
+            f.id => a.id.as_str(),
+            f.url => a.url.as_str(),
+            f.canonical_url => a.canonical_url.as_str(),
+            f.source => a.source.as_str(),
+            f.title => a.title.as_str(),
+            f.body => a.body.as_str(),
+            f.summary => a.summary.as_str(),
+            f.fetched => tdate(a.fetched),
+            f.published => tdate(a.published.unwrap_or(a.fetched)),
+            f.analysis => serde_json::to_string(&a.analysis).unwrap_or_default(),
+        );
+        if let Some(l) = &a.language {
+            d.add_text(f.lang, l);
+        }
+        for author in &a.authors {
+            d.add_text(f.author, author);
+        }
+        for t in &a.analysis.topics {
+            d.add_text(f.topic, &t.name);
+        }
+        for e in &a.analysis.entities {
+            d.add_text(f.entity, &e.id);
+        }
+        self.writer.add_document(d)?;
+        Ok(())
+    }
+
+    pub fn commit(&mut self) -> Result<(), IndexError> {
+        self.writer.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str, title: &str, body: &str, topic: Option<&str>) -> StoredArticle {
+        StoredArticle {
+            id: id.into(),
+            url: format!("https://e.com/{id}"),
+            canonical_url: format!("https://e.com/{id}"),
+            source: "S".into(),
+            title: title.into(),
+            body: body.into(),
+            summary: String::new(),
+            published: Some(Utc::now()),
+            fetched: Utc::now(),
+            language: Some("en".into()),
+            authors: vec![],
+            analysis: Analysis {
+                topics: topic
+                    .map(|t| {
+                        vec![TopicScore {
+                            name: t.into(),
+                            score: 0.5,
+                        }]
+                    })
+                    .unwrap_or_default(),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn upsert_search_highlight_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        w.upsert(&article(
+            "a",
+            "Chip <b>curbs</b>",
+            "Nvidia chips smuggled via Singapore.",
+            Some("chip_smuggling"),
+        ))
+        .unwrap();
+        w.upsert(&article(
+            "b",
+            "Tariffs",
+            "Tariffs on steel rise.",
+            Some("tariffs"),
+        ))
+        .unwrap();
+        w.upsert(&article(
+            "a",
+            "Chip <b>curbs</b>",
+            "Nvidia chips smuggled via Singapore.",
+            Some("chip_smuggling"),
+        ))
+        .unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        assert_eq!(idx.num_docs(), 2);
+        let r = idx
+            .search(&SearchRequest {
+                q: "smuggled".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.total, 1);
+        assert!(r.hits[0].highlights.body.contains("<mark>smuggled</mark>"));
+        assert!(
+            r.hits[0].highlights.title.contains("&lt;b&gt;"),
+            "{}",
+            r.hits[0].highlights.title
+        );
+        let r = idx
+            .search(&SearchRequest {
+                q: "".into(),
+                topic: Some("tariffs".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.total, 1);
+        assert_eq!(r.hits[0].id, "b");
+        let r = idx
+            .search(&SearchRequest {
+                q: "topic:chip_smuggling".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.total, 1);
+        // A stray quote still gets an answer.
+        let r = idx
+            .search(&SearchRequest {
+                q: "\"nvidia".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(r.total <= 2);
+    }
+}

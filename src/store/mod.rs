@@ -1,0 +1,10 @@
+//! Storage: the tantivy article index, the SQLite state database, and the one writer task that
+//! owns both write paths.
+
+pub mod canonical;
+pub mod index;
+pub mod state;
+pub mod writer;
+
+pub use index::{ArticleIndex, IndexError, SearchRequest, SearchResponse, Sort, StoredArticle};
+pub use state::{SourceState, SourceStatus, SourceUpdate, State, StateError};

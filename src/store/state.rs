@@ -1,0 +1,348 @@
+//! SQLite state (`state.sqlite`, WAL): per-source fetch state and the ids of articles already stored.
+//!
+//! The index writer is the only task that records articles as seen and advances source state, and
+//! it does so only after the index commit that holds those articles: after a crash, whatever the
+//! state says was fetched is in the index.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("state database lock poisoned")]
+    Poisoned,
+}
+
+/// What a poll of a source found out, written after its articles are committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceUpdate {
+    pub name: String,
+    pub url: String,
+    pub kind: String,
+    pub attempted_at: DateTime<Utc>,
+    pub status: SourceStatus,
+    pub error: Option<String>,
+    /// `None` keeps the stored validators (a partial failure must not hide entries at the next poll).
+    pub etag: Option<Option<String>>,
+    pub last_modified: Option<Option<String>>,
+    pub next_check_at: DateTime<Utc>,
+    pub consecutive_failures: u32,
+    pub new_articles: u64,
+}
+
+/// Health of a source after its last poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceStatus {
+    Ok,
+    NotModified,
+    HttpError,
+    FetchError,
+    ParseError,
+    Blocked,
+    RobotsDisallowed,
+    Disabled,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Ok => "ok",
+            SourceStatus::NotModified => "not-modified",
+            SourceStatus::HttpError => "http-error",
+            SourceStatus::FetchError => "fetch-error",
+            SourceStatus::ParseError => "parse-error",
+            SourceStatus::Blocked => "blocked",
+            SourceStatus::RobotsDisallowed => "robots-disallowed",
+            SourceStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        matches!(self, SourceStatus::Ok | SourceStatus::NotModified)
+    }
+}
+
+/// A source's stored state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceState {
+    pub name: String,
+    pub url: String,
+    pub kind: String,
+    #[serde(skip)]
+    pub etag: Option<String>,
+    #[serde(skip)]
+    pub last_modified: Option<String>,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub status: Option<String>,
+    pub last_error: Option<String>,
+    pub article_count: u64,
+}
+
+/// A shared handle on the state database.
+#[derive(Clone)]
+pub struct State {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    next_check_at INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_attempt INTEGER,
+    last_success INTEGER,
+    status TEXT,
+    last_error TEXT,
+    article_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    first_seen INTEGER NOT NULL
+);
+"#;
+
+fn ts(d: DateTime<Utc>) -> i64 {
+    d.timestamp_millis()
+}
+
+fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.and_then(DateTime::from_timestamp_millis)
+}
+
+impl State {
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        let open = || -> Result<Connection, rusqlite::Error> {
+            let conn = Connection::open(path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|source| StateError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(State {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StateError> {
+        let mut conn = self.conn.lock().map_err(|_| StateError::Poisoned)?;
+        Ok(f(&mut conn)?)
+    }
+
+    pub fn source(&self, name: &str) -> Result<Option<SourceState>, StateError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
+                        last_attempt, last_success, status, last_error, article_count
+                 FROM sources WHERE name = ?1",
+                [name],
+                row_to_source,
+            )
+            .optional()
+        })
+    }
+
+    pub fn sources(&self) -> Result<Vec<SourceState>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
+                        last_attempt, last_success, status, last_error, article_count
+                 FROM sources ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], row_to_source)?;
+            rows.collect()
+        })
+    }
+
+    /// Ids among `ids` that are already stored.
+    pub fn seen_among(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM seen WHERE id = ?1")?;
+            let mut out = std::collections::HashSet::new();
+            for id in ids {
+                if stmt.exists([id])? {
+                    out.insert(id.clone());
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn seen_count(&self) -> Result<u64, StateError> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM seen", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+    }
+
+    /// Records committed articles and source updates in one transaction.
+    pub fn record_commit(
+        &self,
+        seen: &[(String, String, String)],
+        updates: &[SourceUpdate],
+    ) -> Result<(), StateError> {
+        let now = ts(Utc::now());
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO seen (id, source, url, first_seen) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (id, source, url) in seen {
+                    ins.execute(params![id, source, url, now])?;
+                }
+                for u in updates {
+                    apply_update(&tx, u)?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Marks a configured source that is switched off.
+    pub fn upsert_source(
+        &self,
+        name: &str,
+        url: &str,
+        kind: &str,
+        status: Option<SourceStatus>,
+    ) -> Result<(), StateError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO sources (name, url, kind, status) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET url = excluded.url, kind = excluded.kind,
+                     status = COALESCE(excluded.status, sources.status)",
+                params![name, url, kind, status.map(|s| s.as_str())],
+            )
+            .map(|_| ())
+        })
+    }
+}
+
+fn apply_update(tx: &rusqlite::Transaction, u: &SourceUpdate) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT INTO sources (name, url, kind) VALUES (?1, ?2, ?3)
+         ON CONFLICT(name) DO UPDATE SET url = excluded.url, kind = excluded.kind",
+        params![u.name, u.url, u.kind],
+    )?;
+    let success = u.status.is_success();
+    tx.execute(
+        "UPDATE sources SET next_check_at = ?2, consecutive_failures = ?3, last_attempt = ?4,
+             last_success = CASE WHEN ?5 THEN ?4 ELSE last_success END,
+             status = ?6, last_error = ?7, article_count = article_count + ?8
+         WHERE name = ?1",
+        params![
+            u.name,
+            ts(u.next_check_at),
+            u.consecutive_failures,
+            ts(u.attempted_at),
+            success,
+            u.status.as_str(),
+            u.error,
+            u.new_articles as i64
+        ],
+    )?;
+    if let Some(etag) = &u.etag {
+        tx.execute(
+            "UPDATE sources SET etag = ?2 WHERE name = ?1",
+            params![u.name, etag],
+        )?;
+    }
+    if let Some(lm) = &u.last_modified {
+        tx.execute(
+            "UPDATE sources SET last_modified = ?2 WHERE name = ?1",
+            params![u.name, lm],
+        )?;
+    }
+    Ok(())
+}
+
+fn row_to_source(r: &rusqlite::Row) -> Result<SourceState, rusqlite::Error> {
+    Ok(SourceState {
+        name: r.get(0)?,
+        url: r.get(1)?,
+        kind: r.get(2)?,
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        next_check_at: from_ts(r.get(5)?),
+        consecutive_failures: r.get::<_, i64>(6)? as u32,
+        last_attempt: from_ts(r.get(7)?),
+        last_success: from_ts(r.get(8)?),
+        status: r.get(9)?,
+        last_error: r.get(10)?,
+        article_count: r.get::<_, i64>(11)? as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(name: &str, status: SourceStatus, etag: Option<Option<String>>) -> SourceUpdate {
+        SourceUpdate {
+            name: name.into(),
+            url: "https://e.com/feed".into(),
+            kind: "feed".into(),
+            attempted_at: Utc::now(),
+            status,
+            error: None,
+            etag,
+            last_modified: None,
+            next_check_at: Utc::now(),
+            consecutive_failures: 0,
+            new_articles: 2,
+        }
+    }
+
+    #[test]
+    fn updates_and_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.sqlite")).unwrap();
+        s.record_commit(
+            &[("a".into(), "S".into(), "https://e.com/a".into())],
+            &[update("S", SourceStatus::Ok, Some(Some("\"v1\"".into())))],
+        )
+        .unwrap();
+        // A failed poll keeps the validators of the last good one.
+        s.record_commit(&[], &[update("S", SourceStatus::HttpError, None)])
+            .unwrap();
+        let st = s.source("S").unwrap().unwrap();
+        assert_eq!(st.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(st.status.as_deref(), Some("http-error"));
+        assert_eq!(st.article_count, 4);
+        assert!(st.last_success.is_some());
+        let seen = s.seen_among(&["a".into(), "b".into()]).unwrap();
+        assert!(seen.contains("a") && !seen.contains("b"));
+    }
+}

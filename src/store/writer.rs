@@ -1,0 +1,163 @@
+//! The index writer task: the only owner of the tantivy `IndexWriter` and of state writes.
+//!
+//! Runs on its own thread (tantivy's writer calls block), fed by a bounded channel so that a slow
+//! disk slows the pollers down instead of growing memory. Commits after N documents, after T
+//! seconds, on demand, and when the channel closes; only after a commit does it record the
+//! articles as seen and advance the source state, so a crash never leaves state ahead of the index.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info};
+
+use super::index::{ArticleIndex, ArticleWriter, IndexError, StoredArticle};
+use super::state::{SourceUpdate, State};
+
+/// What pipeline tasks send to the writer.
+pub enum WriteOp {
+    Article(Box<StoredArticle>),
+    SourceDone(Box<SourceUpdate>),
+    /// Commit now; the answer says whether it worked.
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// Handle to send work to the writer.
+pub type WriterTx = mpsc::Sender<WriteOp>;
+
+pub struct WriterConfig {
+    pub commit_every_docs: usize,
+    pub commit_interval: Duration,
+}
+
+/// Starts the writer thread. It ends after the last sender is dropped, with a final commit.
+pub fn spawn(
+    index: ArticleIndex,
+    state: State,
+    config: WriterConfig,
+) -> Result<(WriterTx, std::thread::JoinHandle<Result<(), IndexError>>), IndexError> {
+    let writer = index.writer()?;
+    let (tx, rx) = mpsc::channel(256);
+    let handle = std::thread::Builder::new()
+        .name("index-writer".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(|e| {
+                    IndexError::Tantivy(tantivy::TantivyError::SystemError(e.to_string()))
+                })?;
+            rt.block_on(run(writer, index, state, config, rx))
+        })
+        .map_err(|e| IndexError::Tantivy(tantivy::TantivyError::SystemError(e.to_string())))?;
+    Ok((tx, handle))
+}
+
+struct Pending {
+    docs: usize,
+    seen: Vec<(String, String, String)>,
+    updates: Vec<SourceUpdate>,
+    since: Option<tokio::time::Instant>,
+}
+
+async fn run(
+    mut writer: ArticleWriter,
+    index: ArticleIndex,
+    state: State,
+    config: WriterConfig,
+    mut rx: mpsc::Receiver<WriteOp>,
+) -> Result<(), IndexError> {
+    let mut p = Pending {
+        docs: 0,
+        seen: Vec::new(),
+        updates: Vec::new(),
+        since: None,
+    };
+    loop {
+        let deadline = p.since.map(|s| s + config.commit_interval);
+        let op = tokio::select! {
+            op = rx.recv() => op,
+            _ = sleep_until(deadline) => {
+                let _ = commit(&mut writer, &index, &state, &mut p);
+                continue;
+            }
+        };
+        match op {
+            None => {
+                if let Err(e) = commit(&mut writer, &index, &state, &mut p) {
+                    return Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(e)));
+                }
+                info!("index writer stopped after its final commit");
+                return Ok(());
+            }
+            Some(WriteOp::Article(a)) => {
+                if let Err(e) = writer.upsert(&a) {
+                    error!(article = %a.url, error = %e, "could not add article to the index");
+                    continue;
+                }
+                p.seen
+                    .push((a.id.clone(), a.source.clone(), a.canonical_url.clone()));
+                p.docs += 1;
+                p.since.get_or_insert_with(tokio::time::Instant::now);
+                if p.docs >= config.commit_every_docs {
+                    let _ = commit(&mut writer, &index, &state, &mut p);
+                }
+            }
+            Some(WriteOp::SourceDone(u)) => {
+                if p.docs == 0 {
+                    if let Err(e) = state.record_commit(&[], &[*u]) {
+                        error!(error = %e, "could not record source state");
+                    }
+                } else {
+                    p.updates.push(*u);
+                }
+            }
+            Some(WriteOp::Flush(ack)) => {
+                let r = commit(&mut writer, &index, &state, &mut p);
+                let _ = ack.send(r);
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn commit(
+    writer: &mut ArticleWriter,
+    index: &ArticleIndex,
+    state: &State,
+    p: &mut Pending,
+) -> Result<(), String> {
+    if p.docs == 0 && p.updates.is_empty() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    if p.docs > 0
+        && let Err(e) = writer.commit()
+    {
+        // Keep everything pending: the next commit retries, and the state stays behind the index.
+        error!(error = %e, "index commit failed");
+        p.since = Some(tokio::time::Instant::now());
+        return Err(e.to_string());
+    }
+    if let Err(e) = state.record_commit(&p.seen, &p.updates) {
+        // The articles are in the index; they will be seen as new once more and upserted again,
+        // which is harmless.
+        error!(error = %e, "recording the commit in the state database failed");
+    }
+    let _ = index.reload();
+    debug!(
+        docs = p.docs,
+        ms = started.elapsed().as_millis() as u64,
+        "index commit"
+    );
+    p.docs = 0;
+    p.seen.clear();
+    p.updates.clear();
+    p.since = None;
+    Ok(())
+}

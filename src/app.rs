@@ -57,12 +57,15 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     );
     let stores = Stores::open(&config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
+    let inflight = Inflight::default();
+    let released = inflight.clone();
     let (writer_tx, writer_handle) = writer::spawn(
         stores.index.clone(),
         stores.state.clone(),
         WriterConfig {
             commit_every_docs: config.daemon.commit_every_docs,
             commit_interval: config.daemon.commit_interval.0,
+            on_commit: Some(Box::new(move |ids| released.release(ids))),
         },
     )
     .context(
@@ -101,7 +104,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         state: stores.state.clone(),
         analyzer,
         writer: writer_tx.clone(),
-        inflight: Inflight::default(),
+        inflight,
     };
     for s in config.sources.iter().filter(|s| !s.enabled) {
         let _ = stores.state.upsert_source(

@@ -3,6 +3,7 @@
 //! them to the index writer, followed by the source's new state.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -60,7 +61,7 @@ pub struct Context {
 /// A candidate article from a source entry.
 struct Candidate {
     id: String,
-    url: Url,
+    url: Option<Url>,
     entry: Entry,
 }
 
@@ -195,20 +196,15 @@ async fn poll(
         });
     }
     let parsed = parse_source(ctx, source, &fetched, cancel).await?;
-    let candidates = candidates(ctx, source, parsed.entries)?;
-    let limit = ctx.config.fetch.max_articles_per_poll;
-    let (now, later): (Vec<_>, Vec<_>) = candidates
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| *i < limit);
-    ctx.inflight.release(later.into_iter().map(|(_, c)| c.id));
-    let deferred = 0u64;
-    let results: Vec<Result<bool, (String, FetchError)>> =
-        futures::stream::iter(now.into_iter().map(|(_, c)| c))
-            .map(|c| process(ctx, source, c, cancel))
-            .buffer_unordered(ctx.config.fetch.per_host_concurrency.max(1) * 2)
-            .collect()
-            .await;
+    let candidates = candidates(ctx, source, parsed.entries);
+    // Page fetches per poll are capped; entries past the cap are stored with their feed text now
+    // and completed at a later poll.
+    let budget = AtomicUsize::new(ctx.config.fetch.max_articles_per_poll);
+    let results: Vec<Outcome> = futures::stream::iter(candidates)
+        .map(|c| process(ctx, source, c, &budget, cancel))
+        .buffer_unordered(ctx.config.fetch.per_host_concurrency.max(1) * 2)
+        .collect()
+        .await;
     if cancel.is_cancelled() {
         return Err(FetchError::Cancelled.into());
     }
@@ -217,18 +213,18 @@ async fn poll(
         etag: fetched.etag,
         last_modified: fetched.last_modified,
         sent: 0,
-        failed: deferred,
+        failed: 0,
         first_error: None,
     };
     for r in results {
         match r {
-            Ok(true) => done.sent += 1,
-            Ok(false) => {}
-            Err((url, e)) => {
+            Outcome::Stored => done.sent += 1,
+            Outcome::Provisional(err) => {
+                done.sent += 1;
                 done.failed += 1;
-                done.first_error
-                    .get_or_insert_with(|| format!("{url}: {e}"));
+                done.first_error.get_or_insert(err);
             }
+            Outcome::Skipped => {}
         }
     }
     Ok(done)
@@ -306,19 +302,17 @@ fn maybe_gunzip(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Entries that are new: canonical id not stored and not being processed by another poll.
-fn candidates(
-    ctx: &Context,
-    source: &SourceConfig,
-    entries: Vec<Entry>,
-) -> Result<Vec<Candidate>, PollError> {
+/// An entry without a usable link is identified by its source and feed id instead.
+fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<Candidate> {
     let mut out = Vec::new();
     let mut ids = HashSet::new();
     for entry in entries {
-        let Some(url) = entry.link.as_deref().and_then(canonical_str) else {
-            debug!(source = %source.name, entry = %entry.id, "entry without a usable link skipped");
-            continue;
+        let url = entry.link.as_deref().and_then(canonical_str);
+        let id = match &url {
+            Some(u) => article_id(u),
+            None if !entry.id.trim().is_empty() => entry_id(&source.name, &entry.id),
+            None => continue,
         };
-        let id = article_id(&url);
         if ids.insert(id.clone()) {
             out.push(Candidate { id, url, entry });
         }
@@ -326,47 +320,64 @@ fn candidates(
     let all: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
     let seen = ctx.state.seen_among(&all).unwrap_or_default();
     out.retain(|c| !seen.contains(&c.id) && ctx.inflight.claim(&c.id));
-    Ok(out)
+    out
 }
 
-/// Builds and sends one article. `Ok(false)` = nothing to store (page was not an article).
+fn entry_id(source: &str, feed_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("entry\u{0}{source}\u{0}{feed_id}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// What became of one candidate.
+enum Outcome {
+    /// Stored complete; recorded as seen at the next commit.
+    Stored,
+    /// Stored with the feed's text because the page could not be had now; retried at a later poll.
+    Provisional(String),
+    /// Nothing to store.
+    Skipped,
+}
+
 async fn process(
     ctx: &Context,
     source: &SourceConfig,
     c: Candidate,
+    budget: &AtomicUsize,
     cancel: &CancellationToken,
-) -> Result<bool, (String, FetchError)> {
-    let r = build_article(ctx, source, &c, cancel).await;
-    match r {
-        Ok(Some(article)) => {
-            if ctx
-                .writer
-                .send(WriteOp::Article(Box::new(article)))
-                .await
-                .is_err()
-            {
-                ctx.inflight.release([c.id]);
-                return Err((c.url.to_string(), FetchError::Cancelled));
-            }
-            Ok(true)
-        }
-        Ok(None) => {
-            ctx.inflight.release([c.id]);
-            Ok(false)
-        }
-        Err(e) => {
-            ctx.inflight.release([c.id]);
-            Err((c.url.to_string(), e))
-        }
+) -> Outcome {
+    let (article, complete, problem) = build_article(ctx, source, &c, budget, cancel).await;
+    let Some(article) = article else {
+        ctx.inflight.release([c.id]);
+        return Outcome::Skipped;
+    };
+    let op = WriteOp::Article {
+        article: Box::new(article),
+        mark_seen: complete,
+    };
+    if ctx.writer.send(op).await.is_err() {
+        ctx.inflight.release([c.id]);
+        return Outcome::Skipped;
+    }
+    if !complete {
+        // Not recorded as seen, so the claim must go now for the next poll to retry it.
+        ctx.inflight.release([c.id]);
+    }
+    match problem {
+        Some(p) if !complete => Outcome::Provisional(p),
+        _ => Outcome::Stored,
     }
 }
 
+/// Builds one article: `(article, complete, problem)`. `complete` is false when the page was
+/// needed but could not be fetched for a reason that may pass (timeouts, 5xx, no budget left).
 async fn build_article(
     ctx: &Context,
     source: &SourceConfig,
     c: &Candidate,
+    budget: &AtomicUsize,
     cancel: &CancellationToken,
-) -> Result<Option<StoredArticle>, FetchError> {
+) -> (Option<StoredArticle>, bool, Option<String>) {
     let e = &c.entry;
     let content_text = e
         .content
@@ -383,8 +394,8 @@ async fn build_article(
     } else {
         &summary_text
     };
-    let needs_page =
-        source.fetch_articles || source.kind != SourceKind::Feed || is_teaser(feed_text);
+    let needs_page = c.url.is_some()
+        && (source.fetch_articles || source.kind != SourceKind::Feed || is_teaser(feed_text));
 
     let mut title = e
         .title
@@ -396,56 +407,84 @@ async fn build_article(
     let mut authors = e.authors.clone();
     let mut language = source.language.clone();
     let mut canonical = c.url.clone();
-    if needs_page {
-        let req = FetchRequest {
-            url: c.url.clone(),
-            purpose: Purpose::Article,
-            etag: None,
-            last_modified: None,
-        };
-        match ctx.fetcher.fetch(&req, cancel).await {
-            Ok(page) => {
-                let a = extract::extract_bytes(
-                    &page.body,
-                    page.content_type.as_deref(),
-                    Some(page.url.as_str()),
-                );
-                if a.body.chars().count() > body.chars().count() {
-                    body = a.body;
+    let mut complete = true;
+    let mut problem = None;
+    if let (true, Some(url)) = (needs_page, &c.url) {
+        let take = budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !take {
+            complete = false;
+            problem = Some("page fetch budget of this poll used up".to_string());
+        } else {
+            let req = FetchRequest {
+                url: url.clone(),
+                purpose: Purpose::Article,
+                etag: None,
+                last_modified: None,
+            };
+            match ctx.fetcher.fetch(&req, cancel).await {
+                Ok(page) => {
+                    let a = extract::extract_bytes(
+                        &page.body,
+                        page.content_type.as_deref(),
+                        Some(page.url.as_str()),
+                    );
+                    if a.body.chars().count() > body.chars().count() {
+                        body = a.body;
+                    }
+                    if title.is_empty() {
+                        title = a.title.unwrap_or_default();
+                    }
+                    published = published.or(a.published);
+                    if authors.is_empty() {
+                        authors = a.authors;
+                    }
+                    language = language.or(a.language);
+                    // The page's own canonical link only narrows within the same site; a canonical
+                    // pointing elsewhere is not trusted to merge two different stories.
+                    if let Some(pc) = a.canonical_url.as_deref().and_then(canonical_str)
+                        && pc.host_str() == url.host_str()
+                    {
+                        canonical = Some(pc);
+                    }
                 }
-                if title.is_empty() {
-                    title = a.title.unwrap_or_default();
-                }
-                published = published.or(a.published);
-                if authors.is_empty() {
-                    authors = a.authors;
-                }
-                language = language.or(a.language);
-                // The page's own canonical link only narrows within the same site; a canonical
-                // pointing elsewhere is not trusted to merge two different stories.
-                if let Some(pc) = a.canonical_url.as_deref().and_then(canonical_str)
-                    && pc.host_str() == canonical.host_str()
-                {
-                    canonical = pc;
+                Err(FetchError::Cancelled) => return (None, false, None),
+                Err(err) => {
+                    let permanent = matches!(
+                        err,
+                        FetchError::RobotsDisallowed(_)
+                            | FetchError::PrivateAddress(_)
+                            | FetchError::TooLarge(_)
+                            | FetchError::BadUrl(_)
+                            | FetchError::TooManyRedirects
+                    ) || matches!(err, FetchError::Http { status, .. } if (400..500).contains(&status) && status != 429 && status != 408);
+                    debug!(source = %source.name, url = %url, error = %err, permanent, "article page not fetched; keeping the feed text");
+                    complete = permanent;
+                    problem = Some(format!("{url}: {err}"));
                 }
             }
-            // Pages we may not or cannot fetch keep what the feed said.
-            Err(FetchError::RobotsDisallowed(_)) | Err(FetchError::PrivateAddress(_))
-                if !body.is_empty() || !title.is_empty() =>
-            {
-                debug!(source = %source.name, url = %c.url, "article page not fetched; storing the feed text");
-            }
-            Err(err) => return Err(err),
         }
     }
     if title.is_empty() && body.is_empty() {
-        return Ok(None);
+        match &c.url {
+            // A sitemap or listing entry whose page we could not read yet: nothing to show but its
+            // address; keep it so the next poll can complete it.
+            Some(u) => title = u.to_string(),
+            None => return (None, true, None),
+        }
     }
     let analysis = ctx.analyzer.analyze(&title, &body);
-    Ok(Some(StoredArticle {
+    let url = c
+        .url
+        .as_ref()
+        .map(|u| u.to_string())
+        .or_else(|| e.link.clone())
+        .unwrap_or_default();
+    let article = StoredArticle {
         id: c.id.clone(),
-        url: c.url.to_string(),
-        canonical_url: canonical.to_string(),
+        url: e.link.clone().unwrap_or_else(|| url.clone()),
+        canonical_url: canonical.map(|u| u.to_string()).unwrap_or(url),
         source: source.name.clone(),
         title,
         body,
@@ -455,7 +494,8 @@ async fn build_article(
         language,
         authors,
         analysis,
-    }))
+    };
+    (Some(article), complete, problem)
 }
 
 /// A feed text that is probably not the whole article.

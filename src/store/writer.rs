@@ -15,7 +15,12 @@ use super::state::{SourceUpdate, State};
 
 /// What pipeline tasks send to the writer.
 pub enum WriteOp {
-    Article(Box<StoredArticle>),
+    /// An article to upsert; `mark_seen` records it as done after the commit (false for an
+    /// article stored with its feed text while its page is still to be fetched).
+    Article {
+        article: Box<StoredArticle>,
+        mark_seen: bool,
+    },
     SourceDone(Box<SourceUpdate>),
     /// Commit now; the answer says whether it worked.
     Flush(oneshot::Sender<Result<(), String>>),
@@ -27,6 +32,8 @@ pub type WriterTx = mpsc::Sender<WriteOp>;
 pub struct WriterConfig {
     pub commit_every_docs: usize,
     pub commit_interval: Duration,
+    /// Told the ids recorded as seen by each commit (the pollers' in-flight claims end there).
+    pub on_commit: Option<Box<dyn Fn(Vec<String>) + Send>>,
 }
 
 /// Starts the writer thread. It ends after the last sender is dropped, with a final commit.
@@ -77,29 +84,34 @@ async fn run(
         let op = tokio::select! {
             op = rx.recv() => op,
             _ = sleep_until(deadline) => {
-                let _ = commit(&mut writer, &index, &state, &mut p);
+                let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
                 continue;
             }
         };
         match op {
             None => {
-                if let Err(e) = commit(&mut writer, &index, &state, &mut p) {
+                if let Err(e) = commit(&mut writer, &index, &state, &mut p, &config.on_commit) {
                     return Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(e)));
                 }
                 info!("index writer stopped after its final commit");
                 return Ok(());
             }
-            Some(WriteOp::Article(a)) => {
+            Some(WriteOp::Article {
+                article: a,
+                mark_seen,
+            }) => {
                 if let Err(e) = writer.upsert(&a) {
                     error!(article = %a.url, error = %e, "could not add article to the index");
                     continue;
                 }
-                p.seen
-                    .push((a.id.clone(), a.source.clone(), a.canonical_url.clone()));
+                if mark_seen {
+                    p.seen
+                        .push((a.id.clone(), a.source.clone(), a.canonical_url.clone()));
+                }
                 p.docs += 1;
                 p.since.get_or_insert_with(tokio::time::Instant::now);
                 if p.docs >= config.commit_every_docs {
-                    let _ = commit(&mut writer, &index, &state, &mut p);
+                    let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
                 }
             }
             Some(WriteOp::SourceDone(u)) => {
@@ -112,7 +124,7 @@ async fn run(
                 }
             }
             Some(WriteOp::Flush(ack)) => {
-                let r = commit(&mut writer, &index, &state, &mut p);
+                let r = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
                 let _ = ack.send(r);
             }
         }
@@ -131,6 +143,7 @@ fn commit(
     index: &ArticleIndex,
     state: &State,
     p: &mut Pending,
+    on_commit: &Option<Box<dyn Fn(Vec<String>) + Send>>,
 ) -> Result<(), String> {
     if p.docs == 0 && p.updates.is_empty() {
         return Ok(());
@@ -150,6 +163,9 @@ fn commit(
         error!(error = %e, "recording the commit in the state database failed");
     }
     let _ = index.reload();
+    if let Some(notify) = on_commit {
+        notify(p.seen.iter().map(|(id, _, _)| id.clone()).collect());
+    }
     debug!(
         docs = p.docs,
         ms = started.elapsed().as_millis() as u64,

@@ -1,0 +1,301 @@
+//! Test fixtures: a news site served on 127.0.0.1 (feeds, article pages, broken sources) and
+//! helpers to run the `wirewatch` binary against it with a temporary configuration.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// What the fixture server has seen.
+#[derive(Default)]
+pub struct Seen {
+    /// Request headers per path, in arrival order.
+    pub requests: Mutex<Vec<(String, HeaderMap)>>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub not_modified: AtomicUsize,
+    pub articles_served: AtomicUsize,
+}
+
+impl Seen {
+    pub fn headers_for(&self, path: &str) -> Vec<HeaderMap> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Site {
+    pub seen: Arc<Seen>,
+    /// Feed documents by path (`/rss.xml`).
+    pub feeds: Arc<Mutex<HashMap<String, String>>>,
+    /// Article pages by number.
+    pub pages: Arc<Mutex<HashMap<usize, String>>>,
+    /// Delay before answering an article page.
+    pub page_delay: Duration,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub site: Site,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// Starts the fixture site on an ephemeral loopback port.
+pub async fn serve(site: Site) -> Server {
+    let app = Router::new()
+        .route(
+            "/robots.txt",
+            get(|| async { "User-agent: *\nDisallow: /private/\n" }),
+        )
+        .route("/feeds/{name}", get(feed))
+        .route("/articles/{n}", get(article))
+        .route(
+            "/broken/500",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "oops") }),
+        )
+        .route(
+            "/broken/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "too late"
+            }),
+        )
+        .route(
+            "/broken/loop",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/broken/loop")]) }),
+        )
+        .route(
+            "/broken/invalid.xml",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/rss+xml")],
+                    "<rss version=\"2.0\"><channel><title>Broken</title><item><title>Unclosed",
+                )
+            }),
+        )
+        .with_state(site.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Server { addr, site }
+}
+
+fn record(site: &Site, path: &str, headers: &HeaderMap) {
+    site.seen
+        .requests
+        .lock()
+        .unwrap()
+        .push((path.to_string(), headers.clone()));
+}
+
+fn etag_of(body: &str) -> String {
+    format!(
+        "\"{:x}\"",
+        body.len() * 31 + body.bytes().map(|b| b as usize).sum::<usize>()
+    )
+}
+
+async fn feed(
+    State(site): State<Site>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/feeds/{name}");
+    record(&site, &path, &headers);
+    let body = site.feeds.lock().unwrap().get(&path).cloned();
+    let Some(body) = body else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = etag_of(&body);
+    let lm = "Wed, 25 Nov 2026 10:00:00 GMT";
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str());
+    if matches {
+        site.seen.not_modified.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let ctype = if name.ends_with(".json") {
+        "application/feed+json"
+    } else {
+        "application/xml; charset=utf-8"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::ETAG, etag),
+            (header::LAST_MODIFIED, lm.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn article(
+    State(site): State<Site>,
+    UrlPath(n): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/articles/{n}");
+    record(&site, &path, &headers);
+    let now = site.seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    site.seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(site.page_delay).await;
+    site.seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let num: Option<usize> = n.trim_end_matches(".html").parse().ok();
+    let page = num.and_then(|n| site.pages.lock().unwrap().get(&n).cloned());
+    match page {
+        Some(p) => {
+            site.seen.articles_served.fetch_add(1, Ordering::SeqCst);
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], p).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// An article page the extractor must read: a headline, a body of paragraphs, boilerplate around.
+pub fn article_page(title: &str, paragraphs: &[&str]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        r#"<!doctype html><html lang="en"><head><title>{title} | Fixture News</title>
+<meta property="og:title" content="{title}">
+<meta property="article:published_time" content="2026-11-20T08:00:00Z">
+<meta name="author" content="Fixture Reporter"></head>
+<body><nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>{title}</h1><div class="article-body">
+{body}</div></article>
+<footer><p>Copyright Fixture News. All rights reserved. Subscribe to our newsletter today.</p></footer>
+</body></html>"#
+    )
+}
+
+pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(t, link, desc)| {
+            format!("<item><title>{t}</title><link>{link}</link><description>{desc}</description><pubDate>Fri, 20 Nov 2026 08:00:00 GMT</pubDate></item>\n")
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{title}</title><link>http://fixture/</link><description>d</description>{items}</channel></rss>"#
+    )
+}
+
+/// A temporary data directory and configuration for one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+impl Env {
+    /// `sources` is TOML for `[[source]]` tables; `fetch_extra` adds `[fetch]` keys.
+    pub fn new(sources: &str, fetch_extra: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("wirewatch.toml");
+        let text = format!(
+            r#"[daemon]
+data_dir = "{data}"
+listen = "127.0.0.1:0"
+log_level = "info,wirewatch=debug"
+commit_interval = "1s"
+shutdown_grace = "3s"
+default_interval = "1h"
+
+[fetch]
+timeout = "2s"
+connect_timeout = "2s"
+per_host_interval = "0s"
+allow_private_addresses = true
+{fetch_extra}
+
+[analysis]
+topics = "{topics}"
+gazetteer = "{gazetteer}"
+
+{sources}
+"#,
+            data = dir.path().join("data").display(),
+            topics = repo_file("config/topics.toml").display(),
+            gazetteer = repo_file("config/gazetteer.tsv").display(),
+        );
+        std::fs::write(&config, text).unwrap();
+        Env { dir, config }
+    }
+
+    pub fn wirewatch(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wirewatch"));
+        cmd.args(args);
+        cmd.env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// `run --once`, off the async threads so the fixture server keeps answering.
+    pub async fn run_once(&self) -> Output {
+        let mut cmd = self.wirewatch(&["run", "--once", "--config", self.config.to_str().unwrap()]);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// `search --json`, parsed.
+    pub fn search(&self, query: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec![
+            "search",
+            "--config",
+            self.config.to_str().unwrap(),
+            query,
+            "--json",
+            "--limit",
+            "100",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.wirewatch(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "search failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn total(&self, query: &str) -> u64 {
+        self.search(query, &[])["total"].as_u64().unwrap()
+    }
+}
+
+pub fn source(name: &str, kind: &str, url: &str) -> String {
+    format!("[[source]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\n\n")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,314 @@
+//! End-to-end ingestion against a fixture site on 127.0.0.1: `run --once`, conditional polling,
+//! deduplication, broken sources, per-host limits and a clean stop on SIGTERM.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LONG_TEXT: &str = "Officials in Washington said on Friday that the review of chip exports would continue \
+through the winter, with new licence requirements for advanced processors and the tools used to make them. \
+Industry groups said the rules were broad and would take months to interpret, while analysts in Singapore \
+and Tokyo expected suppliers to redesign products to stay under the thresholds. The department said it \
+would publish guidance for exporters and hold briefings for companies that sell equipment to factories in \
+the region, and that enforcement officers would be added at several ports to check declarations.";
+
+fn site(page_delay: Duration) -> Site {
+    Site {
+        seen: Default::default(),
+        feeds: Default::default(),
+        pages: Default::default(),
+        page_delay,
+    }
+}
+
+/// Four distinct articles: two teasers in RSS, one full-text RSS item, and an Atom feed that
+/// repeats one RSS article under a bare link and adds a teaser of its own.
+async fn news_site() -> Server {
+    let server = serve(site(Duration::ZERO)).await;
+    let base = format!("http://{}", server.addr);
+    let s = &server.site;
+    s.pages.lock().unwrap().insert(
+        1,
+        article_page(
+            "US adds chip firms to the Entity List",
+            &[
+                "The Commerce Department added 12 Chinese companies to the Entity List on Friday, tightening export controls on advanced chips.",
+                "The companies include designers of AI accelerators, officials said, and the quokkaword rule takes effect at once.",
+                "Beijing said it firmly opposed the move and would take measures to protect its firms.",
+            ],
+        ),
+    );
+    s.pages.lock().unwrap().insert(
+        2,
+        article_page(
+            "Tariffs on legacy chips doubled",
+            &[
+                "The US will raise tariffs on legacy semiconductors from 25% to 50% next year, the trade representative said.",
+                "The increase covers mature-node chips used in cars and appliances, and follows a year-long review.",
+            ],
+        ),
+    );
+    s.pages.lock().unwrap().insert(
+        4,
+        article_page(
+            "Smuggling ring moved Nvidia GPUs through third countries",
+            &[
+                "Prosecutors said the ring smuggled Nvidia H100 chips worth $160 million to China through Malaysia and Thailand.",
+                "Two men were charged with conspiracy to violate export laws, according to the indictment unsealed on Thursday.",
+            ],
+        ),
+    );
+    let rss = rss(
+        "Fixture Wire",
+        &[
+            (
+                "US adds chip firms to the Entity List",
+                &format!("{base}/articles/1.html"),
+                "Commerce moves against chip designers...",
+            ),
+            (
+                "Tariffs on legacy chips doubled",
+                &format!("{base}/articles/2.html?utm_source=rss&amp;utm_medium=feed"),
+                "A short teaser.",
+            ),
+            (
+                "Washington reviews chip exports",
+                &format!("{base}/articles/3.html"),
+                LONG_TEXT,
+            ),
+        ],
+    );
+    let atom = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Fixture Atom</title><id>urn:fixture</id><updated>2026-11-20T08:00:00Z</updated>
+<entry><title>Tariffs on legacy chips doubled</title><id>urn:a:2</id><link href="{base}/articles/2.html"/><updated>2026-11-20T08:00:00Z</updated><summary>Teaser.</summary></entry>
+<entry><title>Smuggling ring moved Nvidia GPUs through third countries</title><id>urn:a:4</id><link rel="alternate" href="{base}/articles/4.html#comments"/><updated>2026-11-20T09:00:00Z</updated><summary>Teaser.</summary></entry>
+</feed>"#
+    );
+    s.feeds.lock().unwrap().insert("/feeds/rss.xml".into(), rss);
+    s.feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/atom.xml".into(), atom);
+    server
+}
+
+fn news_sources(server: &Server) -> String {
+    source("Fixture RSS", "feed", &server.url("/feeds/rss.xml"))
+        + &source("Fixture Atom", "feed", &server.url("/feeds/atom.xml"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_indexes_every_article_and_second_run_is_conditional() {
+    let server = news_site().await;
+    let env = Env::new(&news_sources(&server), "");
+
+    let out = env.run_once().await;
+    assert!(out.status.success(), "run --once failed: {}", stderr(&out));
+    // Four distinct articles; the one in both feeds (once with utm_*) is stored once.
+    assert_eq!(env.total("*"), 4, "{}", stderr(&out));
+    // Title words, body words only the article page has (teaser in the feed), and topics.
+    assert_eq!(env.total("title:legacy"), 1);
+    assert_eq!(env.total("quokkaword"), 1);
+    assert_eq!(env.total("topic:export_controls"), 1);
+    assert_eq!(env.total("topic:chip_smuggling"), 1);
+    let tariffs = env.search("", &["--topic", "tariffs"]);
+    assert_eq!(tariffs["total"], 1);
+    assert!(
+        tariffs["hits"][0]["url"]
+            .as_str()
+            .unwrap()
+            .contains("/articles/2.html")
+    );
+    // The full-text feed item was not fetched; the teasers were.
+    let seen = &server.site.seen;
+    assert!(
+        seen.headers_for("/articles/3.html").is_empty(),
+        "full-text item's page was fetched"
+    );
+    assert_eq!(seen.headers_for("/articles/1.html").len(), 1);
+    assert_eq!(
+        seen.headers_for("/articles/2.html").len(),
+        1,
+        "the shared article was fetched twice"
+    );
+    assert!(
+        seen.headers_for("/feeds/rss.xml")[0]
+            .get("if-none-match")
+            .is_none()
+    );
+    let ua = seen.headers_for("/feeds/rss.xml")[0]["user-agent"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ua.starts_with("wirewatch/"), "{ua}");
+
+    // Second cycle: conditional requests, 304s, nothing new.
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for feed in ["/feeds/rss.xml", "/feeds/atom.xml"] {
+        let second = &seen.headers_for(feed)[1];
+        assert!(
+            second.get("if-none-match").is_some(),
+            "{feed}: no If-None-Match"
+        );
+        assert!(
+            second.get("if-modified-since").is_some(),
+            "{feed}: no If-Modified-Since"
+        );
+    }
+    assert_eq!(seen.not_modified.load(Ordering::SeqCst), 2);
+    assert_eq!(env.total("*"), 4);
+    assert_eq!(
+        seen.articles_served.load(Ordering::SeqCst),
+        3,
+        "pages were fetched again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_sources_are_reported_and_the_rest_ingested() {
+    let server = news_site().await;
+    let sources = news_sources(&server)
+        + &source("Broken XML", "feed", &server.url("/broken/invalid.xml"))
+        + &source("Server Error", "feed", &server.url("/broken/500"))
+        + &source("Too Slow", "feed", &server.url("/broken/slow"))
+        + &source("Redirect Loop", "feed", &server.url("/broken/loop"));
+    let env = Env::new(&sources, "");
+    let started = Instant::now();
+    let out = env.run_once().await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    for (name, what) in [
+        ("Broken XML", "cannot read the response"),
+        ("Server Error", "HTTP 500"),
+        ("Too Slow", "timed out"),
+        ("Redirect Loop", "redirect"),
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains("poll failed") && l.contains(name))
+            .unwrap_or_else(|| panic!("no failure logged for {name}:\n{log}"));
+        assert!(line.contains(what), "{name}: {line}");
+    }
+    assert_eq!(env.total("*"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_concurrency_limit_holds() {
+    let server = serve(site(Duration::from_millis(150))).await;
+    let base = format!("http://{}", server.addr);
+    let mut items = Vec::new();
+    for n in 1..=12 {
+        server.site.pages.lock().unwrap().insert(
+            n,
+            article_page(
+                &format!("Story {n}"),
+                &["A paragraph long enough to be taken for article text by the extractor."],
+            ),
+        );
+        items.push((format!("Story {n}"), format!("{base}/articles/{n}.html")));
+    }
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.as_str(), "teaser"))
+        .collect();
+    server
+        .site
+        .feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/many.xml".into(), rss("Many", &items));
+    let env = Env::new(
+        &source("Many", "feed", &server.url("/feeds/many.xml")),
+        "per_host_concurrency = 2",
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.total("*"), 12);
+    assert_eq!(server.site.seen.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_ingestion_stops_cleanly_with_everything_committed() {
+    let server = serve(site(Duration::from_millis(250))).await;
+    let base = format!("http://{}", server.addr);
+    let mut items = Vec::new();
+    for n in 1..=40 {
+        server.site.pages.lock().unwrap().insert(
+            n,
+            article_page(
+                &format!("Export story {n}"),
+                &["The export controls review continued on Friday, officials said in a statement."],
+            ),
+        );
+        items.push((
+            format!("Export story {n}"),
+            format!("{base}/articles/{n}.html"),
+        ));
+    }
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.as_str(), "teaser"))
+        .collect();
+    server
+        .site
+        .feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/slow.xml".into(), rss("Slow", &items));
+    let env = Env::new(
+        &source("Slow", "feed", &server.url("/feeds/slow.xml")),
+        "per_host_concurrency = 1",
+    );
+    let child = env
+        .wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.site.seen.articles_served.load(Ordering::SeqCst) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never fetched articles"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(stopped.elapsed() < Duration::from_secs(30));
+    let log = stderr(&output);
+    assert!(output.status.success(), "exit {:?}: {log}", output.status);
+    assert!(log.contains("SIGTERM"), "{log}");
+    // Stopped before the end, and what it fetched is committed and searchable.
+    let served = server.site.seen.articles_served.load(Ordering::SeqCst) as u64;
+    assert!(
+        served < 40,
+        "ingestion finished before the signal; the test proves nothing"
+    );
+    let total = env.total("*");
+    assert!(
+        total >= 4 && total <= served,
+        "total {total}, served {served}"
+    );
+    // The next start resumes: the committed articles are not fetched again.
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.total("*"), 40);
+    assert_eq!(
+        server.site.seen.articles_served.load(Ordering::SeqCst),
+        40 + (served - total) as usize
+    );
+}

@@ -467,12 +467,12 @@ async fn build_article(
         }
     }
     if title.is_empty() && body.is_empty() {
-        match &c.url {
-            // A sitemap or listing entry whose page we could not read yet: nothing to show but its
-            // address; keep it so the next poll can complete it.
-            Some(u) => title = u.to_string(),
-            None => return (None, true, None),
-        }
+        // An entry with nothing to show but its address or feed id (a sitemap URL whose page could
+        // not be read yet, a bare guid) is still kept: the archive must not silently drop entries.
+        title = match &c.url {
+            Some(u) => u.to_string(),
+            None => e.id.clone(),
+        };
     }
     let analysis = ctx.analyzer.analyze(&title, &body);
     let url = c

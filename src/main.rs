@@ -1,6 +1,6 @@
 //! The `wirewatch` command line: the daemon and the tools around it.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -121,10 +121,16 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&config.daemon.log_level));
+    // tantivy narrates every commit at info; an operator's "info" means wirewatch's own events.
+    let default = if config.daemon.log_level.contains("tantivy") {
+        config.daemon.log_level.clone()
+    } else {
+        format!("{},tantivy=warn", config.daemon.log_level)
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if config.daemon.log_format == "json" {
         builder.json().init();

@@ -170,6 +170,49 @@ async fn run_once_indexes_every_article_and_second_run_is_conditional() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_txt_is_honoured_for_article_pages() {
+    let server = serve(site(Duration::ZERO)).await;
+    let base = format!("http://{}", server.addr);
+    let feed = rss(
+        "Robots",
+        &[(
+            "Sanctions on shipping firms widened",
+            &format!("{base}/private/9.html"),
+            "OFAC added 20 vessels to the SDN list...",
+        )],
+    );
+    server
+        .site
+        .feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/robots.xml".into(), feed);
+    let env = Env::new(
+        &source("Robots", "feed", &server.url("/feeds/robots.xml")),
+        "",
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        server.site.seen.headers_for("/robots.txt").len(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        server.site.seen.headers_for("/private/9.html").is_empty(),
+        "robots.txt was ignored"
+    );
+    // The entry is kept with what the feed said.
+    let hits = env.search("vessels", &[]);
+    assert_eq!(hits["total"], 1);
+    assert_eq!(
+        hits["hits"][0]["title"],
+        "Sanctions on shipping firms widened"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_sources_are_reported_and_the_rest_ingested() {
     let server = news_site().await;
     let sources = news_sources(&server)

@@ -65,12 +65,10 @@ impl Server {
 /// Starts the fixture site on an ephemeral loopback port.
 pub async fn serve(site: Site) -> Server {
     let app = Router::new()
-        .route(
-            "/robots.txt",
-            get(|| async { "User-agent: *\nDisallow: /private/\n" }),
-        )
+        .route("/robots.txt", get(robots))
         .route("/feeds/{name}", get(feed))
         .route("/articles/{n}", get(article))
+        .route("/private/{n}", get(private))
         .route(
             "/broken/500",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "oops") }),
@@ -176,6 +174,24 @@ async fn article(
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn robots(State(site): State<Site>, headers: HeaderMap) -> &'static str {
+    record(&site, "/robots.txt", &headers);
+    "User-agent: *\nDisallow: /private/\n"
+}
+
+async fn private(
+    State(site): State<Site>,
+    UrlPath(n): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    record(&site, &format!("/private/{n}"), &headers);
+    article_page(
+        "Private page",
+        &["Robots.txt forbids fetching this page, so no crawler should ever see this text."],
+    )
+    .into_response()
 }
 
 /// An article page the extractor must read: a headline, a body of paragraphs, boilerplate around.

@@ -242,6 +242,37 @@ async fn broken_sources_are_reported_and_the_rest_ingested() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_waited_out() {
+    let server = news_site().await;
+    let env = Env::new(&source("Busy", "feed", &server.url("/busy/feed.xml")), "");
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = server.site.seen.requests.lock().unwrap().clone();
+    let times: Vec<_> = requests
+        .iter()
+        .filter(|(p, _)| p == "/busy/feed.xml")
+        .collect();
+    assert_eq!(times.len(), 2, "expected one retry after the 429");
+    assert_eq!(env.total("*"), 3, "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_responses_are_refused() {
+    let server = news_site().await;
+    let sources = news_sources(&server) + &source("Huge", "feed", &server.url("/broken/huge.xml"));
+    let env = Env::new(&sources, "max_body = \"16KiB\"");
+    let out = env.run_once().await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("Huge") && l.contains("larger than the 16384-byte cap")),
+        "{log}"
+    );
+    assert_eq!(env.total("*"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_host_concurrency_limit_holds() {
     let server = serve(site(Duration::from_millis(150))).await;
     let base = format!("http://{}", server.addr);

@@ -69,6 +69,16 @@ pub async fn serve(site: Site) -> Server {
         .route("/feeds/{name}", get(feed))
         .route("/articles/{n}", get(article))
         .route("/private/{n}", get(private))
+        .route("/busy/feed.xml", get(busy))
+        .route(
+            "/broken/huge.xml",
+            get(|| async {
+                format!(
+                    "<rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+                    "x".repeat(64 * 1024)
+                )
+            }),
+        )
         .route(
             "/broken/500",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "oops") }),
@@ -179,6 +189,27 @@ async fn article(
 async fn robots(State(site): State<Site>, headers: HeaderMap) -> &'static str {
     record(&site, "/robots.txt", &headers);
     "User-agent: *\nDisallow: /private/\n"
+}
+
+/// Answers 429 with `Retry-After: 1` to the first request, then serves `/feeds/rss.xml`.
+async fn busy(State(site): State<Site>, headers: HeaderMap) -> Response {
+    record(&site, "/busy/feed.xml", &headers);
+    if site.seen.headers_for("/busy/feed.xml").len() == 1 {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            "slow down",
+        )
+            .into_response();
+    }
+    let body = site
+        .feeds
+        .lock()
+        .unwrap()
+        .get("/feeds/rss.xml")
+        .cloned()
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
 }
 
 async fn private(

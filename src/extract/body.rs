@@ -12,10 +12,8 @@ use scraper::{ElementRef, Html, Node, Selector};
 /// Containers that never hold article text.
 const BOILERPLATE_TAGS: &[&str] = &[
     "nav",
-    "header",
     "footer",
     "aside",
-    "form",
     "script",
     "style",
     "noscript",
@@ -58,38 +56,83 @@ const BOILERPLATE_WORDS: &[&str] = &[
 ];
 const TEXT_BLOCKS: &[&str] = &["p", "h2", "h3", "h4", "li", "blockquote", "pre", "td"];
 
-fn is_boilerplate(el: &ElementRef) -> bool {
+/// Class or id words that mark the article container.
+const POSITIVE_WORDS: &[&str] = &[
+    "article", "body", "content", "entry", "main", "post", "story", "text", "blog", "prose",
+    "articlebody", "storybody", "richtext",
+];
+
+fn class_words(el: &ElementRef) -> Vec<String> {
     let v = el.value();
-    if BOILERPLATE_TAGS.contains(&v.name()) {
-        return true;
-    }
-    if v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true") {
-        return true;
-    }
-    let marks = format!(
-        "{} {}",
-        v.attr("class").unwrap_or(""),
-        v.attr("id").unwrap_or("")
-    )
-    .to_ascii_lowercase();
-    // Whole words only: "shared-content" is boilerplate, "article-body" never is.
-    marks
+    format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or(""))
+        .to_ascii_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| BOILERPLATE_WORDS.contains(&w))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
 }
 
-fn in_boilerplate(el: &ElementRef) -> bool {
-    is_boilerplate(el)
-        || el
-            .ancestors()
-            .filter_map(ElementRef::wrap)
-            .any(|a| is_boilerplate(&a) && a.value().name() != "body" && a.value().name() != "html")
+/// Never article text, whatever the page: navigation, forms, scripts, asides.
+fn is_boilerplate_tag(el: &ElementRef) -> bool {
+    let v = el.value();
+    BOILERPLATE_TAGS.contains(&v.name()) || v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true")
+}
+
+/// Marked as boilerplate by its class or id (share bars, related links, comments ...), or a
+/// `<form>` / `<header>`: usually boilerplate, but some sites wrap the whole page in a form.
+fn has_boilerplate_class(el: &ElementRef) -> bool {
+    if matches!(el.value().name(), "form" | "header") {
+        return true;
+    }
+    let words = class_words(el);
+    // Whole words only: "shared-content" is boilerplate, "article-body" never is.
+    words.iter().any(|w| BOILERPLATE_WORDS.contains(&w.as_str()))
+        && !words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()))
+}
+
+fn is_boilerplate(el: &ElementRef) -> bool {
+    is_boilerplate_tag(el) || has_boilerplate_class(el)
+}
+
+/// Inside navigation, a form, an aside ... Class names on ancestors are not trusted here: page
+/// wrappers often carry layout words such as `has-sidebar` around the article itself.
+fn in_boilerplate_tag(el: &ElementRef) -> bool {
+    is_boilerplate_tag(el) || el.ancestors().filter_map(ElementRef::wrap).any(|a| is_boilerplate_tag(&a))
+}
+
+/// How much a container's class and id speak for it being the article.
+fn class_weight(el: &ElementRef) -> f64 {
+    let words = class_words(el);
+    let positive = words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()));
+    let negative = words.iter().any(|w| BOILERPLATE_WORDS.contains(&w.as_str()));
+    match (positive, negative) {
+        (true, false) => 1.25,
+        (false, true) => 0.25,
+        _ => 1.0,
+    }
 }
 
 fn block_text(el: &ElementRef) -> String {
     el.text()
         .collect::<Vec<_>>()
         .join("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text directly inside an element (not in child elements): paragraphs separated by `<br>`.
+fn direct_text(el: &ElementRef) -> String {
+    el.children()
+        .filter_map(|c| match c.value() {
+            Node::Text(t) => Some(t.to_string()),
+            Node::Element(e) if matches!(e.name(), "a" | "b" | "i" | "em" | "strong" | "span") => {
+                ElementRef::wrap(c).map(|e| e.text().collect::<String>())
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -109,37 +152,49 @@ fn weight(text: &str) -> f64 {
 
 /// The article's main text, paragraphs separated by blank lines.
 pub(super) fn main_text(doc: &Html) -> String {
-    let p = Selector::parse("p, pre, blockquote").expect("static selector");
+    let blocks = Selector::parse("p, pre, blockquote, div, td, section").expect("static selector");
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
-    for para in doc.select(&p) {
-        if in_boilerplate(&para) {
-            continue;
-        }
-        let text = block_text(&para);
+    for para in doc.select(&blocks) {
+        let name = para.value().name();
+        let text = if matches!(name, "p" | "pre" | "blockquote") {
+            block_text(&para)
+        } else {
+            // Containers count only for text of their own (sites that write paragraphs as
+            // text separated by <br>), never for their children's.
+            let own = direct_text(&para);
+            if weight(&own) < 80.0 {
+                continue;
+            }
+            own
+        };
         let len = weight(&text);
-        if len < 25.0 {
+        if len < 25.0 || in_boilerplate_tag(&para) {
             continue;
         }
-        let links = link_text_len(&para) as f64;
+        let links = if matches!(name, "p" | "pre" | "blockquote") { link_text_len(&para) as f64 } else { 0.0 };
         let density = links / text.chars().count().max(1) as f64;
         if density > 0.5 {
             continue;
         }
         let score = (1.0 + len / 100.0).min(4.0) * (1.0 - density)
             + text.matches([',', '，', '、']).count() as f64 * 0.3;
-        let mut ancestors = para.ancestors().filter_map(ElementRef::wrap);
-        if let Some(parent) = ancestors.next() {
-            *scores.entry(parent.id()).or_default() += score;
-        }
-        if let Some(grand) = ancestors.next() {
-            *scores.entry(grand.id()).or_default() += score / 2.0;
+        let own = if matches!(name, "p" | "pre" | "blockquote") { None } else { Some(para) };
+        let mut ancestors = own.into_iter().chain(para.ancestors().filter_map(ElementRef::wrap));
+        for share in [1.0, 0.5, 0.25] {
+            match ancestors.next() {
+                Some(a) => *scores.entry(a.id()).or_default() += score * share,
+                None => break,
+            }
         }
     }
     let best = scores
         .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .and_then(|(id, _)| doc.tree.get(*id))
-        .and_then(ElementRef::wrap);
+        .filter_map(|(id, s)| {
+            let el = doc.tree.get(*id).and_then(ElementRef::wrap)?;
+            Some((el, s * class_weight(&el)))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(el, _)| el);
     let Some(best) = best else {
         return String::new();
     };
@@ -160,7 +215,7 @@ fn widen<'a>(best: ElementRef<'a>, scores: &HashMap<NodeId, f64>) -> ElementRef<
     let siblings: f64 = parent
         .children()
         .filter_map(ElementRef::wrap)
-        .filter(|c| c.id() != best.id())
+        .filter(|c| c.id() != best.id() && !is_boilerplate(c))
         .filter_map(|c| scores.get(&c.id()))
         .filter(|s| **s >= best_score * 0.2)
         .sum();
@@ -168,6 +223,7 @@ fn widen<'a>(best: ElementRef<'a>, scores: &HashMap<NodeId, f64>) -> ElementRef<
 }
 
 fn collect_blocks(container: ElementRef) -> String {
+    let total = weight(&block_text(&container)).max(1.0);
     let mut blocks: Vec<String> = Vec::new();
     let mut push = |t: String| {
         if !t.is_empty() && blocks.last() != Some(&t) {
@@ -190,10 +246,15 @@ fn collect_blocks(container: ElementRef) -> String {
             }
             inside_block = None;
         }
-        if el.id() != container.id() && is_boilerplate(&el) {
-            // Skip the whole subtree.
-            inside_block = Some(el.id());
-            continue;
+        if el.id() != container.id() {
+            // A class-marked subtree that holds most of the container's text is the article
+            // wearing an unlucky class name, not boilerplate.
+            let skip = is_boilerplate_tag(&el)
+                || (has_boilerplate_class(&el) && weight(&block_text(&el)) < total * 0.5);
+            if skip {
+                inside_block = Some(el.id());
+                continue;
+            }
         }
         let name = el.value().name();
         if TEXT_BLOCKS.contains(&name) {
@@ -208,25 +269,14 @@ fn collect_blocks(container: ElementRef) -> String {
             if density <= 0.5 && !short_list_item {
                 push(text);
             }
-        } else if name == "div" && has_direct_text(&el) {
-            // Some sites put paragraphs straight into divs separated by <br>.
-            inside_block = Some(el.id());
-            let text = block_text(&el);
-            if weight(&text) >= 40.0
-                && (link_text_len(&el) as f64) < 0.3 * text.chars().count() as f64
-            {
-                push(text);
+        } else if matches!(name, "div" | "section" | "td") {
+            let own = direct_text(&el);
+            if weight(&own) >= 40.0 {
+                push(own);
             }
         }
     }
     blocks.join("\n\n")
-}
-
-fn has_direct_text(el: &ElementRef) -> bool {
-    el.children().any(|c| match c.value() {
-        Node::Text(t) => t.trim().chars().count() > 30,
-        _ => false,
-    })
 }
 
 #[cfg(test)]

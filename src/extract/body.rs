@@ -58,24 +58,41 @@ const TEXT_BLOCKS: &[&str] = &["p", "h2", "h3", "h4", "li", "blockquote", "pre",
 
 /// Class or id words that mark the article container.
 const POSITIVE_WORDS: &[&str] = &[
-    "article", "body", "content", "entry", "main", "post", "story", "text", "blog", "prose",
-    "articlebody", "storybody", "richtext",
+    "article",
+    "body",
+    "content",
+    "entry",
+    "main",
+    "post",
+    "story",
+    "text",
+    "blog",
+    "prose",
+    "articlebody",
+    "storybody",
+    "richtext",
 ];
 
 fn class_words(el: &ElementRef) -> Vec<String> {
     let v = el.value();
-    format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or(""))
-        .to_ascii_lowercase()
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect()
+    format!(
+        "{} {}",
+        v.attr("class").unwrap_or(""),
+        v.attr("id").unwrap_or("")
+    )
+    .to_ascii_lowercase()
+    .split(|c: char| !c.is_ascii_alphanumeric())
+    .filter(|w| !w.is_empty())
+    .map(String::from)
+    .collect()
 }
 
 /// Never article text, whatever the page: navigation, forms, scripts, asides.
 fn is_boilerplate_tag(el: &ElementRef) -> bool {
     let v = el.value();
-    BOILERPLATE_TAGS.contains(&v.name()) || v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true")
+    BOILERPLATE_TAGS.contains(&v.name())
+        || v.attr("hidden").is_some()
+        || v.attr("aria-hidden") == Some("true")
 }
 
 /// Marked as boilerplate by its class or id (share bars, related links, comments ...), or a
@@ -86,25 +103,29 @@ fn has_boilerplate_class(el: &ElementRef) -> bool {
     }
     let words = class_words(el);
     // Whole words only: "shared-content" is boilerplate, "article-body" never is.
-    words.iter().any(|w| BOILERPLATE_WORDS.contains(&w.as_str()))
+    words
+        .iter()
+        .any(|w| BOILERPLATE_WORDS.contains(&w.as_str()))
         && !words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()))
-}
-
-fn is_boilerplate(el: &ElementRef) -> bool {
-    is_boilerplate_tag(el) || has_boilerplate_class(el)
 }
 
 /// Inside navigation, a form, an aside ... Class names on ancestors are not trusted here: page
 /// wrappers often carry layout words such as `has-sidebar` around the article itself.
 fn in_boilerplate_tag(el: &ElementRef) -> bool {
-    is_boilerplate_tag(el) || el.ancestors().filter_map(ElementRef::wrap).any(|a| is_boilerplate_tag(&a))
+    is_boilerplate_tag(el)
+        || el
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .any(|a| is_boilerplate_tag(&a))
 }
 
 /// How much a container's class and id speak for it being the article.
 fn class_weight(el: &ElementRef) -> f64 {
     let words = class_words(el);
     let positive = words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()));
-    let negative = words.iter().any(|w| BOILERPLATE_WORDS.contains(&w.as_str()));
+    let negative = words
+        .iter()
+        .any(|w| BOILERPLATE_WORDS.contains(&w.as_str()));
     match (positive, negative) {
         (true, false) => 1.25,
         (false, true) => 0.25,
@@ -124,7 +145,11 @@ fn visible_text(el: ElementRef, out: &mut String) {
     for child in el.children() {
         match child.value() {
             Node::Text(t) => out.push_str(t),
-            Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript" | "template" | "svg") => {}
+            Node::Element(e)
+                if matches!(
+                    e.name(),
+                    "script" | "style" | "noscript" | "template" | "svg"
+                ) => {}
             Node::Element(e) => {
                 if let Some(c) = ElementRef::wrap(child) {
                     if e.name() == "br" {
@@ -190,18 +215,31 @@ pub(super) fn main_text(doc: &Html) -> String {
         if len < 25.0 || in_boilerplate_tag(&para) {
             continue;
         }
-        let links = if matches!(name, "p" | "pre" | "blockquote") { link_text_len(&para) as f64 } else { 0.0 };
+        let links = if matches!(name, "p" | "pre" | "blockquote") {
+            link_text_len(&para) as f64
+        } else {
+            0.0
+        };
         let density = links / text.chars().count().max(1) as f64;
         if density > 0.5 {
             continue;
         }
         let score = (1.0 + len / 100.0).min(4.0) * (1.0 - density)
             + text.matches([',', '，', '、']).count() as f64 * 0.3;
-        let own = if matches!(name, "p" | "pre" | "blockquote") { None } else { Some(para) };
-        for a in own.into_iter().chain(para.ancestors().filter_map(ElementRef::wrap)) {
+        let own = if matches!(name, "p" | "pre" | "blockquote") {
+            None
+        } else {
+            Some(para)
+        };
+        for a in own
+            .into_iter()
+            .chain(para.ancestors().filter_map(ElementRef::wrap))
+        {
             *totals.entry(a.id()).or_default() += score;
         }
-        let mut ancestors = own.into_iter().chain(para.ancestors().filter_map(ElementRef::wrap));
+        let mut ancestors = own
+            .into_iter()
+            .chain(para.ancestors().filter_map(ElementRef::wrap));
         for share in [1.0, 0.5, 0.25] {
             match ancestors.next() {
                 Some(a) => *scores.entry(a.id()).or_default() += score * share,
@@ -238,7 +276,11 @@ fn widen<'a>(best: ElementRef<'a>, totals: &HashMap<NodeId, f64>) -> ElementRef<
     }
     // Climbing further merges neighbouring stories and comment threads more often than it
     // recovers split bodies (measured on the extraction benchmark).
-    if total(&parent) - total(&best) >= total(&best) * 0.5 { parent } else { best }
+    if total(&parent) - total(&best) >= total(&best) * 0.5 {
+        parent
+    } else {
+        best
+    }
 }
 
 fn collect_blocks(container: ElementRef) -> String {

@@ -29,30 +29,40 @@ const BOILERPLATE_TAGS: &[&str] = &[
 /// Class or id words that mark boilerplate containers.
 const BOILERPLATE_WORDS: &[&str] = &[
     "comment",
+    "comments",
     "share",
+    "sharing",
     "social",
     "related",
     "promo",
     "newsletter",
     "subscribe",
-    "sidebar",
     "breadcrumb",
+    "breadcrumbs",
     "advert",
+    "ad",
+    "ads",
     "cookie",
-    "footer",
-    "navbar",
-    "menu",
+    "cookies",
     "popup",
     "modal",
     "recommend",
+    "recommended",
     "signup",
-    "paywall",
     "byline",
     "caption",
+    "credit",
     "tags",
     "toolbar",
     "outbrain",
     "taboola",
+    "disqus",
+    "widget",
+];
+/// Layout words: boilerplate unless the same class also names the article (`main-content-sidebar`
+/// is a sidebar, `post-body has-sidebar` is the article).
+const LAYOUT_WORDS: &[&str] = &[
+    "sidebar", "footer", "navbar", "menu", "paywall", "banner", "masthead",
 ];
 const TEXT_BLOCKS: &[&str] = &["p", "h2", "h3", "h4", "li", "blockquote", "pre", "td"];
 
@@ -103,10 +113,11 @@ fn has_boilerplate_class(el: &ElementRef) -> bool {
     }
     let words = class_words(el);
     // Whole words only: "shared-content" is boilerplate, "article-body" never is.
+    let positive = words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()));
     words
         .iter()
         .any(|w| BOILERPLATE_WORDS.contains(&w.as_str()))
-        && !words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()))
+        || (!positive && words.iter().any(|w| LAYOUT_WORDS.contains(&w.as_str())))
 }
 
 /// Inside navigation, a form, an aside ... Class names on ancestors are not trusted here: page
@@ -121,6 +132,10 @@ fn in_boilerplate_tag(el: &ElementRef) -> bool {
 
 /// How much a container's class and id speak for it being the article.
 fn class_weight(el: &ElementRef) -> f64 {
+    // schema.org microdata names the body outright.
+    if el.value().attr("itemprop") == Some("articleBody") {
+        return 3.0;
+    }
     let words = class_words(el);
     let positive = words.iter().any(|w| POSITIVE_WORDS.contains(&w.as_str()));
     let negative = words

@@ -1,24 +1,29 @@
-//! Wiring and lifecycle: opens the stores, starts the writer, the scheduler and the API, and stops
-//! them in order on SIGINT / SIGTERM (stop scheduling, drain polls, commit the index, stop the API).
+//! Wiring and lifecycle: opens the stores, starts the writer, the scheduler and the API, reloads
+//! on SIGHUP, and stops in order on SIGINT / SIGTERM (stop scheduling, drain polls, commit the
+//! index, stop the API).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use futures::FutureExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::analyze::Analyzer;
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::fetch::Fetcher;
 use crate::ingest::{self, Context, Inflight};
+use crate::notify::Notifier;
 use crate::store::writer::{self, WriteOp, WriterConfig};
 use crate::store::{ArticleIndex, SourceStatus, State};
+use crate::telemetry::{Heartbeats, Metrics};
 
 /// Opened stores, shared by the daemon, the API and the CLI.
 pub struct Stores {
@@ -48,24 +53,45 @@ pub enum Mode {
     Once,
 }
 
+/// The configuration in force; replaced whole on a successful reload.
+pub type SharedConfig = Arc<RwLock<Arc<Config>>>;
+
+/// Live signals of the daemon that the API reports.
+pub struct Health {
+    pub ready: AtomicBool,
+    pub heartbeats: Heartbeats,
+}
+
 /// Runs the daemon (or one poll cycle) until done or signalled. Errors here are start-up errors.
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    let notifier = Arc::new(Notifier::from_env());
     let analyzer = Arc::new(
         Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer)
             .context("cannot load the analysis rules")?,
     );
     let stores = Stores::open(&config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health {
+        ready: AtomicBool::new(false),
+        heartbeats: Heartbeats::default(),
+    });
     let inflight = Inflight::default();
     let released = inflight.clone();
+    let writer_metrics = metrics.clone();
+    let writer_health = health.clone();
     let (writer_tx, writer_handle) = writer::spawn(
         stores.index.clone(),
         stores.state.clone(),
         WriterConfig {
             commit_every_docs: config.daemon.commit_every_docs,
             commit_interval: config.daemon.commit_interval.0,
-            on_commit: Some(Box::new(move |ids| released.release(ids))),
+            on_commit: Some(Box::new(move |ids, docs, took| {
+                writer_metrics.committed(docs, took);
+                released.release(ids);
+            })),
+            heartbeat: Some(Box::new(move || writer_health.heartbeats.writer())),
         },
     )
     .context(
@@ -74,23 +100,29 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
 
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    spawn_signal_handler(stop.clone());
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    spawn_signal_handlers(stop.clone(), reload_tx);
 
+    let shared_config: SharedConfig = Arc::new(RwLock::new(config.clone()));
     let api = if mode == Mode::Daemon {
         let addr: std::net::SocketAddr = config.daemon.listen.parse().context("daemon.listen")?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        info!(%addr, "API listening");
-        let api_state =
-            crate::api::ApiState::new(stores.index.clone(), stores.state.clone(), config.clone());
+        info!(addr = %listener.local_addr().unwrap_or(addr), "API listening");
+        let api_state = crate::api::ApiState {
+            index: stores.index.clone(),
+            state: stores.state.clone(),
+            config: shared_config.clone(),
+            metrics: metrics.clone(),
+            health: health.clone(),
+        };
         let shutdown = abort.clone();
         Some(tokio::spawn(async move {
             let app = crate::api::router(api_state);
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-            {
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await });
+            if let Err(e) = serve.await {
                 error!(error = %e, "API server failed");
             }
         }))
@@ -105,22 +137,43 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         analyzer,
         writer: writer_tx.clone(),
         inflight,
+        metrics: metrics.clone(),
     };
-    for s in config.sources.iter().filter(|s| !s.enabled) {
-        let _ = stores.state.upsert_source(
-            &s.name,
-            &s.url,
-            &s.kind.to_string(),
-            Some(SourceStatus::Disabled),
-        );
-    }
+    mark_disabled(&stores.state, &config.sources);
+    health.heartbeats.scheduler();
+    health.heartbeats.writer();
+    // Ready: the index is open, the writer runs, the API listens.
+    health.ready.store(true, Ordering::SeqCst);
+    notifier.ready();
     info!(sources = config.sources.iter().filter(|s| s.enabled).count(), mode = ?mode, "wirewatch started");
+    let background = spawn_watchdog_and_status(
+        notifier.clone(),
+        health.clone(),
+        metrics.clone(),
+        stores.index.clone(),
+        config.clone(),
+        stop.clone(),
+    );
 
     let mut polls = JoinSet::new();
-    schedule_loop(&ctx, mode, &stop, &abort, &mut polls).await;
+    let scheduler = Scheduler {
+        mode,
+        stop: &stop,
+        abort: &abort,
+        health: &health,
+        notifier: &notifier,
+        shared_config: &shared_config,
+        config_path: config.file.clone(),
+    };
+    scheduler.run(ctx, reload_rx, &mut polls).await;
+    notifier.stopping();
+    health.ready.store(false, Ordering::SeqCst);
 
     // Drain: let in-flight polls finish within the grace period, then abandon their fetches.
-    let grace = config.daemon.shutdown_grace.0;
+    let grace = shared_config
+        .read()
+        .map(|c| c.daemon.shutdown_grace.0)
+        .unwrap_or(Duration::from_secs(10));
     if !polls.is_empty() {
         info!(in_flight = polls.len(), "waiting for in-flight polls");
         let drained =
@@ -138,7 +191,6 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     {
         error!(error = %e, "final commit failed");
     }
-    drop(ctx);
     drop(writer_tx);
     let joined = tokio::task::spawn_blocking(move || writer_handle.join()).await;
     match joined {
@@ -147,6 +199,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         _ => error!("index writer thread panicked"),
     }
     abort.cancel();
+    background.abort();
     if let Some(api) = api {
         let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     }
@@ -154,116 +207,286 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts polls when they are due; in `Once` mode polls every enabled source once and returns.
-async fn schedule_loop(
-    ctx: &Context,
-    mode: Mode,
-    stop: &CancellationToken,
-    abort: &CancellationToken,
-    polls: &mut JoinSet<String>,
-) {
-    let limit = Arc::new(Semaphore::new(ctx.config.daemon.max_concurrent_polls));
-    let sources: Vec<_> = ctx
-        .config
-        .sources
-        .iter()
-        .filter(|s| s.enabled)
-        .cloned()
-        .collect();
-    // Next check per source, from the state database (a restart does not re-poll everything at once).
-    let mut next: HashMap<String, chrono::DateTime<Utc>> = HashMap::new();
-    for s in &sources {
-        let at = match mode {
-            Mode::Once => Utc::now(),
-            Mode::Daemon => ctx
-                .state
-                .source(&s.name)
-                .ok()
-                .flatten()
-                .and_then(|st| st.next_check_at)
-                .unwrap_or_else(Utc::now),
-        };
-        next.insert(s.name.clone(), at);
-    }
-    let mut running: std::collections::HashSet<String> = std::collections::HashSet::new();
-    loop {
-        let now = Utc::now();
-        for s in &sources {
-            if running.contains(&s.name) || next.get(&s.name).is_some_and(|at| *at > now) {
-                continue;
-            }
-            running.insert(s.name.clone());
-            // Until the poll reports, assume the usual interval; the state holds the real next check.
-            next.insert(
-                s.name.clone(),
-                now + chrono::Duration::from_std(ctx.config.interval_of(s)).unwrap_or_default(),
-            );
-            let (ctx, s, limit, abort) = (ctx.clone(), s.clone(), limit.clone(), abort.clone());
-            polls.spawn(async move {
-                let Ok(_permit) = limit.acquire_owned().await else { return s.name };
-                // A poll that panics must not take the daemon down, nor lose its source's schedule.
-                let poll = std::panic::AssertUnwindSafe(ingest::poll_source(&ctx, &s, &abort));
-                if poll.catch_unwind().await.is_err() {
-                    error!(source = %s.name, "the poll panicked; the source is retried at its next check");
-                }
-                s.name
-            });
-        }
-        if mode == Mode::Once && polls.is_empty() {
-            return;
-        }
-        let wake = next
-            .iter()
-            .filter(|(n, _)| !running.contains(*n))
-            .map(|(_, at)| *at)
-            .min()
-            .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
-            .unwrap_or(Duration::from_secs(60))
-            .min(Duration::from_secs(60));
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            done = polls.join_next(), if !polls.is_empty() => {
-                match done {
-                    Some(Ok(name)) => {
-                        running.remove(&name);
-                        if mode == Mode::Daemon
-                            && let Some(at) = ctx.state.source(&name).ok().flatten().and_then(|st| st.next_check_at) {
-                                next.insert(name, at);
-                            }
-                    }
-                    Some(Err(e)) => {
-                        error!(error = %e, "a poll task failed");
-                        // We do not know which source; let every running source be rescheduled when
-                        // the map says so (its entry was set at spawn time).
-                        running.clear();
-                    }
-                    None => {}
-                }
-            }
-            _ = tokio::time::sleep(wake), if mode == Mode::Daemon => {}
-        }
+fn mark_disabled(state: &State, sources: &[SourceConfig]) {
+    for s in sources.iter().filter(|s| !s.enabled) {
+        let _ = state.upsert_source(
+            &s.name,
+            &s.url,
+            &s.kind.to_string(),
+            Some(SourceStatus::Disabled),
+        );
     }
 }
 
-fn spawn_signal_handler(stop: CancellationToken) {
+/// Pings the watchdog while the scheduler and the writer are alive, and keeps STATUS current.
+fn spawn_watchdog_and_status(
+    notifier: Arc<Notifier>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    index: ArticleIndex,
+    config: Arc<Config>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let period = notifier
+        .watchdog_timeout()
+        .map(|t| t / 3)
+        .unwrap_or(Duration::from_secs(10))
+        .max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match health.heartbeats.check() {
+                Ok(()) => notifier.watchdog(),
+                // No ping: systemd's watchdog restarts a daemon whose parts have stopped.
+                Err(part) => warn!(
+                    part,
+                    "not pinging the watchdog: a part of the daemon is not alive"
+                ),
+            }
+            let docs = index.num_docs();
+            metrics.index_documents.set(docs as i64);
+            metrics
+                .index_size_bytes
+                .set(dir_size(&config.daemon.data_dir) as i64);
+            let last = metrics
+                .last_poll()
+                .map(|t| {
+                    format!(
+                        "last poll {}s ago",
+                        (Utc::now().timestamp() as u64).saturating_sub(t)
+                    )
+                })
+                .unwrap_or_else(|| "no poll yet".into());
+            notifier.status(&format!(
+                "{} sources, {docs} articles, {last}",
+                config.sources.iter().filter(|s| s.enabled).count()
+            ));
+        }
+    })
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+struct Scheduler<'a> {
+    mode: Mode,
+    stop: &'a CancellationToken,
+    abort: &'a CancellationToken,
+    health: &'a Health,
+    notifier: &'a Notifier,
+    shared_config: &'a SharedConfig,
+    config_path: Option<PathBuf>,
+}
+
+impl Scheduler<'_> {
+    /// Starts polls when they are due; in `Once` mode polls every enabled source once and returns.
+    async fn run(
+        &self,
+        mut ctx: Context,
+        mut reload: mpsc::Receiver<()>,
+        polls: &mut JoinSet<String>,
+    ) {
+        let mut limit = Arc::new(Semaphore::new(ctx.config.daemon.max_concurrent_polls));
+        let mut sources: Vec<SourceConfig> = ctx
+            .config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect();
+        // Next check per source, from the state database (a restart does not re-poll everything at once).
+        let mut next: HashMap<String, chrono::DateTime<Utc>> = HashMap::new();
+        self.plan(&ctx, &sources, &mut next);
+        let mut running: std::collections::HashSet<String> = std::collections::HashSet::new();
+        loop {
+            self.health.heartbeats.scheduler();
+            let now = Utc::now();
+            for s in &sources {
+                if running.contains(&s.name) || next.get(&s.name).is_some_and(|at| *at > now) {
+                    continue;
+                }
+                running.insert(s.name.clone());
+                // Until the poll reports, assume the usual interval; the state holds the real next check.
+                next.insert(
+                    s.name.clone(),
+                    now + chrono::Duration::from_std(ctx.config.interval_of(s)).unwrap_or_default(),
+                );
+                let (ctx, s, limit, abort) =
+                    (ctx.clone(), s.clone(), limit.clone(), self.abort.clone());
+                polls.spawn(async move {
+                    let Ok(_permit) = limit.acquire_owned().await else { return s.name };
+                    // A poll that panics must not take the daemon down, nor lose its source's schedule.
+                    let poll = std::panic::AssertUnwindSafe(ingest::poll_source(&ctx, &s, &abort));
+                    if poll.catch_unwind().await.is_err() {
+                        error!(source = %s.name, "the poll panicked; the source is retried at its next check");
+                    }
+                    s.name
+                });
+            }
+            if self.mode == Mode::Once && polls.is_empty() {
+                return;
+            }
+            let wake = next
+                .iter()
+                .filter(|(n, _)| !running.contains(*n))
+                .map(|(_, at)| *at)
+                .min()
+                .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(Duration::from_secs(10))
+                // Wake at least every 10 s so the heartbeat stays fresh for the watchdog.
+                .min(Duration::from_secs(10));
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                Some(()) = reload.recv(), if self.mode == Mode::Daemon => {
+                    if let Some(new_ctx) = self.reload(&ctx) {
+                        ctx = new_ctx;
+                        limit = Arc::new(Semaphore::new(ctx.config.daemon.max_concurrent_polls));
+                        sources = ctx.config.sources.iter().filter(|s| s.enabled).cloned().collect();
+                        next.retain(|name, _| sources.iter().any(|s| &s.name == name));
+                        self.plan(&ctx, &sources, &mut next);
+                        self.notifier.ready();
+                    }
+                }
+                done = polls.join_next(), if !polls.is_empty() => {
+                    if let Some(Ok(name)) = done {
+                        running.remove(&name);
+                        if self.mode == Mode::Daemon
+                            && let Some(at) = ctx.state.source(&name).ok().flatten().and_then(|st| st.next_check_at)
+                        {
+                            next.insert(name, at);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(wake), if self.mode == Mode::Daemon => {}
+            }
+        }
+    }
+
+    /// First check of sources not planned yet: now in `Once` mode, else the stored next check.
+    fn plan(
+        &self,
+        ctx: &Context,
+        sources: &[SourceConfig],
+        next: &mut HashMap<String, chrono::DateTime<Utc>>,
+    ) {
+        for s in sources {
+            if next.contains_key(&s.name) {
+                continue;
+            }
+            let at = match self.mode {
+                Mode::Once => Utc::now(),
+                Mode::Daemon => ctx
+                    .state
+                    .source(&s.name)
+                    .ok()
+                    .flatten()
+                    .and_then(|st| st.next_check_at)
+                    .unwrap_or_else(Utc::now),
+            };
+            next.insert(s.name.clone(), at);
+        }
+    }
+
+    /// Re-reads the configuration, rules and gazetteer. On any problem the old ones stay in force.
+    fn reload(&self, ctx: &Context) -> Option<Context> {
+        let Some(path) = &self.config_path else {
+            warn!("SIGHUP: no configuration file to reload");
+            return None;
+        };
+        self.notifier.reloading();
+        info!(config = %path.display(), "SIGHUP: reloading the configuration");
+        let refused = |what: String| {
+            error!("reload refused, the running configuration stays in force: {what}");
+            self.notifier.ready();
+            None
+        };
+        let config = match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                for p in &e.problems {
+                    error!(problem = %p, "configuration problem");
+                }
+                return refused(format!(
+                    "{} problem(s) in {}",
+                    e.problems.len(),
+                    path.display()
+                ));
+            }
+        };
+        let analyzer = match Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+            Ok(a) => Arc::new(a),
+            Err(e) => return refused(e.to_string()),
+        };
+        let fetcher = if config.fetch == ctx.config.fetch {
+            ctx.fetcher.clone()
+        } else {
+            match Fetcher::new(&config.fetch) {
+                Ok(f) => f,
+                Err(e) => return refused(e.to_string()),
+            }
+        };
+        if config.daemon.data_dir != ctx.config.daemon.data_dir
+            || config.daemon.listen != ctx.config.daemon.listen
+        {
+            warn!("data_dir and listen changes take effect at the next restart");
+        }
+        mark_disabled(&ctx.state, &config.sources);
+        let config = Arc::new(config);
+        if let Ok(mut shared) = self.shared_config.write() {
+            *shared = config.clone();
+        }
+        info!(
+            sources = config.sources.iter().filter(|s| s.enabled).count(),
+            "configuration reloaded"
+        );
+        Some(Context {
+            config,
+            fetcher,
+            analyzer,
+            ..ctx.clone()
+        })
+    }
+}
+
+fn spawn_signal_handlers(stop: CancellationToken, reload: mpsc::Sender<()>) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
             ) else {
                 error!("cannot install signal handlers");
                 return;
             };
-            tokio::select! {
-                _ = term.recv() => info!("SIGTERM: stopping"),
-                _ = int.recv() => info!("SIGINT: stopping"),
+            loop {
+                tokio::select! {
+                    _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+                    _ = int.recv() => { info!("SIGINT: stopping"); break; }
+                    _ = hup.recv() => { let _ = reload.try_send(()); }
+                }
             }
         }
         #[cfg(not(unix))]
         {
+            let _ = reload;
             let _ = tokio::signal::ctrl_c().await;
         }
         stop.cancel();

@@ -56,6 +56,7 @@ pub struct Context {
     pub analyzer: Arc<Analyzer>,
     pub writer: WriterTx,
     pub inflight: Inflight,
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// A candidate article from a source entry.
@@ -119,6 +120,8 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &Cancella
             (e.status(), Some(e.to_string()), None, None, 0, retry_after)
         }
     };
+    ctx.metrics
+        .poll_done(&source.name, status.as_str(), status.is_success());
     let failures = if status.is_success() {
         0
     } else {
@@ -184,7 +187,7 @@ async fn poll(
         etag: prior.etag.clone(),
         last_modified: prior.last_modified.clone(),
     };
-    let fetched = ctx.fetcher.fetch(&req, cancel).await?;
+    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
     if fetched.not_modified {
         return Ok(PollDone {
             status: SourceStatus::NotModified,
@@ -266,7 +269,7 @@ async fn parse_source(
                     etag: None,
                     last_modified: None,
                 };
-                match ctx.fetcher.fetch(&req, cancel).await {
+                match timed_fetch(ctx, source, "source", &req, cancel).await {
                     Ok(f) => match parse::parse_document(
                         &maybe_gunzip(&f.body),
                         Some(f.url.as_str()),
@@ -285,6 +288,34 @@ async fn parse_source(
             }
             Ok(parsed)
         }
+    }
+}
+
+/// A fetch with its bytes and latency recorded.
+async fn timed_fetch(
+    ctx: &Context,
+    source: &SourceConfig,
+    purpose: &str,
+    req: &FetchRequest,
+    cancel: &CancellationToken,
+) -> Result<Fetched, FetchError> {
+    let started = std::time::Instant::now();
+    let result = ctx.fetcher.fetch(req, cancel).await;
+    let bytes = result.as_ref().map(|f| f.body.len()).unwrap_or(0);
+    ctx.metrics
+        .fetched(&source.name, purpose, bytes, started.elapsed());
+    result
+}
+
+fn article_outcome(result: &Result<Fetched, FetchError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(FetchError::RobotsDisallowed(_)) => "robots-disallowed",
+        Err(FetchError::PrivateAddress(_)) => "refused",
+        Err(FetchError::Http { .. }) => "http-error",
+        Err(FetchError::Timeout(_)) => "timeout",
+        Err(FetchError::Cancelled) => "cancelled",
+        Err(_) => "error",
     }
 }
 
@@ -317,9 +348,11 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
             out.push(Candidate { id, url, entry });
         }
     }
+    let listed = out.len();
     let all: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
     let seen = ctx.state.seen_among(&all).unwrap_or_default();
     out.retain(|c| !seen.contains(&c.id) && ctx.inflight.claim(&c.id));
+    ctx.metrics.entries(&source.name, listed, out.len());
     out
 }
 
@@ -423,7 +456,10 @@ async fn build_article(
                 etag: None,
                 last_modified: None,
             };
-            match ctx.fetcher.fetch(&req, cancel).await {
+            let result = timed_fetch(ctx, source, "article", &req, cancel).await;
+            ctx.metrics
+                .article_fetch(&source.name, article_outcome(&result));
+            match result {
                 Ok(page) => {
                     let a = extract::extract_bytes(
                         &page.body,

@@ -30,6 +30,8 @@ pub mod config;
 pub mod extract;
 pub mod fetch;
 pub mod ingest;
+pub mod notify;
 pub mod parse;
 pub mod scheduler;
 pub mod store;
+pub mod telemetry;

@@ -10,32 +10,26 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::app::{Health, SharedConfig};
 use crate::store::{self, ArticleIndex, SearchRequest, SearchResponse, Sort, StoredArticle};
+use crate::telemetry::Metrics;
 pub use error::ApiError;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiState {
-    index: ArticleIndex,
-    state: store::State,
-    config: Arc<Config>,
-}
-
-impl ApiState {
-    pub fn new(index: ArticleIndex, state: store::State, config: Arc<Config>) -> ApiState {
-        ApiState {
-            index,
-            state,
-            config,
-        }
-    }
+    pub index: ArticleIndex,
+    pub state: store::State,
+    pub config: SharedConfig,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
 }
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/v1/search", get(search))
         .route("/api/v1/articles/{id}", get(article))
         .route("/api/v1/sources", get(sources))
@@ -161,12 +155,47 @@ async fn article(
         .ok_or_else(|| ApiError::NotFound("no article with this id".into()))
 }
 
+/// Liveness: the same checks as the systemd watchdog.
+async fn healthz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
+    s.health
+        .heartbeats
+        .check()
+        .map(|()| "ok")
+        .map_err(|part| ApiError::Unavailable(format!("the {part} is not alive")))
+}
+
+/// Readiness: the index is open and the daemon is not stopping.
+async fn readyz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
+    if s.health.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        Ok("ready")
+    } else {
+        Err(ApiError::Unavailable(
+            "not ready: starting or stopping".into(),
+        ))
+    }
+}
+
+async fn metrics(State(s): State<ApiState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+}
+
 async fn sources(State(s): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
     let stored = s
         .state
         .sources()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let configured = &s.config.sources;
+    let config = s
+        .config
+        .read()
+        .map(|c| c.clone())
+        .map_err(|_| ApiError::Internal("configuration lock poisoned".into()))?;
+    let configured = &config.sources;
     let list: Vec<serde_json::Value> = configured
         .iter()
         .map(|c| {

@@ -83,7 +83,7 @@ impl Default for DaemonConfig {
 }
 
 /// `[fetch]`: one polite HTTP client shared by feed polls and article fetches.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FetchConfig {
     pub user_agent: String,
@@ -278,6 +278,10 @@ impl Config {
             }],
         })?;
         let mut config = Self::parse(&text, &file)?;
+        // Packaged services keep their data where the service manager says (StateDirectory=).
+        if let Some(dir) = std::env::var_os("WIREWATCH_DATA_DIR").filter(|d| !d.is_empty()) {
+            config.daemon.data_dir = PathBuf::from(dir);
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         config.analysis.topics = base.join(&config.analysis.topics);
         config.analysis.gazetteer = base.join(&config.analysis.gazetteer);

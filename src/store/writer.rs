@@ -29,11 +29,17 @@ pub enum WriteOp {
 /// Handle to send work to the writer.
 pub type WriterTx = mpsc::Sender<WriteOp>;
 
+pub type OnCommit = Box<dyn Fn(Vec<String>, usize, Duration) + Send>;
+
 pub struct WriterConfig {
     pub commit_every_docs: usize,
     pub commit_interval: Duration,
-    /// Told the ids recorded as seen by each commit (the pollers' in-flight claims end there).
-    pub on_commit: Option<Box<dyn Fn(Vec<String>) + Send>>,
+    /// Told after each commit: the ids recorded as seen (the pollers' in-flight claims end
+    /// there), the number of documents, and how long the commit took.
+    pub on_commit: Option<OnCommit>,
+    /// Called on every turn of the writer loop (at least every few seconds): the watchdog's proof
+    /// of life.
+    pub heartbeat: Option<Box<dyn Fn() + Send>>,
 }
 
 /// Starts the writer thread. It ends after the last sender is dropped, with a final commit.
@@ -80,9 +86,13 @@ async fn run(
         since: None,
     };
     loop {
+        if let Some(beat) = &config.heartbeat {
+            beat();
+        }
         let deadline = p.since.map(|s| s + config.commit_interval);
         let op = tokio::select! {
             op = rx.recv() => op,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
             _ = sleep_until(deadline) => {
                 let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
                 continue;
@@ -143,7 +153,7 @@ fn commit(
     index: &ArticleIndex,
     state: &State,
     p: &mut Pending,
-    on_commit: &Option<Box<dyn Fn(Vec<String>) + Send>>,
+    on_commit: &Option<OnCommit>,
 ) -> Result<(), String> {
     if p.docs == 0 && p.updates.is_empty() {
         return Ok(());
@@ -164,7 +174,11 @@ fn commit(
     }
     let _ = index.reload();
     if let Some(notify) = on_commit {
-        notify(p.seen.iter().map(|(id, _, _)| id.clone()).collect());
+        notify(
+            p.seen.iter().map(|(id, _, _)| id.clone()).collect(),
+            p.docs,
+            started.elapsed(),
+        );
     }
     debug!(
         docs = p.docs,

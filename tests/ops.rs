@@ -1,0 +1,190 @@
+//! Operating the daemon: readiness and watchdog over a fake NOTIFY_SOCKET, reload on SIGHUP
+//! (sources and rules change, a broken config is refused), health and metrics endpoints, clean stop.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn site() -> Site {
+    Site {
+        seen: Default::default(),
+        feeds: Default::default(),
+        pages: Default::default(),
+        page_delay: Duration::ZERO,
+    }
+}
+
+/// Collects sd_notify messages until `until` returns true or the deadline passes.
+fn wait_for_message(sock: &UnixDatagram, got: &mut Vec<String>, until: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !until(got) {
+        assert!(
+            Instant::now() < deadline,
+            "no such notification; got {got:?}"
+        );
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+}
+
+async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_watchdog_reload_metrics_and_stop() {
+    let server = serve(site()).await;
+    let base = format!("http://{}", server.addr);
+    let full = "The trade office said on Friday that the new zebracorn levy would apply to imports from next month, \
+with exemptions for parts already in transit. Officials expect the measure to raise revenue and protect domestic \
+producers, while importers warned of higher prices for consumers and delays at the border. The office will review \
+the list of covered goods every six months and publish changes in advance, it said in a statement on its website.";
+    server.site.feeds.lock().unwrap().insert(
+        "/feeds/a.xml".into(),
+        rss(
+            "A",
+            &[("First story", &format!("{base}/articles/1.html"), full)],
+        ),
+    );
+    server.site.feeds.lock().unwrap().insert(
+        "/feeds/b.xml".into(),
+        rss(
+            "B",
+            &[("Second story", &format!("{base}/articles/2.html"), full)],
+        ),
+    );
+
+    // Rules the test can change: a copy of the shipped pack.
+    let env = Env::new(
+        &(source("A", "feed", &server.url("/feeds/a.xml")) + "interval = \"1s\"\n"),
+        "",
+    );
+    let topics = env.dir.path().join("topics.toml");
+    std::fs::copy(repo_file("config/topics.toml"), &topics).unwrap();
+    env.edit_config(
+        &repo_file("config/topics.toml").display().to_string(),
+        &topics.display().to_string(),
+    );
+    let port = free_port();
+    env.edit_config(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+
+    let sock_path = env.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let child = env
+        .wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "600000")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut got = Vec::new();
+
+    // READY once the API listens; watchdog pings and a status line follow.
+    wait_for_message(&sock, &mut got, |m| m.iter().any(|x| x == "READY=1"));
+    assert_eq!(http_get(port, "/readyz").0, 200);
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    wait_for_message(&sock, &mut got, |m| {
+        m.iter().any(|x| x == "WATCHDOG=1") && m.iter().any(|x| x.starts_with("STATUS=1 sources"))
+    });
+
+    // The zebracorn word is not in any rule yet.
+    wait_until("source A polled", || {
+        !server.site.seen.headers_for("/feeds/a.xml").is_empty()
+    })
+    .await;
+    wait_until("first article searchable", || env.total("zebracorn") == 1).await;
+    assert_eq!(env.total("topic:tariffs"), 0);
+
+    // Reload: a new source and a new rule.
+    env.append_config(&(source("B", "feed", &server.url("/feeds/b.xml")) + "interval = \"1s\"\n"));
+    let mut rules = std::fs::read_to_string(&topics).unwrap();
+    rules.push_str("\n[[rule]]\nname = \"test-zebracorn\"\ntopic = \"tariffs\"\nterms = [\"zebracorn levy\"]\n");
+    std::fs::write(&topics, rules).unwrap();
+    got.clear();
+    signal(pid, "HUP");
+    wait_for_message(&sock, &mut got, |m| {
+        m.iter().any(|x| x == "RELOADING=1") && m.iter().any(|x| x == "READY=1")
+    });
+    wait_until("source B polled", || {
+        !server.site.seen.headers_for("/feeds/b.xml").is_empty()
+    })
+    .await;
+    // The new rule applies to the new source's article.
+    wait_until("new rule applied", || env.total("topic:tariffs") == 1).await;
+    let hit = env.search("topic:tariffs", &[]);
+    assert_eq!(hit["hits"][0]["title"], "Second story");
+
+    // A broken config is refused and everything keeps running.
+    let good = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        good.replace(
+            "[fetch]",
+            "[fetch]\nper_host_concurrency = 0\nbogus_key = 1",
+        ),
+    )
+    .unwrap();
+    got.clear();
+    signal(pid, "HUP");
+    wait_for_message(&sock, &mut got, |m| m.iter().any(|x| x == "READY=1"));
+    let polls_before = server.site.seen.headers_for("/feeds/b.xml").len();
+    wait_until("B still polled after a refused reload", || {
+        server.site.seen.headers_for("/feeds/b.xml").len() > polls_before
+    })
+    .await;
+    assert_eq!(http_get(port, "/healthz").0, 200);
+
+    let (status, metrics) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("wirewatch_polls_total{source=\"B\",outcome="),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wirewatch_articles_indexed_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wirewatch_source_last_success_timestamp_seconds{source=\"A\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wirewatch_fetch_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
+    got.clear();
+    signal(pid, "TERM");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("reload refused"), "{log}");
+    assert!(log.contains("bogus_key"), "{log}");
+    let mut buf = [0u8; 256];
+    while let Ok(n) = sock.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(got.iter().any(|x| x == "STOPPING=1"), "{got:?}");
+    assert!(server.site.seen.not_modified.load(Ordering::SeqCst) > 0);
+}

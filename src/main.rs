@@ -121,6 +121,7 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
     // tantivy narrates every commit at info; an operator's "info" means wirewatch's own events.
     let default = if config.daemon.log_level.contains("tantivy") {
         config.daemon.log_level.clone()
@@ -128,6 +129,16 @@ fn init_logging(config: &Config) {
         format!("{},tantivy=warn", config.daemon.log_level)
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Under systemd, stderr is connected to the journal: log there natively, with fields.
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(journald)
+            .init();
+        return;
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -212,6 +212,8 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<serde_json::Value>, A
                 "next_check": st.and_then(|x| x.next_check_at),
                 "consecutive_failures": st.map(|x| x.consecutive_failures).unwrap_or(0),
                 "article_count": st.map(|x| x.article_count).unwrap_or(0),
+                "last_new_article": st.and_then(|x| x.last_new_at),
+                "stale": st.is_some_and(|x| x.is_stale(config.interval_of(c), chrono::Utc::now())),
             })
         })
         .collect();

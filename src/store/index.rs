@@ -154,6 +154,27 @@ impl ArticleIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// Every stored article id (duplicates included, should there be any).
+    pub fn all_ids(&self) -> Result<Vec<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = Vec::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let store = segment
+                .get_store_reader(64)
+                .map_err(tantivy::TantivyError::from)?;
+            for doc_id in 0..segment.max_doc() {
+                if segment.is_deleted(doc_id) {
+                    continue;
+                }
+                let d: TantivyDocument = store.get(doc_id)?;
+                if let Some(id) = d.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<StoredArticle>, IndexError> {
         let searcher = self.reader.searcher();
         let q = TermQuery::new(

@@ -91,6 +91,8 @@ pub struct SourceState {
     pub status: Option<String>,
     pub last_error: Option<String>,
     pub article_count: u64,
+    /// When the source last brought a new article (or, before it ever did, when it was first polled).
+    pub last_new_at: Option<DateTime<Utc>>,
 }
 
 /// A shared handle on the state database.
@@ -112,7 +114,9 @@ CREATE TABLE IF NOT EXISTS sources (
     last_success INTEGER,
     status TEXT,
     last_error TEXT,
-    article_count INTEGER NOT NULL DEFAULT 0
+    article_count INTEGER NOT NULL DEFAULT 0,
+    last_new_at INTEGER,
+    first_seen_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS seen (
     id TEXT PRIMARY KEY,
@@ -121,6 +125,20 @@ CREATE TABLE IF NOT EXISTS seen (
     first_seen INTEGER NOT NULL
 );
 "#;
+
+/// Columns added after the first release of the schema.
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('sources')")?;
+    let columns: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for column in ["last_new_at", "first_seen_at"] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE sources ADD COLUMN {column} INTEGER"))?;
+        }
+    }
+    Ok(())
+}
 
 fn ts(d: DateTime<Utc>) -> i64 {
     d.timestamp_millis()
@@ -138,6 +156,7 @@ impl State {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
             conn.execute_batch(SCHEMA)?;
+            migrate(&conn)?;
             Ok(conn)
         };
         let conn = open().map_err(|source| StateError::Open {
@@ -161,7 +180,8 @@ impl State {
         self.with(|c| {
             c.query_row(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
-                        last_attempt, last_success, status, last_error, article_count
+                        last_attempt, last_success, status, last_error, article_count,
+                        COALESCE(last_new_at, first_seen_at)
                  FROM sources WHERE name = ?1",
                 [name],
                 row_to_source,
@@ -174,7 +194,8 @@ impl State {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
-                        last_attempt, last_success, status, last_error, article_count
+                        last_attempt, last_success, status, last_error, article_count,
+                        COALESCE(last_new_at, first_seen_at)
                  FROM sources ORDER BY name",
             )?;
             let rows = stmt.query_map([], row_to_source)?;
@@ -196,6 +217,15 @@ impl State {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// Every article id recorded as stored.
+    pub fn seen_ids(&self) -> Result<Vec<String>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id FROM seen")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
         })
     }
 
@@ -252,10 +282,17 @@ impl State {
 
 fn apply_update(tx: &rusqlite::Transaction, u: &SourceUpdate) -> Result<(), rusqlite::Error> {
     tx.execute(
-        "INSERT INTO sources (name, url, kind) VALUES (?1, ?2, ?3)
-         ON CONFLICT(name) DO UPDATE SET url = excluded.url, kind = excluded.kind",
-        params![u.name, u.url, u.kind],
+        "INSERT INTO sources (name, url, kind, first_seen_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(name) DO UPDATE SET url = excluded.url, kind = excluded.kind,
+             first_seen_at = COALESCE(sources.first_seen_at, excluded.first_seen_at)",
+        params![u.name, u.url, u.kind, ts(u.attempted_at)],
     )?;
+    if u.new_articles > 0 {
+        tx.execute(
+            "UPDATE sources SET last_new_at = ?2 WHERE name = ?1",
+            params![u.name, ts(u.attempted_at)],
+        )?;
+    }
     let success = u.status.is_success();
     tx.execute(
         "UPDATE sources SET next_check_at = ?2, consecutive_failures = ?3, last_attempt = ?4,
@@ -302,7 +339,22 @@ fn row_to_source(r: &rusqlite::Row) -> Result<SourceState, rusqlite::Error> {
         status: r.get(9)?,
         last_error: r.get(10)?,
         article_count: r.get::<_, i64>(11)? as u64,
+        last_new_at: from_ts(r.get(12)?),
     })
+}
+
+impl SourceState {
+    /// Answers but brings nothing new for many times its usual interval (and at least six hours):
+    /// a feed that froze, moved, or now serves a placeholder.
+    pub fn is_stale(&self, interval: std::time::Duration, now: DateTime<Utc>) -> bool {
+        const FACTOR: u32 = 20;
+        let window = (interval * FACTOR).max(std::time::Duration::from_secs(6 * 3600));
+        let answering = matches!(self.status.as_deref(), Some("ok") | Some("not-modified"));
+        match (answering, self.last_new_at) {
+            (true, Some(last)) => (now - last).to_std().is_ok_and(|quiet| quiet > window),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +394,18 @@ mod tests {
         assert_eq!(st.status.as_deref(), Some("http-error"));
         assert_eq!(st.article_count, 4);
         assert!(st.last_success.is_some());
+        assert!(st.last_new_at.is_some());
+        let hour = std::time::Duration::from_secs(3600);
+        let ok = SourceState {
+            status: Some("ok".into()),
+            ..st.clone()
+        };
+        assert!(!ok.is_stale(hour, Utc::now()));
+        assert!(ok.is_stale(hour, Utc::now() + chrono::Duration::hours(21)));
+        assert!(
+            !st.is_stale(hour, Utc::now() + chrono::Duration::hours(21)),
+            "a failing source is not 'stale'"
+        );
         let seen = s.seen_among(&["a".into(), "b".into()]).unwrap();
         assert!(seen.contains("a") && !seen.contains("b"));
     }

@@ -156,6 +156,11 @@ fn run(path: &Path, once: bool) -> ExitCode {
         Err(code) => return code,
     };
     init_logging(&config);
+    // Rules and gazetteer are configuration too: their problems are exit 2, not a crash loop.
+    if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+        eprintln!("{}: [analysis]: {e}", path.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -21,14 +21,14 @@ pub use rules::{RuleError, RulePack, TOPICS};
 
 /// A topic attached to an article with its score (0..1): near 1 for an article *about* the topic,
 /// low for one that mentions it in passing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopicScore {
     pub name: String,
     pub score: f64,
 }
 
 /// One sentence that mentions a topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Mention {
     pub topic: String,
     /// `title` or `body`.
@@ -43,7 +43,7 @@ pub struct Mention {
 }
 
 /// A named entity found in the article.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entity {
     pub id: String,
     pub kind: String,
@@ -52,11 +52,13 @@ pub struct Entity {
 }
 
 /// Everything analysis says about one article.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Analysis {
     pub topics: Vec<TopicScore>,
     pub mentions: Vec<Mention>,
     pub entities: Vec<Entity>,
+    /// Structured facts, each tagged by `kind` (e.g. `tariff_change`).
+    #[schema(value_type = Vec<Object>)]
     pub facts: Vec<serde_json::Value>,
 }
 

@@ -38,16 +38,32 @@ impl From<IndexError> for ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// bad_request, unauthorized, forbidden, not_found, unavailable, internal.
+    pub code: String,
+    /// What went wrong, naming the parameter where one is at fault.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = %self, "API request failed");
         }
-        (
-            status,
-            Json(serde_json::json!({ "error": { "code": code, "message": self.to_string() } })),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: self.to_string(),
+            },
+        };
+        (status, Json(body)).into_response()
     }
 }

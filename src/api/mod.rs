@@ -1,4 +1,5 @@
-//! The HTTP API (axum): search, articles, sources, health.
+//! The HTTP API (axum): search, articles, timeline, facets, sources, health, metrics, and the
+//! OpenAPI document generated from the handlers' annotations.
 
 mod error;
 
@@ -8,12 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 
 use crate::app::{Health, SharedConfig};
+use crate::store::index::{FacetCount, FacetField, Interval, Timeline};
 use crate::store::{self, ArticleIndex, SearchRequest, SearchResponse, Sort, StoredArticle};
 use crate::telemetry::Metrics;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -25,32 +28,87 @@ pub struct ApiState {
     pub health: Arc<Health>,
 }
 
+/// The OpenAPI document: every route below is listed here, and a test checks that the router and
+/// the document agree.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wirewatch API",
+        description = "Search the archive of sanctions, tariffs, export-control and chip-smuggling news."
+    ),
+    paths(
+        search,
+        article,
+        timeline,
+        facets,
+        sources,
+        healthz,
+        readyz,
+        metrics,
+        openapi_json
+    ),
+    components(schemas(ErrorBody, SourceHealth, SourcesResponse, FacetsResponse))
+)]
+pub struct ApiDoc;
+
+/// Every route the router serves, as (method, path) in OpenAPI form.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/search"),
+    ("get", "/api/v1/articles/{id}"),
+    ("get", "/api/v1/timeline"),
+    ("get", "/api/v1/facets"),
+    ("get", "/api/v1/sources"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
         .route("/api/v1/search", get(search))
         .route("/api/v1/articles/{id}", get(article))
+        .route("/api/v1/timeline", get(timeline))
+        .route("/api/v1/facets", get(facets))
         .route("/api/v1/sources", get(sources))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }
 
-/// Query parameters of `/api/v1/search`, all optional and validated by hand so that every bad
-/// value gets a 400 naming the parameter.
-#[derive(Debug, Default, Deserialize)]
+/// Query parameters of `/api/v1/search` (and, where they apply, timeline and facets), all
+/// optional and validated by hand so that every bad value gets a 400 naming the parameter.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// Query: words (all must match), "phrases", "phrase"~N, AND/OR/NOT, prefix*, and
+    /// field:value for title, body, source, topic, entity, lang, author.
     pub q: Option<String>,
+    /// Only articles with this topic: sanctions, tariffs, export_controls, chip_smuggling.
     pub topic: Option<String>,
+    /// Only articles naming this entity id (e.g. `nvidia`, `entity_list`).
     pub entity: Option<String>,
+    /// Only articles from this source (its configured name).
     pub source: Option<String>,
+    /// Only articles in this language (`en`, `zh`, ...).
     pub lang: Option<String>,
+    /// Published on or after this date (YYYY-MM-DD or RFC 3339, UTC).
     pub from: Option<String>,
+    /// Published up to and including this date.
     pub to: Option<String>,
+    /// `relevance` (default) or `newest`.
     pub sort: Option<String>,
+    /// Hits per page, 1 to 100 (default 20).
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Timeline only: `day` (default), `week` or `month`.
+    pub interval: Option<String>,
+    /// Facets only: `source`, `topic`, `entity` or `lang` (default: all four).
+    pub field: Option<String>,
 }
 
 /// A date parameter: RFC 3339 or a calendar day (UTC). `end_of_day` makes a day inclusive for `to`.
@@ -124,38 +182,112 @@ impl SearchParams {
     }
 }
 
-async fn search(
-    State(s): State<ApiState>,
-    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let req = params.into_request()?;
-    let index = s.index.clone();
-    let resp = tokio::task::spawn_blocking(move || index.search(&req))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(resp))
+type Params = Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>;
+
+fn params(p: Params) -> Result<SearchParams, ApiError> {
+    p.map(|Query(p)| p)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
+/// Runs index work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, store::IndexError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// Search the archive.
+#[utoipa::path(get, path = "/api/v1/search", params(SearchParams),
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody)))]
+async fn search(State(s): State<ApiState>, p: Params) -> Result<Json<SearchResponse>, ApiError> {
+    let req = params(p)?.into_request()?;
+    let index = s.index.clone();
+    Ok(Json(blocking(move || index.search(&req)).await?))
+}
+
+/// One article with its body, mentions (sentences with offsets), entities and facts.
+#[utoipa::path(get, path = "/api/v1/articles/{id}", params(("id" = String, Path, description = "Article id (32 hex digits)")),
+    responses((status = 200, body = StoredArticle), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn article(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<StoredArticle>, ApiError> {
-    if id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::BadRequest(format!(
-            "`id`: `{id}` is not an article id"
+            "`id`: `{}` is not an article id",
+            id.chars().take(80).collect::<String>()
         )));
     }
     let index = s.index.clone();
-    let found = tokio::task::spawn_blocking(move || index.get(&id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    found
+    blocking(move || index.get(&id))
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no article with this id".into()))
 }
 
+/// Matches per calendar day, ISO week or month (UTC), empty buckets included.
+#[utoipa::path(get, path = "/api/v1/timeline", params(SearchParams),
+    responses((status = 200, body = Timeline), (status = 400, body = ErrorBody)))]
+async fn timeline(State(s): State<ApiState>, p: Params) -> Result<Json<Timeline>, ApiError> {
+    let p = params(p)?;
+    let interval = match p.interval.as_deref() {
+        None | Some("") | Some("day") => Interval::Day,
+        Some("week") => Interval::Week,
+        Some("month") => Interval::Month,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`interval`: `{other}` is not day, week or month"
+            )));
+        }
+    };
+    let req = p.into_request()?;
+    let index = s.index.clone();
+    Ok(Json(
+        blocking(move || index.timeline(&req, interval)).await?,
+    ))
+}
+
+/// Facet counts per field value.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FacetsResponse {
+    /// Field name → values with counts, most frequent first (at most 50 per field).
+    pub facets: std::collections::BTreeMap<String, Vec<FacetCount>>,
+}
+
+/// Counts per source, topic, entity and language for a query and its filters.
+#[utoipa::path(get, path = "/api/v1/facets", params(SearchParams),
+    responses((status = 200, body = FacetsResponse), (status = 400, body = ErrorBody)))]
+async fn facets(State(s): State<ApiState>, p: Params) -> Result<Json<FacetsResponse>, ApiError> {
+    let p = params(p)?;
+    let fields: Vec<FacetField> = match p.field.as_deref() {
+        None | Some("") => FacetField::ALL.to_vec(),
+        Some(f) => vec![FacetField::parse(f).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`field`: `{f}` is not source, topic, entity or lang"
+            ))
+        })?],
+    };
+    let req = p.into_request()?;
+    let index = s.index.clone();
+    let facets = blocking(move || {
+        fields
+            .into_iter()
+            .map(|f| {
+                index
+                    .facets(&req, f, 50)
+                    .map(|counts| (f.as_str().to_string(), counts))
+            })
+            .collect::<Result<_, _>>()
+    })
+    .await?;
+    Ok(Json(FacetsResponse { facets }))
+}
+
 /// Liveness: the same checks as the systemd watchdog.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive"), (status = 503, body = ErrorBody)))]
 async fn healthz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
     s.health
         .heartbeats
@@ -165,6 +297,7 @@ async fn healthz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
 }
 
 /// Readiness: the index is open and the daemon is not stopping.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
 async fn readyz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
     if s.health.ready.load(std::sync::atomic::Ordering::SeqCst) {
         Ok("ready")
@@ -175,6 +308,8 @@ async fn readyz(State(s): State<ApiState>) -> Result<&'static str, ApiError> {
     }
 }
 
+/// Metrics in OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 async fn metrics(State(s): State<ApiState>) -> impl axum::response::IntoResponse {
     (
         [(
@@ -185,7 +320,40 @@ async fn metrics(State(s): State<ApiState>) -> impl axum::response::IntoResponse
     )
 }
 
-async fn sources(State(s): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// One source's health.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SourceHealth {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub enabled: bool,
+    /// ok, not-modified, http-error, fetch-error, parse-error, blocked, robots-disallowed, disabled.
+    pub status: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub next_check: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub article_count: u64,
+    pub last_new_article: Option<DateTime<Utc>>,
+    /// Answers, but has brought nothing new for 20 times its interval (at least 6 hours).
+    pub stale: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SourcesResponse {
+    pub sources: Vec<SourceHealth>,
+}
+
+/// Each configured source's health.
+#[utoipa::path(get, path = "/api/v1/sources", responses((status = 200, body = SourcesResponse)))]
+async fn sources(State(s): State<ApiState>) -> Result<Json<SourcesResponse>, ApiError> {
     let stored = s
         .state
         .sources()
@@ -195,27 +363,28 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<serde_json::Value>, A
         .read()
         .map(|c| c.clone())
         .map_err(|_| ApiError::Internal("configuration lock poisoned".into()))?;
-    let configured = &config.sources;
-    let list: Vec<serde_json::Value> = configured
+    let now = Utc::now();
+    let sources = config
+        .sources
         .iter()
         .map(|c| {
             let st = stored.iter().find(|x| x.name == c.name);
-            serde_json::json!({
-                "name": c.name,
-                "kind": c.kind,
-                "url": c.url,
-                "enabled": c.enabled,
-                "status": st.and_then(|x| x.status.clone()),
-                "last_attempt": st.and_then(|x| x.last_attempt),
-                "last_success": st.and_then(|x| x.last_success),
-                "last_error": st.and_then(|x| x.last_error.clone()),
-                "next_check": st.and_then(|x| x.next_check_at),
-                "consecutive_failures": st.map(|x| x.consecutive_failures).unwrap_or(0),
-                "article_count": st.map(|x| x.article_count).unwrap_or(0),
-                "last_new_article": st.and_then(|x| x.last_new_at),
-                "stale": st.is_some_and(|x| x.is_stale(config.interval_of(c), chrono::Utc::now())),
-            })
+            SourceHealth {
+                name: c.name.clone(),
+                kind: c.kind.to_string(),
+                url: c.url.clone(),
+                enabled: c.enabled,
+                status: st.and_then(|x| x.status.clone()),
+                last_attempt: st.and_then(|x| x.last_attempt),
+                last_success: st.and_then(|x| x.last_success),
+                last_error: st.and_then(|x| x.last_error.clone()),
+                next_check: st.and_then(|x| x.next_check_at),
+                consecutive_failures: st.map(|x| x.consecutive_failures).unwrap_or(0),
+                article_count: st.map(|x| x.article_count).unwrap_or(0),
+                last_new_article: st.and_then(|x| x.last_new_at),
+                stale: st.is_some_and(|x| x.is_stale(config.interval_of(c), now)),
+            }
         })
         .collect();
-    Ok(Json(serde_json::json!({ "sources": list })))
+    Ok(Json(SourcesResponse { sources }))
 }

@@ -37,7 +37,7 @@ pub enum IndexError {
 }
 
 /// An article as stored and returned by `/articles/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredArticle {
     pub id: String,
     pub url: String,
@@ -221,11 +221,14 @@ impl ArticleIndex {
         }
     }
 
-    /// Runs a search as `GET /api/v1/search` and `wirewatch search` describe it.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
-        let started = std::time::Instant::now();
+    /// The user's query (for highlighting) and the full query with filters, plus what the lenient
+    /// parser had to ignore. `asof` keeps paging stable: documents fetched later are left out.
+    fn build_query(
+        &self,
+        req: &SearchRequest,
+        asof: Option<i64>,
+    ) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
         let f = self.fields;
-        let searcher = self.reader.searcher();
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.summary]);
         parser.set_field_boost(f.title, 2.0);
         parser.set_conjunction_by_default();
@@ -256,8 +259,14 @@ impl ArticleIndex {
                 clauses.push((Occur::Must, exact(field, v)));
             }
         }
+        use std::ops::Bound;
+        let range = |lower: Bound<Term>, upper: Bound<Term>| -> Box<dyn Query> {
+            Box::new(ConstScoreQuery::new(
+                Box::new(RangeQuery::new(lower, upper)),
+                0.0,
+            ))
+        };
         if req.from.is_some() || req.to.is_some() {
-            use std::ops::Bound;
             let lower = req
                 .from
                 .map(|d| Bound::Included(Term::from_field_date(f.published, tdate(d))))
@@ -266,22 +275,106 @@ impl ArticleIndex {
                 .to
                 .map(|d| Bound::Excluded(Term::from_field_date(f.published, tdate(d))))
                 .unwrap_or(Bound::Unbounded);
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(
-                    Box::new(RangeQuery::new(lower, upper)),
-                    0.0,
-                )),
-            ));
+            clauses.push((Occur::Must, range(lower, upper)));
         }
-        let query = BooleanQuery::new(clauses);
+        if let Some(asof) = asof {
+            let upper = Bound::Included(Term::from_field_date(
+                f.fetched,
+                TDateTime::from_timestamp_secs(asof),
+            ));
+            clauses.push((Occur::Must, range(Bound::Unbounded, upper)));
+        }
+        (user_query, BooleanQuery::new(clauses), errors)
+    }
+
+    /// Publication times (Unix seconds) of every article matching a query and its filters.
+    fn published_times(&self, req: &SearchRequest) -> Result<Vec<i64>, IndexError> {
+        let (_, query, _) = self.build_query(req, None);
+        Ok(self.reader.searcher().search(&query, &PublishedTimes)?)
+    }
+
+    /// Matches per calendar day, ISO week or month (UTC), empty buckets included, from `from` (or
+    /// the first match) to `to` (or the last match).
+    pub fn timeline(
+        &self,
+        req: &SearchRequest,
+        interval: Interval,
+    ) -> Result<Timeline, IndexError> {
+        let times = self.published_times(req)?;
+        let mut counts: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
+        for t in &times {
+            if let Some(d) = DateTime::from_timestamp(*t, 0) {
+                *counts.entry(interval.bucket(d.date_naive())).or_default() += 1;
+            }
+        }
+        let first = req
+            .from
+            .map(|d| interval.bucket(d.date_naive()))
+            .or_else(|| counts.keys().next().copied());
+        let last = req
+            .to
+            .map(|d| interval.bucket((d - chrono::Duration::seconds(1)).date_naive()))
+            .or_else(|| counts.keys().next_back().copied());
+        let mut buckets = Vec::new();
+        if let (Some(mut day), Some(last)) = (first, last) {
+            while day <= last {
+                if buckets.len() >= MAX_BUCKETS {
+                    return Err(IndexError::BadRequest {
+                        param: "interval",
+                        message: format!(
+                            "more than {MAX_BUCKETS} buckets; use a longer interval or a shorter range"
+                        ),
+                    });
+                }
+                buckets.push(Bucket {
+                    start: day,
+                    count: counts.get(&day).copied().unwrap_or(0),
+                });
+                day = interval.next(day);
+            }
+        }
+        Ok(Timeline {
+            interval,
+            total: times.len() as u64,
+            buckets,
+        })
+    }
+
+    /// Matches per value of a field (`source`, `topic`, `entity`, `lang`), most frequent first.
+    pub fn facets(
+        &self,
+        req: &SearchRequest,
+        field: FacetField,
+        limit: usize,
+    ) -> Result<Vec<FacetCount>, IndexError> {
+        let (_, query, _) = self.build_query(req, None);
+        let counts = self.reader.searcher().search(
+            &query,
+            &TermCounts {
+                field: field.as_str(),
+            },
+        )?;
+        let mut list: Vec<FacetCount> = counts
+            .into_iter()
+            .map(|(value, count)| FacetCount { value, count })
+            .collect();
+        list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        list.truncate(limit);
+        Ok(list)
+    }
+
+    /// Runs a search as `GET /api/v1/search` and `wirewatch search` describe it.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
+        let started = std::time::Instant::now();
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let cursor = req.cursor.as_deref().map(decode_cursor).transpose()?;
+        let (offset, asof) = match cursor {
+            Some(c) => (c.offset, c.asof),
+            None => (0, chrono::Utc::now().timestamp()),
+        };
+        let (user_query, query, errors) = self.build_query(req, Some(asof));
         let limit = req.limit.clamp(1, 100);
-        let offset = req
-            .cursor
-            .as_deref()
-            .map(decode_cursor)
-            .transpose()?
-            .unwrap_or(0);
         if offset > 10_000 {
             return Err(IndexError::BadRequest {
                 param: "cursor",
@@ -345,7 +438,8 @@ impl ArticleIndex {
         let next = offset + hits.len();
         Ok(SearchResponse {
             total,
-            next_cursor: (next < total && !hits.is_empty()).then(|| encode_cursor(next)),
+            next_cursor: (next < total && !hits.is_empty())
+                .then(|| encode_cursor(Cursor { offset: next, asof })),
             hits,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             notes: errors,
@@ -360,19 +454,233 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn encode_cursor(offset: usize) -> String {
-    hex::encode(format!("o{offset}"))
+/// Where the next page starts: an offset into the result list as it stood at `asof` (articles
+/// fetched later are left out of every later page, so pages neither repeat nor skip when new
+/// articles arrive).
+struct Cursor {
+    offset: usize,
+    asof: i64,
 }
 
-fn decode_cursor(c: &str) -> Result<usize, IndexError> {
-    hex::decode(c)
+fn encode_cursor(c: Cursor) -> String {
+    hex::encode(format!("v1:{}:{}", c.offset, c.asof))
+}
+
+fn decode_cursor(c: &str) -> Result<Cursor, IndexError> {
+    let bad = || IndexError::BadRequest {
+        param: "cursor",
+        message: "not a cursor returned by a previous search".into(),
+    };
+    let text = hex::decode(c)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('o').and_then(|n| n.parse().ok()))
-        .ok_or(IndexError::BadRequest {
-            param: "cursor",
-            message: "not a cursor returned by a previous search".into(),
+        .ok_or_else(bad)?;
+    let mut parts = text.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(offset), Some(asof), None) => Ok(Cursor {
+            offset: offset.parse().map_err(|_| bad())?,
+            asof: asof.parse().map_err(|_| bad())?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// Buckets one timeline may have (ten years of days).
+const MAX_BUCKETS: usize = 3660;
+
+/// Timeline granularity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    #[default]
+    Day,
+    Week,
+    Month,
+}
+
+impl Interval {
+    /// The first day of the bucket holding `d` (weeks start on Monday, as ISO weeks do).
+    fn bucket(self, d: chrono::NaiveDate) -> chrono::NaiveDate {
+        use chrono::Datelike;
+        match self {
+            Interval::Day => d,
+            Interval::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
+            Interval::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    fn next(self, d: chrono::NaiveDate) -> chrono::NaiveDate {
+        match self {
+            Interval::Day => d + chrono::Duration::days(1),
+            Interval::Week => d + chrono::Duration::days(7),
+            Interval::Month => d
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(d + chrono::Duration::days(31)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Bucket {
+    /// First day of the bucket (UTC).
+    pub start: chrono::NaiveDate,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Timeline {
+    pub interval: Interval,
+    pub total: u64,
+    pub buckets: Vec<Bucket>,
+}
+
+/// Fields that can be faceted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacetField {
+    Source,
+    Topic,
+    Entity,
+    Lang,
+}
+
+impl FacetField {
+    pub const ALL: [FacetField; 4] = [
+        FacetField::Source,
+        FacetField::Topic,
+        FacetField::Entity,
+        FacetField::Lang,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FacetField::Source => "source",
+            FacetField::Topic => "topic",
+            FacetField::Entity => "entity",
+            FacetField::Lang => "lang",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FacetField> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Collects the `published` fast field of every match.
+struct PublishedTimes;
+
+struct PublishedSegment {
+    column: tantivy::columnar::Column<TDateTime>,
+    out: Vec<i64>,
+}
+
+impl tantivy::collector::Collector for PublishedTimes {
+    type Fruit = Vec<i64>;
+    type Child = PublishedSegment;
+
+    fn for_segment(
+        &self,
+        _: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<PublishedSegment> {
+        Ok(PublishedSegment {
+            column: reader.fast_fields().date("published")?,
+            out: Vec::new(),
         })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for PublishedSegment {
+    type Fruit = Vec<i64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        if let Some(d) = self.column.first(doc) {
+            self.out.push(d.into_timestamp_secs());
+        }
+    }
+
+    fn harvest(self) -> Vec<i64> {
+        self.out
+    }
+}
+
+/// Counts the values of a string fast field over the matches.
+struct TermCounts {
+    field: &'static str,
+}
+
+struct TermCountsSegment {
+    column: Option<tantivy::columnar::StrColumn>,
+    ords: std::collections::HashMap<u64, u64>,
+}
+
+impl tantivy::collector::Collector for TermCounts {
+    type Fruit = std::collections::HashMap<String, u64>;
+    type Child = TermCountsSegment;
+
+    fn for_segment(
+        &self,
+        _: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<TermCountsSegment> {
+        Ok(TermCountsSegment {
+            column: reader.fast_fields().str(self.field)?,
+            ords: Default::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all = std::collections::HashMap::new();
+        for fruit in fruits {
+            for (k, v) in fruit {
+                *all.entry(k).or_default() += v;
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl tantivy::collector::SegmentCollector for TermCountsSegment {
+    type Fruit = std::collections::HashMap<String, u64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        if let Some(column) = &self.column {
+            for ord in column.term_ords(doc) {
+                *self.ords.entry(ord).or_default() += 1;
+            }
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        let mut out = std::collections::HashMap::new();
+        if let Some(column) = &self.column {
+            let mut value = String::new();
+            for (ord, n) in self.ords {
+                value.clear();
+                if column.ord_to_str(ord, &mut value).unwrap_or(false) {
+                    out.insert(value.clone(), n);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Result order.
@@ -399,13 +707,13 @@ pub struct SearchRequest {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Highlights {
     pub title: String,
     pub body: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub title: String,
@@ -418,7 +726,7 @@ pub struct Hit {
     pub highlights: Highlights,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub total: usize,
     pub hits: Vec<Hit>,
@@ -575,5 +883,123 @@ mod tests {
             })
             .unwrap();
         assert!(r.total <= 2);
+    }
+
+    #[test]
+    fn timeline_buckets_and_facets() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        let day = |d: &str| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        for (id, date, topic) in [
+            ("a", "2026-11-02", "tariffs"),
+            ("b", "2026-11-02", "tariffs"),
+            ("c", "2026-11-05", "sanctions"),
+            ("d", "2026-12-01", "tariffs"),
+        ] {
+            let mut a = article(id, "t", "chips", Some(topic));
+            a.published = Some(day(date));
+            w.upsert(&a).unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let req = SearchRequest {
+            q: "chips".into(),
+            ..Default::default()
+        };
+        let t = idx.timeline(&req, Interval::Day).unwrap();
+        assert_eq!(t.total, 4);
+        assert_eq!(t.buckets.len(), 30, "Nov 2 .. Dec 1, empty days included");
+        assert_eq!(t.buckets[0].count, 2);
+        assert_eq!(t.buckets[1].count, 0);
+        let w = idx.timeline(&req, Interval::Week).unwrap();
+        assert_eq!(
+            w.buckets[0].start.to_string(),
+            "2026-11-02",
+            "weeks start on Monday (Nov 2 is one)"
+        );
+        assert_eq!(w.buckets[1].start.to_string(), "2026-11-09");
+        let m = idx
+            .timeline(
+                &SearchRequest {
+                    from: Some(day("2026-10-15")),
+                    ..req.clone()
+                },
+                Interval::Month,
+            )
+            .unwrap();
+        assert_eq!(
+            m.buckets.iter().map(|b| b.count).collect::<Vec<_>>(),
+            vec![0, 3, 1]
+        );
+        let f = idx.facets(&req, FacetField::Topic, 10).unwrap();
+        assert_eq!((f[0].value.as_str(), f[0].count), ("tariffs", 3));
+        assert_eq!((f[1].value.as_str(), f[1].count), ("sanctions", 1));
+        let filtered = SearchRequest {
+            topic: Some("sanctions".into()),
+            ..req
+        };
+        assert_eq!(
+            idx.facets(&filtered, FacetField::Source, 10).unwrap()[0].count,
+            1
+        );
+    }
+
+    #[test]
+    fn cursor_pages_stay_stable_when_articles_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        for i in 0..5 {
+            let mut a = article(&format!("old{i}"), "t", "export curbs", None);
+            a.fetched = Utc::now() - chrono::Duration::hours(1);
+            w.upsert(&a).unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let req = SearchRequest {
+            q: "curbs".into(),
+            limit: 3,
+            sort: Sort::Newest,
+            ..Default::default()
+        };
+        let first = idx.search(&req).unwrap();
+        assert_eq!(first.hits.len(), 3);
+        // New articles arrive between the pages.
+        let mut new = article("new", "t", "export curbs", None);
+        new.fetched = Utc::now() + chrono::Duration::seconds(5);
+        w.upsert(&new).unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let second = idx
+            .search(&SearchRequest {
+                cursor: first.next_cursor.clone(),
+                ..req.clone()
+            })
+            .unwrap();
+        let mut ids: Vec<String> = first
+            .hits
+            .iter()
+            .chain(&second.hits)
+            .map(|h| h.id.clone())
+            .collect();
+        assert_eq!(ids.len(), 5);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "a page repeated or skipped an article");
+        assert!(second.next_cursor.is_none());
+        assert!(
+            idx.search(&SearchRequest {
+                cursor: Some("zz".into()),
+                ..req
+            })
+            .is_err()
+        );
     }
 }

@@ -28,7 +28,7 @@ fn article(n: u32, title: &str, body: &str, topic: &str, day: u32) -> StoredArti
         id: id.clone(),
         url: format!("https://news.example/{n}"),
         canonical_url: format!("https://news.example/{n}"),
-        source: if n % 2 == 0 {
+        source: if n.is_multiple_of(2) {
             "Wire A".into()
         } else {
             "Wire B".into()
@@ -70,7 +70,7 @@ fn fixture() -> Fixture {
     let index = ArticleIndex::open(&dir.path().join("articles")).unwrap();
     let mut w = index.writer().unwrap();
     for n in 1..=25u32 {
-        let topic = if n % 3 == 0 {
+        let topic = if n.is_multiple_of(3) {
             "tariffs"
         } else {
             "export_controls"

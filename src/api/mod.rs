@@ -2,6 +2,7 @@
 //! OpenAPI document generated from the handlers' annotations.
 
 mod error;
+mod ui;
 
 use std::sync::Arc;
 
@@ -45,7 +46,8 @@ pub struct ApiState {
         healthz,
         readyz,
         metrics,
-        openapi_json
+        openapi_json,
+        ui::index
     ),
     components(schemas(ErrorBody, SourceHealth, SourcesResponse, FacetsResponse))
 )]
@@ -62,6 +64,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/"),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -70,6 +73,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
         .route("/api/v1/search", get(search))
         .route("/api/v1/articles/{id}", get(article))
         .route("/api/v1/timeline", get(timeline))

@@ -16,12 +16,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::alert;
 use crate::analyze::Analyzer;
 use crate::config::{Config, SourceConfig};
 use crate::fetch::Fetcher;
 use crate::ingest::{self, Context, Inflight};
 use crate::notify::Notifier;
-use crate::store::writer::{self, WriteOp, WriterConfig};
+use crate::store::writer::{self, AlertHooks, WriteOp, WriterConfig};
 use crate::store::{ArticleIndex, SourceStatus, State};
 use crate::telemetry::{Heartbeats, Metrics};
 
@@ -79,6 +80,14 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     });
     let inflight = Inflight::default();
     let released = inflight.clone();
+    let alerting = Alerting::start(&stores.state, &config, metrics.clone())?;
+    let matcher_registry = alerting.registry.clone();
+    let (match_stream, match_wake, match_metrics, names) = (
+        alerting.stream.clone(),
+        alerting.wake.clone(),
+        metrics.clone(),
+        alerting.registry.clone(),
+    );
     let writer_metrics = metrics.clone();
     let writer_health = health.clone();
     let (writer_tx, writer_handle) = writer::spawn(
@@ -92,6 +101,39 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 released.release(ids);
             })),
             heartbeat: Some(Box::new(move || writer_health.heartbeats.writer())),
+            alerts: AlertHooks {
+                matcher: Some(Box::new(move |index, ids| {
+                    let alerts = matcher_registry
+                        .read()
+                        .map(|r| r.clone())
+                        .unwrap_or_default();
+                    alert::matcher::match_batch(index, &alerts, ids)
+                        .into_iter()
+                        .map(|(m, _, _)| m)
+                        .collect()
+                })),
+                on_matches: Some(Box::new(move |fresh| {
+                    match_metrics.alert_matches.inc_by(fresh.len() as u64);
+                    let names: HashMap<i64, String> = names
+                        .read()
+                        .map(|r| r.iter().map(|a| (a.id, a.spec.name.clone())).collect())
+                        .unwrap_or_default();
+                    for m in fresh {
+                        if let Ok(article) = serde_json::from_str(&m.payload) {
+                            let name = names.get(&m.alert_id).cloned().unwrap_or_default();
+                            // No listener is fine: the stream is for whoever watches right now.
+                            let _ = match_stream.send(alert::LiveMatch {
+                                alert: alert::AlertRef {
+                                    id: m.alert_id,
+                                    name,
+                                },
+                                article,
+                            });
+                        }
+                    }
+                    match_wake.notify_one();
+                })),
+            },
         },
     )
     .context(
@@ -116,6 +158,13 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             config: shared_config.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
+            alerts: crate::api::AlertApi {
+                registry: alerting.registry.clone(),
+                stream: alerting.stream.clone(),
+                token: std::env::var(&config.daemon.api_token_env)
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+            },
         };
         let shutdown = abort.clone();
         Some(tokio::spawn(async move {
@@ -155,6 +204,12 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         stop.clone(),
     );
 
+    let delivery = tokio::spawn(
+        alerting
+            .worker(stores.state.clone(), metrics.clone())
+            .run(stop.clone()),
+    );
+
     let mut polls = JoinSet::new();
     let scheduler = Scheduler {
         mode,
@@ -164,6 +219,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         notifier: &notifier,
         shared_config: &shared_config,
         config_path: config.file.clone(),
+        alerting: &alerting,
     };
     scheduler.run(ctx, reload_rx, &mut polls).await;
     notifier.stopping();
@@ -197,6 +253,14 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => error!(error = %e, "index writer failed"),
         _ => error!("index writer thread panicked"),
+    }
+    // Deliveries in flight finish or stay pending in the outbox for the next start.
+    let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
+    if mode == Mode::Once {
+        // A one-shot run (cron) sends what it found before it exits.
+        let once = CancellationToken::new();
+        let worker = alerting.worker(stores.state.clone(), metrics.clone());
+        let _ = tokio::time::timeout(Duration::from_secs(20), worker.tick(&once)).await;
     }
     abort.cancel();
     background.abort();
@@ -291,6 +355,7 @@ struct Scheduler<'a> {
     notifier: &'a Notifier,
     shared_config: &'a SharedConfig,
     config_path: Option<PathBuf>,
+    alerting: &'a Alerting,
 }
 
 impl Scheduler<'_> {
@@ -446,6 +511,9 @@ impl Scheduler<'_> {
             warn!("data_dir and listen changes take effect at the next restart");
         }
         mark_disabled(&ctx.state, &config.sources);
+        if let Err(e) = self.alerting.apply(&ctx.state, &config) {
+            return refused(format!("alerts: {e}"));
+        }
         let config = Arc::new(config);
         if let Ok(mut shared) = self.shared_config.write() {
             *shared = config.clone();
@@ -460,6 +528,68 @@ impl Scheduler<'_> {
             analyzer,
             ..ctx.clone()
         })
+    }
+}
+
+/// Alerting's shared parts: the alerts in force, the live stream, the delivery settings.
+pub struct Alerting {
+    pub registry: alert::Registry,
+    pub stream: alert::Stream,
+    pub wake: Arc<tokio::sync::Notify>,
+    settings: alert::deliver::SharedSettings,
+    sender: Arc<alert::channels::Sender>,
+}
+
+impl Alerting {
+    fn start(state: &State, config: &Config, _metrics: Arc<Metrics>) -> anyhow::Result<Alerting> {
+        let sender =
+            alert::channels::Sender::new(&config.fetch.user_agent, config.delivery.timeout.0)
+                .map_err(|e| anyhow::anyhow!("cannot build the alert delivery client: {e}"))?;
+        let alerting = Alerting {
+            registry: Arc::new(RwLock::new(Vec::new())),
+            stream: tokio::sync::broadcast::channel(256).0,
+            wake: Arc::new(tokio::sync::Notify::new()),
+            settings: Arc::new(RwLock::new(alert::deliver::Settings {
+                channels: HashMap::new(),
+                delivery: config.delivery.clone(),
+            })),
+            sender: Arc::new(sender),
+        };
+        alerting
+            .apply(state, config)
+            .context("cannot load the saved searches")?;
+        Ok(alerting)
+    }
+
+    /// Makes the stored alerts and the delivery settings match a configuration.
+    fn apply(&self, state: &State, config: &Config) -> Result<(), crate::store::StateError> {
+        alert::store::sync_config(state, &config.alerts)?;
+        let alerts = alert::store::list(state)?;
+        if let Ok(mut r) = self.registry.write() {
+            *r = alerts;
+        }
+        if let Ok(mut s) = self.settings.write() {
+            *s = alert::deliver::Settings {
+                channels: config
+                    .channels
+                    .iter()
+                    .map(|c| (c.name.clone(), c.clone()))
+                    .collect(),
+                delivery: config.delivery.clone(),
+            };
+        }
+        Ok(())
+    }
+
+    fn worker(&self, state: State, metrics: Arc<Metrics>) -> alert::deliver::Worker {
+        alert::deliver::Worker {
+            state,
+            registry: self.registry.clone(),
+            settings: self.settings.clone(),
+            sender: self.sender.clone(),
+            metrics,
+            wake: self.wake.clone(),
+        }
     }
 }
 

@@ -23,6 +23,7 @@
 //! - [`api`]: the HTTP API;
 //! - [`app`]: wiring and lifecycle (signals, drain, final commit).
 
+pub mod alert;
 pub mod analyze;
 pub mod api;
 pub mod app;

@@ -49,6 +49,9 @@ pub struct Metrics {
     pub index_documents: Gauge,
     pub index_size_bytes: Gauge,
     pub last_success: Family<SourceLabel, Gauge<f64, AtomicU64>>,
+    pub alert_matches: Counter,
+    pub deliveries: Family<SourceOutcome, Counter>,
+    pub outbox_depth: Gauge,
     /// Unix seconds of the last finished poll of any source (for STATUS lines).
     last_poll: AtomicU64,
 }
@@ -124,7 +127,28 @@ impl Metrics {
             "Unix time of each source's last successful poll",
             last_success.clone(),
         );
+        let alert_matches = Counter::default();
+        r.register(
+            "alert_matches",
+            "New (alert, article) matches queued for delivery",
+            alert_matches.clone(),
+        );
+        let deliveries = Family::<SourceOutcome, Counter>::default();
+        r.register(
+            "alert_deliveries",
+            "Alert deliveries by channel kind (as `source`) and outcome: delivered, retry, dead",
+            deliveries.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        r.register(
+            "alert_outbox_depth",
+            "Alert deliveries waiting in the outbox",
+            outbox_depth.clone(),
+        );
         Metrics {
+            alert_matches,
+            deliveries,
+            outbox_depth,
             registry: Mutex::new(r),
             polls,
             article_fetches,
@@ -199,6 +223,15 @@ impl Metrics {
     pub fn committed(&self, docs: usize, took: Duration) {
         self.articles_indexed.inc_by(docs as u64);
         self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn delivery(&self, channel_kind: &str, outcome: &str, n: usize) {
+        self.deliveries
+            .get_or_create(&SourceOutcome {
+                source: channel_kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc_by(n as u64);
     }
 
     pub fn last_poll(&self) -> Option<u64> {

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): search, articles, timeline, facets, sources, health, metrics, and the
 //! OpenAPI document generated from the handlers' annotations.
 
+mod alerts;
 mod error;
 mod ui;
 
@@ -17,6 +18,7 @@ use crate::app::{Health, SharedConfig};
 use crate::store::index::{FacetCount, FacetField, Interval, Timeline};
 use crate::store::{self, ArticleIndex, SearchRequest, SearchResponse, Sort, StoredArticle};
 use crate::telemetry::Metrics;
+pub use alerts::AlertApi;
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach.
@@ -27,6 +29,7 @@ pub struct ApiState {
     pub config: SharedConfig,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    pub alerts: AlertApi,
 }
 
 /// The OpenAPI document: every route below is listed here, and a test checks that the router and
@@ -47,7 +50,18 @@ pub struct ApiState {
         readyz,
         metrics,
         openapi_json,
-        ui::index
+        ui::index,
+        alerts::list,
+        alerts::create,
+        alerts::get,
+        alerts::update,
+        alerts::delete,
+        alerts::matches,
+        alerts::atom,
+        alerts::dry_run,
+        alerts::deliveries,
+        alerts::replay,
+        alerts::stream
     ),
     components(schemas(ErrorBody, SourceHealth, SourcesResponse, FacetsResponse))
 )]
@@ -65,6 +79,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/"),
+    ("get", "/api/v1/alerts"),
+    ("post", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts/{id}"),
+    ("put", "/api/v1/alerts/{id}"),
+    ("delete", "/api/v1/alerts/{id}"),
+    ("get", "/api/v1/alerts/{id}/matches"),
+    ("get", "/api/v1/alerts/{id}/feed.atom"),
+    ("post", "/api/v1/alerts/{id}/test"),
+    ("get", "/api/v1/deliveries"),
+    ("post", "/api/v1/deliveries/{id}/replay"),
+    ("get", "/api/v1/stream"),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -81,6 +106,23 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/timeline", get(timeline))
         .route("/api/v1/facets", get(facets))
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/alerts", get(alerts::list).post(alerts::create))
+        .route(
+            "/api/v1/alerts/{id}",
+            get(alerts::get).put(alerts::update).delete(alerts::delete),
+        )
+        .route("/api/v1/alerts/{id}/matches", get(alerts::matches))
+        .route("/api/v1/alerts/{id}/feed.atom", get(alerts::atom))
+        .route(
+            "/api/v1/alerts/{id}/test",
+            axum::routing::post(alerts::dry_run),
+        )
+        .route("/api/v1/deliveries", get(alerts::deliveries))
+        .route(
+            "/api/v1/deliveries/{id}/replay",
+            axum::routing::post(alerts::replay),
+        )
+        .route("/api/v1/stream", get(alerts::stream))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

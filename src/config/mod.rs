@@ -27,9 +27,121 @@ pub struct RawConfig {
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
     #[serde(default, rename = "alert")]
-    pub alerts: Vec<toml::Table>,
+    pub alerts: Vec<AlertConfig>,
     #[serde(default, rename = "channel")]
-    pub channels: Vec<toml::Table>,
+    pub channels: Vec<ChannelConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// One `[[alert]]`: a saved search whose new matches are sent to channels.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Unique name; alerts from the API share the namespace.
+    pub name: String,
+    /// Query in the search language (`topic:chip_smuggling AND (malaysia OR singapore)`).
+    pub query: String,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub entity: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Skip articles whose score for `topic` (or, without a topic, for their best topic) is lower:
+    /// articles that merely mention the topic in passing.
+    #[serde(default)]
+    pub min_score: f64,
+    /// Names of `[[channel]]`s to deliver to.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// `immediate`, `hourly` or `daily` (digests group the matches of the period).
+    #[serde(default)]
+    pub mode: AlertMode,
+    /// Switched off alerts match nothing.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertMode {
+    #[default]
+    Immediate,
+    Hourly,
+    Daily,
+}
+
+/// One `[[channel]]`: where alerts go. Secrets are named by environment variable, never written here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Webhook, Slack incoming-webhook or ntfy topic URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Environment variable holding the webhook's HMAC secret (`X-Wirewatch-Signature`).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Environment variable holding an ntfy access token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Email: SMTP server, port, `starttls` (default), `tls` or `none` (loopback test servers only).
+    #[serde(default)]
+    pub smtp_host: Option<String>,
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    #[serde(default)]
+    pub smtp_security: Option<String>,
+    #[serde(default)]
+    pub smtp_user_env: Option<String>,
+    #[serde(default)]
+    pub smtp_password_env: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Ntfy,
+    Email,
+}
+
+/// `[delivery]`: how alert deliveries are retried.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before a delivery is dead-lettered (listed by the API, replayable).
+    pub max_attempts: u32,
+    /// First retry delay; doubled per attempt up to `max_backoff`, with jitter.
+    pub initial_backoff: HumanDuration,
+    pub max_backoff: HumanDuration,
+    /// Deliveries per alert per minute; more wait for the next minute.
+    pub max_per_minute: u32,
+    /// Timeout of one delivery request.
+    pub timeout: HumanDuration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: HumanDuration(Duration::from_secs(5)),
+            max_backoff: HumanDuration(Duration::from_secs(3600)),
+            max_per_minute: 30,
+            timeout: HumanDuration(Duration::from_secs(15)),
+        }
+    }
 }
 
 /// `[daemon]`: where data lives, where the API listens, how much to log.
@@ -208,6 +320,9 @@ fn yes() -> bool {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub file: Option<PathBuf>,
+    pub alerts: Vec<AlertConfig>,
+    pub channels: Vec<ChannelConfig>,
+    pub delivery: DeliveryConfig,
     pub daemon: DaemonConfig,
     pub fetch: FetchConfig,
     pub analysis: AnalysisConfig,
@@ -300,6 +415,9 @@ impl Config {
         }
         Ok(Config {
             file: None,
+            alerts: raw.alerts,
+            channels: raw.channels,
+            delivery: raw.delivery,
             daemon: raw.daemon,
             fetch: raw.fetch,
             analysis: raw.analysis,
@@ -506,12 +624,157 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             }
         }
     }
+    validate_alerts(raw, &mut push);
     problems
+}
+
+fn validate_alerts(raw: &RawConfig, push: &mut impl FnMut(&str, &str, String)) {
+    let mut channel_names = HashSet::new();
+    for c in &raw.channels {
+        let place = format!("channel \"{}\"", c.name);
+        if !channel_names.insert(c.name.as_str()) {
+            push(
+                &place,
+                "name",
+                "is used by an earlier channel; names must be unique".into(),
+            );
+        }
+        match c.kind {
+            ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Ntfy => {
+                match c.url.as_deref().map(url::Url::parse) {
+                    Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => {}
+                    Some(_) => push(&place, "url", "is not an http(s) URL".into()),
+                    None => push(
+                        &place,
+                        "url",
+                        format!("a {:?} channel needs a url", c.kind).to_lowercase(),
+                    ),
+                }
+            }
+            ChannelKind::Email => {
+                if c.smtp_host.is_none() {
+                    push(
+                        &place,
+                        "smtp_host",
+                        "an email channel needs an SMTP server".into(),
+                    );
+                }
+                if c.from
+                    .as_deref()
+                    .is_none_or(|f| f.parse::<lettre::message::Mailbox>().is_err())
+                {
+                    push(
+                        &place,
+                        "from",
+                        "needs a sender address such as \"wirewatch <alerts@example.org>\"".into(),
+                    );
+                }
+                if c.to.is_empty() {
+                    push(&place, "to", "needs at least one recipient".into());
+                }
+                for to in &c.to {
+                    if to.parse::<lettre::message::Mailbox>().is_err() {
+                        push(&place, "to", format!("`{to}` is not an email address"));
+                    }
+                }
+                if !matches!(
+                    c.smtp_security.as_deref(),
+                    None | Some("starttls") | Some("tls") | Some("none")
+                ) {
+                    push(
+                        &place,
+                        "smtp_security",
+                        "is neither starttls, tls nor none".into(),
+                    );
+                }
+            }
+        }
+    }
+    let mut alert_names = HashSet::new();
+    for a in &raw.alerts {
+        let place = format!("alert \"{}\"", a.name);
+        if a.name.trim().is_empty() {
+            push(&place, "name", "must not be empty".into());
+        } else if !alert_names.insert(a.name.as_str()) {
+            push(
+                &place,
+                "name",
+                "is used by an earlier alert; names must be unique".into(),
+            );
+        }
+        for ch in &a.channels {
+            if !channel_names.contains(ch.as_str()) {
+                push(
+                    &place,
+                    "channels",
+                    format!("no [[channel]] is named `{ch}`"),
+                );
+            }
+        }
+        if let Some(t) = &a.topic
+            && !crate::analyze::TOPICS.contains(&t.as_str())
+        {
+            push(
+                &place,
+                "topic",
+                format!("`{t}` is not one of {}", crate::analyze::TOPICS.join(", ")),
+            );
+        }
+        if !(0.0..=1.0).contains(&a.min_score) {
+            push(&place, "min_score", "must be between 0 and 1".into());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_and_channels_are_checked() {
+        let text = r#"
+[[channel]]
+name = "desk"
+kind = "webhook"
+url = "https://hooks.example/x"
+secret_env = "DESK_SECRET"
+
+[[channel]]
+name = "mail"
+kind = "email"
+smtp_host = "127.0.0.1"
+from = "not an address"
+
+[[alert]]
+name = "smuggling"
+query = "topic:chip_smuggling"
+channels = ["desk", "pager"]
+topic = "weather"
+"#;
+        let err = Config::parse(text, "a.toml").unwrap_err();
+        let fields: Vec<(String, String)> = err
+            .problems
+            .iter()
+            .map(|p| (p.place.clone(), p.field.clone()))
+            .collect();
+        assert!(
+            fields.contains(&("channel \"mail\"".into(), "from".into())),
+            "{err}"
+        );
+        assert!(
+            fields.contains(&("channel \"mail\"".into(), "to".into())),
+            "{err}"
+        );
+        assert!(
+            fields.contains(&("alert \"smuggling\"".into(), "channels".into())),
+            "{err}"
+        );
+        assert!(
+            fields.contains(&("alert \"smuggling\"".into(), "topic".into())),
+            "{err}"
+        );
+        assert_eq!(err.problems.len(), 4, "{err}");
+    }
 
     #[test]
     fn reports_every_problem_with_its_place() {

@@ -287,6 +287,32 @@ impl ArticleIndex {
         (user_query, BooleanQuery::new(clauses), errors)
     }
 
+    /// The articles among `ids` that a search (query and filters) matches: how saved searches are
+    /// run against a batch of just-committed articles.
+    pub fn match_among(
+        &self,
+        req: &SearchRequest,
+        ids: &[String],
+    ) -> Result<Vec<StoredArticle>, IndexError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (_, query, _) = self.build_query(req, None);
+        let terms = ids
+            .iter()
+            .map(|id| Term::from_field_text(self.fields.id, id));
+        let among = tantivy::query::TermSetQuery::new(terms);
+        let both = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(query) as Box<dyn Query>),
+            (Occur::Must, Box::new(among)),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&both, &TopDocs::with_limit(ids.len()))?;
+        top.into_iter()
+            .map(|(_, addr)| Ok(self.to_article(&searcher.doc(addr)?)))
+            .collect()
+    }
+
     /// Publication times (Unix seconds) of every article matching a query and its filters.
     fn published_times(&self, req: &SearchRequest) -> Result<Vec<i64>, IndexError> {
         let (_, query, _) = self.build_query(req, None);

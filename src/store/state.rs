@@ -41,6 +41,18 @@ pub struct SourceUpdate {
     pub new_articles: u64,
 }
 
+/// A saved search matched a committed article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMatch {
+    pub alert_id: i64,
+    pub article_id: String,
+    /// The evidence, as JSON (see `alert::Payload`).
+    pub payload: String,
+    pub channels: Vec<String>,
+    /// Now for immediate alerts, the end of the period for digests.
+    pub deliver_at: DateTime<Utc>,
+}
+
 /// Health of a source after its last poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -118,6 +130,34 @@ CREATE TABLE IF NOT EXISTS sources (
     last_new_at INTEGER,
     first_seen_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS matches (
+    alert_id INTEGER NOT NULL,
+    article_id TEXT NOT NULL,
+    matched_at INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (alert_id, article_id)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL,
+    article_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    delivered_at INTEGER,
+    UNIQUE (alert_id, article_id, channel)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS seen (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -140,11 +180,11 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-fn ts(d: DateTime<Utc>) -> i64 {
+pub(crate) fn ts(d: DateTime<Utc>) -> i64 {
     d.timestamp_millis()
 }
 
-fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
+pub(crate) fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
     v.and_then(DateTime::from_timestamp_millis)
 }
 
@@ -168,7 +208,7 @@ impl State {
         })
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StateError> {
@@ -236,12 +276,25 @@ impl State {
         })
     }
 
-    /// Records committed articles and source updates in one transaction.
+    /// Records committed articles, source updates and new alert matches in one transaction:
+    /// an article is never recorded as stored without its alerts being queued.
     pub fn record_commit(
         &self,
         seen: &[(String, String, String)],
         updates: &[SourceUpdate],
     ) -> Result<(), StateError> {
+        self.record_commit_with_matches(seen, updates, &[])
+            .map(|_| ())
+    }
+
+    /// As [`State::record_commit`], also queueing alert matches; returns the matches that were
+    /// new (a match already recorded for its alert and article is never queued again).
+    pub fn record_commit_with_matches(
+        &self,
+        seen: &[(String, String, String)],
+        updates: &[SourceUpdate],
+        matches: &[NewMatch],
+    ) -> Result<Vec<NewMatch>, StateError> {
         let now = ts(Utc::now());
         self.with(|c| {
             let tx = c.transaction()?;
@@ -256,7 +309,27 @@ impl State {
                     apply_update(&tx, u)?;
                 }
             }
-            tx.commit()
+            let mut fresh = Vec::new();
+            {
+                let mut ins_match = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO matches (alert_id, article_id, matched_at, payload) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let mut ins_outbox = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO outbox (alert_id, article_id, channel, status, next_attempt_at)
+                     VALUES (?1, ?2, ?3, 'pending', ?4)",
+                )?;
+                for m in matches {
+                    if ins_match.execute(params![m.alert_id, m.article_id, now, m.payload])? == 0 {
+                        continue;
+                    }
+                    for ch in &m.channels {
+                        ins_outbox.execute(params![m.alert_id, m.article_id, ch, ts(m.deliver_at)])?;
+                    }
+                    fresh.push(m.clone());
+                }
+            }
+            tx.commit()?;
+            Ok(fresh)
         })
     }
 

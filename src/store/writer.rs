@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
 use super::index::{ArticleIndex, ArticleWriter, IndexError, StoredArticle};
-use super::state::{SourceUpdate, State};
+use super::state::{NewMatch, SourceUpdate, State};
 
 /// What pipeline tasks send to the writer.
 pub enum WriteOp {
@@ -31,6 +31,16 @@ pub type WriterTx = mpsc::Sender<WriteOp>;
 
 pub type OnCommit = Box<dyn Fn(Vec<String>, usize, Duration) + Send>;
 
+/// Runs saved searches over the ids of a commit (on the writer thread, after the reload).
+pub type Matcher = Box<dyn Fn(&ArticleIndex, &[String]) -> Vec<NewMatch> + Send>;
+
+/// Alerting's part in a commit: find matches; hear about the ones that were new.
+#[derive(Default)]
+pub struct AlertHooks {
+    pub matcher: Option<Matcher>,
+    pub on_matches: Option<Box<dyn Fn(Vec<NewMatch>) + Send>>,
+}
+
 pub struct WriterConfig {
     pub commit_every_docs: usize,
     pub commit_interval: Duration,
@@ -40,6 +50,7 @@ pub struct WriterConfig {
     /// Called on every turn of the writer loop (at least every few seconds): the watchdog's proof
     /// of life.
     pub heartbeat: Option<Box<dyn Fn() + Send>>,
+    pub alerts: AlertHooks,
 }
 
 /// Starts the writer thread. It ends after the last sender is dropped, with a final commit.
@@ -67,6 +78,8 @@ pub fn spawn(
 
 struct Pending {
     docs: usize,
+    /// Every article id added since the last commit (saved searches run over these).
+    ids: Vec<String>,
     seen: Vec<(String, String, String)>,
     updates: Vec<SourceUpdate>,
     since: Option<tokio::time::Instant>,
@@ -81,6 +94,7 @@ async fn run(
 ) -> Result<(), IndexError> {
     let mut p = Pending {
         docs: 0,
+        ids: Vec::new(),
         seen: Vec::new(),
         updates: Vec::new(),
         since: None,
@@ -94,13 +108,20 @@ async fn run(
             op = rx.recv() => op,
             _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
             _ = sleep_until(deadline) => {
-                let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
+                let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit, &config.alerts);
                 continue;
             }
         };
         match op {
             None => {
-                if let Err(e) = commit(&mut writer, &index, &state, &mut p, &config.on_commit) {
+                if let Err(e) = commit(
+                    &mut writer,
+                    &index,
+                    &state,
+                    &mut p,
+                    &config.on_commit,
+                    &config.alerts,
+                ) {
                     return Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(e)));
                 }
                 info!("index writer stopped after its final commit");
@@ -118,10 +139,18 @@ async fn run(
                     p.seen
                         .push((a.id.clone(), a.source.clone(), a.canonical_url.clone()));
                 }
+                p.ids.push(a.id.clone());
                 p.docs += 1;
                 p.since.get_or_insert_with(tokio::time::Instant::now);
                 if p.docs >= config.commit_every_docs {
-                    let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
+                    let _ = commit(
+                        &mut writer,
+                        &index,
+                        &state,
+                        &mut p,
+                        &config.on_commit,
+                        &config.alerts,
+                    );
                 }
             }
             Some(WriteOp::SourceDone(u)) => {
@@ -134,7 +163,14 @@ async fn run(
                 }
             }
             Some(WriteOp::Flush(ack)) => {
-                let r = commit(&mut writer, &index, &state, &mut p, &config.on_commit);
+                let r = commit(
+                    &mut writer,
+                    &index,
+                    &state,
+                    &mut p,
+                    &config.on_commit,
+                    &config.alerts,
+                );
                 let _ = ack.send(r);
             }
         }
@@ -154,6 +190,7 @@ fn commit(
     state: &State,
     p: &mut Pending,
     on_commit: &Option<OnCommit>,
+    alerts: &AlertHooks,
 ) -> Result<(), String> {
     if p.docs == 0 && p.updates.is_empty() {
         return Ok(());
@@ -167,12 +204,23 @@ fn commit(
         p.since = Some(tokio::time::Instant::now());
         return Err(e.to_string());
     }
-    if let Err(e) = state.record_commit(&p.seen, &p.updates) {
-        // The articles are in the index; they will be seen as new once more and upserted again,
-        // which is harmless.
-        error!(error = %e, "recording the commit in the state database failed");
-    }
+    // Saved searches see the new documents only after a reload; their matches are recorded in the
+    // same transaction as the articles, so no article is ever recorded without its alerts.
     let _ = index.reload();
+    let matches = match (&alerts.matcher, p.ids.is_empty()) {
+        (Some(matcher), false) => matcher(index, &p.ids),
+        _ => Vec::new(),
+    };
+    match state.record_commit_with_matches(&p.seen, &p.updates, &matches) {
+        Ok(fresh) => {
+            if let (Some(notify), false) = (&alerts.on_matches, fresh.is_empty()) {
+                notify(fresh);
+            }
+        }
+        // The articles are in the index; they will be seen as new once more, upserted and
+        // matched again, which is harmless.
+        Err(e) => error!(error = %e, "recording the commit in the state database failed"),
+    }
     if let Some(notify) = on_commit {
         notify(
             p.seen.iter().map(|(id, _, _)| id.clone()).collect(),
@@ -186,6 +234,7 @@ fn commit(
         "index commit"
     );
     p.docs = 0;
+    p.ids.clear();
     p.seen.clear();
     p.updates.clear();
     p.since = None;

@@ -104,6 +104,11 @@ pub fn fixture() -> Fixture {
             config: Arc::new(RwLock::new(config)),
             metrics: Arc::new(Metrics::new()),
             health,
+            alerts: wirewatch::api::AlertApi {
+                registry: Default::default(),
+                stream: tokio::sync::broadcast::channel(8).0,
+                token: Some("s3cret".into()),
+            },
         },
         _dir: dir,
     }

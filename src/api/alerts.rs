@@ -1,0 +1,424 @@
+//! Saved searches over HTTP: CRUD, matches, an Atom feed per alert, a dry run against the archive,
+//! the delivery log with dead-letter replay, and the live SSE stream of matches.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiState, ErrorBody};
+use crate::alert::store::{self, MatchRecord, OutboxRow, SaveError};
+use crate::alert::{Alert, AlertConfig, Payload, feed, matcher};
+
+/// Alerting's parts the API needs.
+#[derive(Clone)]
+pub struct AlertApi {
+    pub registry: crate::alert::Registry,
+    pub stream: crate::alert::Stream,
+    /// Bearer token for mutating routes; `None` = no token configured.
+    pub token: Option<String>,
+}
+
+/// Compares in constant time, so response timing says nothing about how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Mutating routes need `Authorization: Bearer <token>` when a token is configured.
+fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &s.alerts.token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("this route needs `Authorization: Bearer <token>`".into())
+        })?;
+    if same(given.trim().as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the bearer token is not valid".into()))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn refresh(s: &ApiState) -> Result<(), ApiError> {
+    let alerts = store::list(&s.state).map_err(internal)?;
+    if let Ok(mut r) = s.alerts.registry.write() {
+        *r = alerts;
+    }
+    Ok(())
+}
+
+fn find(s: &ApiState, id: i64) -> Result<Alert, ApiError> {
+    store::get(&s.state, id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert with id {id}")))
+}
+
+/// Checks an alert sent to the API the way `check-config` checks `[[alert]]`.
+fn validate(s: &ApiState, spec: &AlertConfig) -> Result<(), ApiError> {
+    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        return Err(ApiError::BadRequest(
+            "`name`: must be 1 to 200 characters".into(),
+        ));
+    }
+    if spec.query.trim().is_empty()
+        && spec.topic.is_none()
+        && spec.entity.is_none()
+        && spec.source.is_none()
+    {
+        return Err(ApiError::BadRequest(
+            "`query`: give a query or a filter".into(),
+        ));
+    }
+    if let Some(t) = &spec.topic
+        && !crate::analyze::TOPICS.contains(&t.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`topic`: `{t}` is not one of {}",
+            crate::analyze::TOPICS.join(", ")
+        )));
+    }
+    if !(0.0..=1.0).contains(&spec.min_score) {
+        return Err(ApiError::BadRequest(
+            "`min_score`: must be between 0 and 1".into(),
+        ));
+    }
+    let config = s
+        .config
+        .read()
+        .map(|c| c.clone())
+        .map_err(|_| internal("configuration lock poisoned"))?;
+    for ch in &spec.channels {
+        if !config.channels.iter().any(|c| &c.name == ch) {
+            return Err(ApiError::BadRequest(format!(
+                "`channels`: no channel named `{ch}` is configured"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn saved(e: SaveError) -> ApiError {
+    match e {
+        SaveError::Duplicate(n) => {
+            ApiError::Conflict(format!("an alert named `{n}` exists already"))
+        }
+        SaveError::State(e) => internal(e),
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
+}
+
+/// All saved searches.
+#[utoipa::path(get, path = "/api/v1/alerts", responses((status = 200, body = AlertList)))]
+pub(super) async fn list(State(s): State<ApiState>) -> Result<Json<AlertList>, ApiError> {
+    Ok(Json(AlertList {
+        alerts: store::list(&s.state).map_err(internal)?,
+    }))
+}
+
+type Body = Result<Json<AlertConfig>, axum::extract::rejection::JsonRejection>;
+
+fn body(b: Body) -> Result<AlertConfig, ApiError> {
+    b.map(|Json(b)| b)
+        .map_err(|e| ApiError::BadRequest(format!("body: {}", e.body_text())))
+}
+
+/// Saves a new search (needs the bearer token when one is configured).
+#[utoipa::path(post, path = "/api/v1/alerts", request_body = AlertConfig, responses(
+    (status = 201, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn create(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<Alert>), ApiError> {
+    authorize(&s, &headers)?;
+    let spec = body(b)?;
+    validate(&s, &spec)?;
+    let alert = store::create(&s.state, &spec, "api").map_err(saved)?;
+    refresh(&s)?;
+    Ok((StatusCode::CREATED, Json(alert)))
+}
+
+/// One saved search.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
+pub(super) async fn get(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Alert>, ApiError> {
+    Ok(Json(find(&s, id)?))
+}
+
+fn editable(a: &Alert) -> Result<(), ApiError> {
+    if a.origin == "config" {
+        return Err(ApiError::Conflict(format!(
+            "alert `{}` is defined in the configuration file; change it there",
+            a.spec.name
+        )));
+    }
+    Ok(())
+}
+
+/// Replaces a saved search made through the API.
+#[utoipa::path(put, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), request_body = AlertConfig, responses(
+    (status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn update(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<Json<Alert>, ApiError> {
+    authorize(&s, &headers)?;
+    let spec = body(b)?;
+    editable(&find(&s, id)?)?;
+    validate(&s, &spec)?;
+    store::update(&s.state, id, &spec).map_err(saved)?;
+    refresh(&s)?;
+    Ok(Json(find(&s, id)?))
+}
+
+/// Deletes a saved search made through the API, with its delivery log.
+#[utoipa::path(delete, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), responses(
+    (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn delete(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    authorize(&s, &headers)?;
+    editable(&find(&s, id)?)?;
+    store::delete(&s.state, id).map_err(internal)?;
+    refresh(&s)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitParams {
+    /// At most this many (1 to 500, default 50).
+    pub limit: Option<String>,
+}
+
+fn limit(p: &Option<String>) -> Result<usize, ApiError> {
+    match p.as_deref() {
+        None | Some("") => Ok(50),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("`limit`: `{l}` is not a number from 1 to 500"))
+            }),
+    }
+}
+
+type LimitQuery = Result<Query<LimitParams>, axum::extract::rejection::QueryRejection>;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchList {
+    pub matches: Vec<MatchRecord>,
+}
+
+/// The articles an alert matched, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/matches", params(("id" = i64, Path), LimitParams), responses((status = 200, body = MatchList), (status = 404, body = ErrorBody)))]
+pub(super) async fn matches(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    q: LimitQuery,
+) -> Result<Json<MatchList>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    find(&s, id)?;
+    Ok(Json(MatchList {
+        matches: store::matches(&s.state, id, limit(&q.limit)?).map_err(internal)?,
+    }))
+}
+
+/// The alert's matches as an Atom feed, for feed readers.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/feed.atom", params(("id" = i64, Path)), responses((status = 200, description = "Atom 1.0 feed", content_type = "application/atom+xml"), (status = 404, body = ErrorBody)))]
+pub(super) async fn atom(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let alert = find(&s, id)?;
+    let matches = store::matches(&s.state, id, 100).map_err(internal)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let xml = feed::render(
+        &alert,
+        &matches,
+        &format!("http://{host}/api/v1/alerts/{id}/feed.atom"),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        xml,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DryRunParams {
+    /// How far back to look, in days (1 to 3650, default 7).
+    pub days: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DryRun {
+    /// Articles of the period the search matches (before `min_score`).
+    pub total: usize,
+    /// The best matches that also pass `min_score` (at most 50), as the alert would send them.
+    pub matches: Vec<Payload>,
+}
+
+/// Dry run: what the alert would have matched in the archive over the last N days.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/test", params(("id" = i64, Path), DryRunParams), responses((status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn dry_run(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    q: Result<Query<DryRunParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DryRun>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let days = match q.days.as_deref() {
+        None | Some("") => 7,
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=3650).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("`days`: `{d}` is not a number from 1 to 3650"))
+            })?,
+    };
+    let alert = find(&s, id)?;
+    let mut req = matcher::request(&alert);
+    req.from = Some(Utc::now() - chrono::Duration::days(days));
+    req.limit = 100;
+    req.sort = crate::store::Sort::Newest;
+    let index = s.index.clone();
+    let result =
+        tokio::task::spawn_blocking(move || -> Result<DryRun, crate::store::IndexError> {
+            let found = index.search(&req)?;
+            let mut matches = Vec::new();
+            for hit in found.hits {
+                if let Some(a) = index.get(&hit.id)?
+                    && matcher::passes_min_score(&alert, &a)
+                {
+                    matches.push(matcher::payload(&alert, &a));
+                }
+                if matches.len() >= 50 {
+                    break;
+                }
+            }
+            Ok(DryRun {
+                total: found.total,
+                matches,
+            })
+        })
+        .await
+        .map_err(internal)??;
+    Ok(Json(result))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryParams {
+    /// `pending`, `delivered` or `dead` (default: all).
+    pub status: Option<String>,
+    /// At most this many (1 to 500, default 50).
+    pub limit: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<OutboxRow>,
+}
+
+/// The delivery log: pending, delivered and dead-lettered deliveries, newest first.
+#[utoipa::path(get, path = "/api/v1/deliveries", params(DeliveryParams), responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody)))]
+pub(super) async fn deliveries(
+    State(s): State<ApiState>,
+    q: Result<Query<DeliveryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(st @ ("pending" | "delivered" | "dead")) => Some(st),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`status`: `{other}` is not pending, delivered or dead"
+            )));
+        }
+    };
+    Ok(Json(DeliveryList {
+        deliveries: store::deliveries(&s.state, status, limit(&q.limit)?).map_err(internal)?,
+    }))
+}
+
+/// Sends a dead-lettered delivery again.
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", params(("id" = i64, Path)), responses(
+    (status = 202, description = "queued again"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn replay(
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    authorize(&s, &headers)?;
+    if store::replay(&s.state, id).map_err(internal)? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::NotFound(format!("no dead delivery with id {id}")))
+    }
+}
+
+/// Server-sent events: every new alert match as it is committed (`event: match`).
+#[utoipa::path(get, path = "/api/v1/stream", responses((status = 200, description = "text/event-stream of matches", content_type = "text/event-stream")))]
+pub(super) async fn stream(
+    State(s): State<ApiState>,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let rx = s.alerts.stream.subscribe();
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(m) => Event::default()
+                .event("match")
+                .json_data(&m)
+                .unwrap_or_else(|_| Event::default().comment("unserialisable match")),
+            // A slow listener skips what it missed rather than holding the writer back.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                Event::default().event("lagged").data(n.to_string())
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(same(b"secret", b"secret"));
+        assert!(!same(b"secret", b"secreT"));
+        assert!(!same(b"secret", b"secret2"));
+    }
+}

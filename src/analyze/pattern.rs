@@ -37,7 +37,9 @@ pub fn term_regex(term: &str) -> Result<String, String> {
         let escaped = regex::escape(stem).replace(r"\-", r"[\s\-]?");
         body.push_str(&escaped);
         if wild {
-            body.push_str(r"[\p{L}\p{N}\-]*");
+            // Letters and digits are already closed under case: keeping the class out of the
+            // case-insensitive group spares the regex compiler folding all of Unicode.
+            body.push_str(r"(?-i:[\p{L}\p{N}\-]*)");
         }
     }
     let first = term.chars().next().unwrap_or(' ');

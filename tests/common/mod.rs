@@ -405,3 +405,84 @@ pub fn signal(pid: u32, sig: &str) {
         .success();
     assert!(ok, "kill -{sig} {pid} failed");
 }
+
+/// Minimal HTTP request on loopback: method, path, extra headers, body → status and body.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A webhook receiver: records every request, answers from a script of statuses (then 200).
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub requests: Arc<Mutex<Vec<(std::time::Instant, HeaderMap, String)>>>,
+    pub script: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    /// When set, every request gets this status (a receiver that is down).
+    pub down: Arc<Mutex<Option<u16>>>,
+}
+
+impl Receiver {
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, _, b)| serde_json::from_str(b).ok())
+            .collect()
+    }
+}
+
+pub async fn serve_receiver(receiver: Receiver) -> SocketAddr {
+    async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> Response {
+        r.requests
+            .lock()
+            .unwrap()
+            .push((std::time::Instant::now(), headers, body));
+        let status = match *r.down.lock().unwrap() {
+            Some(s) => s,
+            None => r.script.lock().unwrap().pop_front().unwrap_or(200),
+        };
+        let mut resp = (StatusCode::from_u16(status).unwrap(), "").into_response();
+        if status == 429 {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, "1".parse().unwrap());
+        }
+        resp
+    }
+    let app = Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -91,18 +91,19 @@ channels = ["desk"]
     (env, port)
 }
 
-fn start(env: &Env) -> Child {
-    env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
-        .env("WW_TEST_WEBHOOK_SECRET", SECRET)
-        .env("WIREWATCH_API_TOKEN", "token-123")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+fn start(env: &Env) -> Daemon {
+    Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .env("WW_TEST_WEBHOOK_SECRET", SECRET)
+            .env("WIREWATCH_API_TOKEN", "token-123")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
 }
 
-async fn stop(child: Child) -> String {
-    signal(child.id(), "TERM");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+async fn stop(daemon: Daemon) -> String {
+    let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
         .await
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -340,11 +340,12 @@ async fn sigterm_during_ingestion_stops_cleanly_with_everything_committed() {
         &source("Slow", "feed", &server.url("/feeds/slow.xml")),
         "per_host_concurrency = 1",
     );
-    let child = env
-        .wirewatch(&["run", "--config", env.config.to_str().unwrap()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.site.seen.articles_served.load(Ordering::SeqCst) < 4 {
         assert!(
@@ -353,13 +354,8 @@ async fn sigterm_during_ingestion_stops_cleanly_with_everything_committed() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
     let stopped = Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+    let output = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
         .await
         .unwrap();
     assert!(stopped.elapsed() < Duration::from_secs(30));

@@ -88,14 +88,15 @@ the list of covered goods every six months and publish changes in advance, it sa
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let child = env
-        .wirewatch(&["run", "--config", env.config.to_str().unwrap()])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "600000")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("WATCHDOG_USEC", "600000")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = daemon.id();
     let mut got = Vec::new();
 
     // READY once the API listens; watchdog pings and a status line follow.
@@ -173,8 +174,7 @@ the list of covered goods every six months and publish changes in advance, it sa
     );
 
     got.clear();
-    signal(pid, "TERM");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+    let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
         .await
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);

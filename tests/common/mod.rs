@@ -357,6 +357,27 @@ impl Env {
         std::fs::write(&self.config, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// Points the configuration at a small rule pack and gazetteer of the test's own, for tests
+    /// about storage and lifecycle that must not depend on the shipped (large) rule pack.
+    pub fn use_small_rules(&self) {
+        let topics = self.dir.path().join("small-topics.toml");
+        std::fs::write(
+            &topics,
+            "[[rule]]\nname = \"smuggling\"\ntopic = \"chip_smuggling\"\nterms = [\"smuggl*\"]\nnear = [\"chip*\", \"accelerator*\"]\n",
+        )
+        .unwrap();
+        let gazetteer = self.dir.path().join("small-gazetteer.tsv");
+        std::fs::write(&gazetteer, "nvidia\tcompany\tNvidia\n").unwrap();
+        self.edit_config(
+            &repo_file("config/topics.toml").display().to_string(),
+            &topics.display().to_string(),
+        );
+        self.edit_config(
+            &repo_file("config/gazetteer.tsv").display().to_string(),
+            &gazetteer.display().to_string(),
+        );
+    }
+
     pub fn append_config(&self, extra: &str) {
         let mut text = std::fs::read_to_string(&self.config).unwrap();
         text.push_str(extra);
@@ -485,4 +506,34 @@ pub async fn serve_receiver(receiver: Receiver) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// A daemon started by a test; killed when dropped, so a failing test never leaves one running
+/// (an orphan would also hold the test runner's output pipe open).
+pub struct Daemon(Option<std::process::Child>);
+
+impl Daemon {
+    pub fn new(child: std::process::Child) -> Daemon {
+        Daemon(Some(child))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends `sig` and waits for the exit, with whatever the daemon wrote.
+    pub fn stop(mut self, sig: &str) -> Output {
+        let child = self.0.take().expect("daemon running");
+        signal(child.id(), sig);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

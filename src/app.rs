@@ -187,6 +187,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         writer: writer_tx.clone(),
         inflight,
         metrics: metrics.clone(),
+        ops: alerting.ops_channel(&config),
     };
     mark_disabled(&stores.state, &config.sources);
     health.heartbeats.scheduler();
@@ -204,6 +205,12 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         stop.clone(),
     );
 
+    let stale_watch = spawn_stale_watch(
+        stores.state.clone(),
+        shared_config.clone(),
+        &alerting,
+        stop.clone(),
+    );
     let delivery = tokio::spawn(
         alerting
             .worker(stores.state.clone(), metrics.clone())
@@ -264,6 +271,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     }
     abort.cancel();
     background.abort();
+    stale_watch.abort();
     if let Some(api) = api {
         let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     }
@@ -283,6 +291,61 @@ fn mark_disabled(state: &State, sources: &[SourceConfig]) {
 }
 
 /// Pings the watchdog while the scheduler and the writer are alive, and keeps STATUS current.
+/// Tells operators when a source goes stale (answers, but brings nothing new for many times its
+/// interval), once per episode.
+fn spawn_stale_watch(
+    state: State,
+    config: SharedConfig,
+    alerting: &Alerting,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let sender = alerting.sender.clone();
+    tokio::spawn(async move {
+        let mut reported = std::collections::HashSet::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let Ok(config) = config.read().map(|c| c.clone()) else {
+                continue;
+            };
+            let Some(ops) = config
+                .daemon
+                .operators_channel
+                .as_ref()
+                .and_then(|n| config.channels.iter().find(|c| &c.name == n))
+                .map(|channel| alert::ops::OpsChannel {
+                    sender: sender.clone(),
+                    channel: channel.clone(),
+                })
+            else {
+                continue;
+            };
+            let Ok(states) = state.sources() else {
+                continue;
+            };
+            let now = Utc::now();
+            for s in config.sources.iter().filter(|s| s.enabled) {
+                let stale = states
+                    .iter()
+                    .find(|x| x.name == s.name)
+                    .is_some_and(|x| x.is_stale(config.interval_of(s), now));
+                if stale && reported.insert(s.name.clone()) {
+                    ops.notify(
+                        format!("wirewatch: source \"{}\" is stale", s.name),
+                        "it answers but has brought nothing new for more than 20 times its interval; check that the feed still publishes".into(),
+                    )
+                    .await;
+                } else if !stale {
+                    reported.remove(&s.name);
+                }
+            }
+        }
+    })
+}
+
 fn spawn_watchdog_and_status(
     notifier: Arc<Notifier>,
     health: Arc<Health>,
@@ -523,6 +586,7 @@ impl Scheduler<'_> {
             "configuration reloaded"
         );
         Some(Context {
+            ops: self.alerting.ops_channel(&config),
             config,
             fetcher,
             analyzer,
@@ -579,6 +643,16 @@ impl Alerting {
             };
         }
         Ok(())
+    }
+
+    /// The operators' channel of a configuration, if it names one.
+    fn ops_channel(&self, config: &Config) -> Option<alert::ops::OpsChannel> {
+        let name = config.daemon.operators_channel.as_ref()?;
+        let channel = config.channels.iter().find(|c| &c.name == name)?.clone();
+        Some(alert::ops::OpsChannel {
+            sender: self.sender.clone(),
+            channel,
+        })
     }
 
     fn worker(&self, state: State, metrics: Arc<Metrics>) -> alert::deliver::Worker {

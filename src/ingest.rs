@@ -57,6 +57,8 @@ pub struct Context {
     pub writer: WriterTx,
     pub inflight: Inflight,
     pub metrics: Arc<crate::telemetry::Metrics>,
+    /// Where source trouble is reported, when configured.
+    pub ops: Option<crate::alert::ops::OpsChannel>,
 }
 
 /// A candidate article from a source entry.
@@ -127,6 +129,17 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &Cancella
     } else {
         prior.consecutive_failures + 1
     };
+    if let Some(ops) = &ctx.ops
+        && let Some((title, text)) = crate::alert::ops::poll_notice(
+            &source.name,
+            prior.consecutive_failures,
+            failures,
+            status.as_str(),
+            error.as_deref(),
+        )
+    {
+        ops.notify(title, text).await;
+    }
     let update = SourceUpdate {
         name: source.name.clone(),
         url: source.url.clone(),
@@ -159,6 +172,7 @@ impl PollError {
         match self {
             PollError::Fetch(FetchError::Http { .. }) => SourceStatus::HttpError,
             PollError::Fetch(FetchError::RobotsDisallowed(_)) => SourceStatus::RobotsDisallowed,
+            PollError::Fetch(FetchError::Blocked(_)) => SourceStatus::Blocked,
             PollError::Fetch(_) | PollError::Url(_) => SourceStatus::FetchError,
             PollError::Parse(_) => SourceStatus::ParseError,
         }
@@ -314,6 +328,7 @@ fn article_outcome(result: &Result<Fetched, FetchError>) -> &'static str {
         Err(FetchError::PrivateAddress(_)) => "refused",
         Err(FetchError::Http { .. }) => "http-error",
         Err(FetchError::Timeout(_)) => "timeout",
+        Err(FetchError::Blocked(_)) => "blocked",
         Err(FetchError::Cancelled) => "cancelled",
         Err(_) => "error",
     }

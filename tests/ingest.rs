@@ -273,6 +273,50 @@ async fn oversized_responses_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_walls_are_recognised_and_failing_sources_reported_to_operators() {
+    let server = news_site().await;
+    let receiver = Receiver::default();
+    let hook = serve_receiver(receiver.clone()).await;
+    let sources = news_sources(&server)
+        + &source("Walled", "feed", &server.url("/broken/cloudflare"))
+        + &format!(
+            "\n[[channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://{hook}/hook\"\n"
+        );
+    let env = Env::new(&sources, "");
+    env.edit_config("[daemon]\n", "[daemon]\noperators_channel = \"ops\"\n");
+    for run in 1..=4 {
+        let out = env.run_once().await;
+        let log = stderr(&out);
+        assert!(out.status.success(), "{log}");
+        assert!(
+            log.contains("blocked by a bot wall (Cloudflare challenge page)"),
+            "run {run}: {log}"
+        );
+    }
+    // Reported once, at the third failure in a row; nothing stored from the challenge page.
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["kind"], "notice");
+    assert!(
+        bodies[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("\"Walled\" is failing")
+    );
+    assert!(bodies[0]["text"].as_str().unwrap().contains("blocked"));
+    let db = rusqlite::Connection::open(env.dir.path().join("data/state.sqlite")).unwrap();
+    let status: String = db
+        .query_row(
+            "SELECT status FROM sources WHERE name = 'Walled'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "blocked");
+    assert_eq!(env.total("moment"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_host_concurrency_limit_holds() {
     let server = serve(site(Duration::from_millis(150))).await;
     let base = format!("http://{}", server.addr);

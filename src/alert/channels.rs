@@ -99,6 +99,79 @@ impl Sender {
         }
     }
 
+    /// An operators' notice (a source failing, recovering or going stale) in the channel's form.
+    pub async fn notice(
+        &self,
+        channel: &ChannelConfig,
+        title: &str,
+        text: &str,
+    ) -> Result<(), SendError> {
+        match channel.kind {
+            ChannelKind::Webhook => {
+                let body = serde_json::to_vec(
+                    &serde_json::json!({ "kind": "notice", "title": title, "text": text }),
+                )
+                .map_err(|e| SendError::Permanent(e.to_string()))?;
+                let mut headers = Vec::new();
+                if let Some(secret) = secret(channel.secret_env.as_deref())? {
+                    headers.push(("X-Wirewatch-Signature", signature(secret.as_bytes(), &body)));
+                }
+                self.post(channel, body, "application/json", &headers).await
+            }
+            ChannelKind::Slack => {
+                let body = serde_json::json!({ "text": format!("*{title}*\n{text}") });
+                self.post(
+                    channel,
+                    body.to_string().into_bytes(),
+                    "application/json",
+                    &[],
+                )
+                .await
+            }
+            ChannelKind::Ntfy => {
+                let mut headers = vec![
+                    ("Title", title.to_string()),
+                    ("Tags", "warning".to_string()),
+                ];
+                if let Some(token) = secret(channel.token_env.as_deref())? {
+                    headers.push(("Authorization", format!("Bearer {token}")));
+                }
+                self.post(
+                    channel,
+                    text.as_bytes().to_vec(),
+                    "text/plain; charset=utf-8",
+                    &headers,
+                )
+                .await
+            }
+            ChannelKind::Email => {
+                let payload = Payload {
+                    article_id: String::new(),
+                    title: title.to_string(),
+                    url: String::new(),
+                    source: "wirewatch".into(),
+                    published: None,
+                    topics: vec![],
+                    entities: vec![],
+                    evidence: vec![super::Evidence {
+                        topic: String::new(),
+                        sentence: text.to_string(),
+                        terms: vec![],
+                    }],
+                };
+                self.email(
+                    channel,
+                    &AlertRef {
+                        id: 0,
+                        name: "operators".into(),
+                    },
+                    &[payload],
+                )
+                .await
+            }
+        }
+    }
+
     async fn webhook(
         &self,
         channel: &ChannelConfig,

@@ -9,6 +9,7 @@ pub mod channels;
 pub mod deliver;
 pub mod feed;
 pub mod matcher;
+pub mod ops;
 pub mod store;
 
 use std::sync::{Arc, RwLock};

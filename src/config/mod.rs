@@ -173,6 +173,8 @@ pub struct DaemonConfig {
     pub commit_interval: HumanDuration,
     /// How long a stop may take before in-flight fetches are abandoned.
     pub shutdown_grace: HumanDuration,
+    /// A `[[channel]]` told when a source starts failing (3 polls in a row), recovers, or goes stale.
+    pub operators_channel: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -190,6 +192,7 @@ impl Default for DaemonConfig {
             commit_every_docs: 500,
             commit_interval: HumanDuration(Duration::from_secs(10)),
             shutdown_grace: HumanDuration(Duration::from_secs(10)),
+            operators_channel: None,
         }
     }
 }
@@ -689,6 +692,15 @@ fn validate_alerts(raw: &RawConfig, push: &mut impl FnMut(&str, &str, String)) {
                 }
             }
         }
+    }
+    if let Some(ops) = &raw.daemon.operators_channel
+        && !channel_names.contains(ops.as_str())
+    {
+        push(
+            "[daemon]",
+            "operators_channel",
+            format!("no [[channel]] is named `{ops}`"),
+        );
     }
     let mut alert_names = HashSet::new();
     for a in &raw.alerts {

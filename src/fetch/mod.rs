@@ -36,6 +36,8 @@ pub enum FetchError {
     },
     #[error("response larger than the {0}-byte cap")]
     TooLarge(u64),
+    #[error("blocked by a bot wall ({0} challenge page)")]
+    Blocked(&'static str),
     #[error("robots.txt disallows {0}")]
     RobotsDisallowed(String),
     #[error(
@@ -211,6 +213,44 @@ impl Fetcher {
                     max_age: max_age(&h),
                 });
             }
+            if matches!(status.as_u16(), 403 | 429 | 503)
+                || h.contains_key("cf-mitigated")
+                || h.contains_key("x-datadome")
+            {
+                // Challenge pages come with these statuses (or headers); read a little of the
+                // body to tell a bot wall from an ordinary error.
+                let head = read_capped(resp, 256 * 1024, timeout)
+                    .await
+                    .unwrap_or_default();
+                if let Some(wall) = bot_wall(&h, &head) {
+                    return Err(FetchError::Blocked(wall));
+                }
+                if !status.is_success() {
+                    let retry_after = if matches!(status.as_u16(), 429 | 503) {
+                        h.get(header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after)
+                    } else {
+                        None
+                    };
+                    if let Some(after) = retry_after {
+                        self.hosts.defer(&host, after);
+                    }
+                    return Err(FetchError::Http {
+                        status: status.as_u16(),
+                        retry_after,
+                    });
+                }
+                return Ok(Fetched {
+                    url: final_url,
+                    not_modified: false,
+                    body: head,
+                    content_type: text_header(header::CONTENT_TYPE),
+                    etag: text_header(header::ETAG),
+                    last_modified: text_header(header::LAST_MODIFIED),
+                    max_age: max_age(&h),
+                });
+            }
             if !status.is_success() {
                 let retry_after = if matches!(status.as_u16(), 429 | 503) {
                     h.get(header::RETRY_AFTER)
@@ -228,6 +268,12 @@ impl Fetcher {
                 });
             }
             let body = read_capped(resp, self.config.max_body.0, timeout).await?;
+            // Some walls answer 200.
+            if body.len() < 64 * 1024
+                && let Some(wall) = bot_wall(&h, &body)
+            {
+                return Err(FetchError::Blocked(wall));
+            }
             Ok(Fetched {
                 url: final_url,
                 not_modified: false,
@@ -283,6 +329,35 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     msg
+}
+
+/// Recognises anti-bot challenge pages (Cloudflare, DataDome, PerimeterX, Akamai), which must never
+/// be taken for a feed or an article.
+pub fn bot_wall(headers: &HeaderMap, body: &[u8]) -> Option<&'static str> {
+    if headers.get("cf-mitigated").and_then(|v| v.to_str().ok()) == Some("challenge") {
+        return Some("Cloudflare");
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).to_ascii_lowercase();
+    let has = |needle: &str| text.contains(needle);
+    if has("cf-chl-")
+        || has("challenge-platform")
+        || has("<title>just a moment...</title>")
+        || has("attention required! | cloudflare")
+    {
+        return Some("Cloudflare");
+    }
+    if headers.contains_key("x-datadome") && (has("captcha-delivery.com") || has("datadome"))
+        || has("geo.captcha-delivery.com")
+    {
+        return Some("DataDome");
+    }
+    if has("px-captcha") || has("_pxcaptcha") || has("perimeterx") && has("captcha") {
+        return Some("PerimeterX");
+    }
+    if has("errors.edgesuite.net") && has("access denied") {
+        return Some("Akamai");
+    }
+    None
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -345,6 +420,25 @@ fn is_private_ip(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bot_walls() {
+        let empty = HeaderMap::new();
+        let cf = b"<html><head><title>Just a moment...</title></head><body><script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate\"></script></body></html>";
+        assert_eq!(bot_wall(&empty, cf), Some("Cloudflare"));
+        let dd = b"<html><body><script src=\"https://ct.captcha-delivery.com/c.js\"></script><iframe src=\"https://geo.captcha-delivery.com/captcha/?x\"></iframe></body></html>";
+        assert_eq!(bot_wall(&empty, dd), Some("DataDome"));
+        let mut h = HeaderMap::new();
+        h.insert("cf-mitigated", HeaderValue::from_static("challenge"));
+        assert_eq!(bot_wall(&h, b""), Some("Cloudflare"));
+        assert_eq!(
+            bot_wall(
+                &empty,
+                b"<rss><channel><title>Cloudflare blog</title></channel></rss>"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn retry_after_forms() {

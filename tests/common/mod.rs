@@ -72,6 +72,10 @@ pub async fn serve(site: Site) -> Server {
         .route("/articles/{n}", get(article))
         .route("/private/{n}", get(private))
         .route("/busy/feed.xml", get(busy))
+        .route("/broken/cloudflare", get(|| async {
+            (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/html")],
+             "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\"></script></body></html>")
+        }))
         .route(
             "/broken/huge.xml",
             get(|| async {

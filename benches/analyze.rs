@@ -46,11 +46,21 @@ fn article(seed: usize, words: usize) -> (String, String) {
 }
 
 fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5000);
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5000);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let analyzer = Analyzer::load(&root.join("config/topics.toml"), &root.join("config/gazetteer.tsv")).expect("shipped rules load");
+    let analyzer = Analyzer::load(
+        &root.join("config/topics.toml"),
+        &root.join("config/gazetteer.tsv"),
+    )
+    .expect("shipped rules load");
     let articles: Vec<(String, String)> = (0..n).map(|i| article(i, 400)).collect();
-    let words: usize = articles.iter().map(|(_, b)| b.split_whitespace().count()).sum();
+    let words: usize = articles
+        .iter()
+        .map(|(_, b)| b.split_whitespace().count())
+        .sum();
     // Warm up, then three timed passes; report the median.
     for (t, b) in articles.iter().take(200) {
         std::hint::black_box(analyzer.analyze(t, b));
@@ -72,6 +82,10 @@ fn main() {
         "analyze: {n} articles, {:.0} words each on average, one thread: median {:.0} articles/s (runs: {}), {tagged} tagged",
         words as f64 / n as f64,
         rates[1],
-        rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }

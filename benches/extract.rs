@@ -6,7 +6,8 @@ use std::io::Read;
 use std::time::Instant;
 
 fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/extraction/html");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/extraction/html");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("extract: {} not found; nothing measured", dir.display());
         return;
@@ -15,7 +16,10 @@ fn main() {
     for e in entries.flatten() {
         let raw = std::fs::read(e.path()).unwrap_or_default();
         let mut html = Vec::new();
-        if flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut html).is_err() {
+        if flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut html)
+            .is_err()
+        {
             html = raw;
         }
         pages.push(html);
@@ -35,6 +39,10 @@ fn main() {
         pages.len(),
         bytes as f64 / 1e6,
         rates[2],
-        rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
+        rates
+            .iter()
+            .map(|r| format!("{r:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }

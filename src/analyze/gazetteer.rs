@@ -20,9 +20,20 @@ pub struct EntityDef {
     pub context: Option<Regex>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Gazetteer {
     pub entities: Vec<EntityDef>,
+    /// All entity patterns in one set, so a sentence is scanned once for candidates.
+    pub set: regex::RegexSet,
+}
+
+impl Default for Gazetteer {
+    fn default() -> Self {
+        Gazetteer {
+            entities: Vec::new(),
+            set: regex::RegexSet::empty(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +117,17 @@ impl Gazetteer {
             });
         }
         if problems.is_empty() {
-            Ok(Gazetteer { entities })
+            let set = regex::RegexSetBuilder::new(entities.iter().map(|e| e.pattern.as_str()))
+                .size_limit(256 << 20)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .map_err(|e| GazetteerError {
+                    file: file.to_string(),
+                    problems: vec![format!(
+                        "the entities together are too large to compile: {e}"
+                    )],
+                })?;
+            Ok(Gazetteer { entities, set })
         } else {
             Err(GazetteerError {
                 file: file.to_string(),

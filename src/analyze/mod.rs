@@ -130,7 +130,8 @@ impl Analyzer {
                     1.0
                 };
                 let mut fired = [false; 4];
-                for rule in &self.rules.rules {
+                let candidates = self.rules.term_set.matches(sentence);
+                for rule in candidates.iter().map(|i| &self.rules.rules[i]) {
                     let Some(terms) = rule_fires(rule, sentence) else {
                         continue;
                     };
@@ -152,7 +153,8 @@ impl Analyzer {
                         rule: rule.name.clone(),
                     });
                 }
-                for (i, e) in self.gazetteer.entities.iter().enumerate() {
+                for i in self.gazetteer.set.matches(sentence).iter() {
+                    let e = &self.gazetteer.entities[i];
                     let hits = e.pattern.find_iter(sentence).count();
                     if hits == 0 {
                         continue;

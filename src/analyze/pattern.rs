@@ -45,12 +45,12 @@ pub fn term_regex(term: &str) -> Result<String, String> {
     let first = term.chars().next().unwrap_or(' ');
     let last_raw = term.chars().last().unwrap_or(' ');
     let open = if is_word_char(first) && !is_cjk(first) {
-        r"\b"
+        r"(?-u:\b)"
     } else {
         ""
     };
     let close = if last_raw != '*' && is_word_char(last_raw) && !is_cjk(last_raw) {
-        r"\b"
+        r"(?-u:\b)"
     } else {
         ""
     };

@@ -99,6 +99,9 @@ pub struct RulePack {
     /// Thresholds indexed like [`TOPICS`].
     pub thresholds: [f64; 4],
     pub rules: Vec<Rule>,
+    /// Every rule's terms in one set: a sentence is checked against the few rules whose terms it
+    /// holds, found in a single pass.
+    pub term_set: regex::RegexSet,
 }
 
 /// Every problem of a rule pack, each naming its rule.
@@ -196,10 +199,19 @@ impl RulePack {
                 problems,
             });
         }
+        let term_set = regex::RegexSetBuilder::new(rules.iter().map(|r| r.terms.as_str()))
+            .size_limit(256 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .map_err(|e| RuleError {
+                file: file.to_string(),
+                problems: vec![format!("the rules together are too large to compile: {e}")],
+            })?;
         Ok(RulePack {
             settings: raw.settings,
             thresholds,
             rules,
+            term_set,
         })
     }
 }

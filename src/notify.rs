@@ -51,15 +51,20 @@ impl Notifier {
     /// never fatal: systemd going away must not take the daemon with it.
     pub fn send(&self, message: &str) {
         let Some(target) = &self.target else { return };
-        let result = UnixDatagram::unbound().and_then(|sock| match target {
-            Target::Path(p) => sock.send_to(message.as_bytes(), p).map(|_| ()),
-            #[cfg(target_os = "linux")]
-            Target::Abstract(name) => {
-                use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-                sock.send_to_addr(message.as_bytes(), &addr).map(|_| ())
-            }
-        });
+        // Never block: a service manager that does not read (or a full queue) must not stall the
+        // async threads this is called from; a dropped STATUS or WATCHDOG is harmless, the next
+        // one follows shortly.
+        let result = UnixDatagram::unbound()
+            .and_then(|sock| sock.set_nonblocking(true).map(|()| sock))
+            .and_then(|sock| match target {
+                Target::Path(p) => sock.send_to(message.as_bytes(), p).map(|_| ()),
+                #[cfg(target_os = "linux")]
+                Target::Abstract(name) => {
+                    use std::os::linux::net::SocketAddrExt;
+                    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+                    sock.send_to_addr(message.as_bytes(), &addr).map(|_| ())
+                }
+            });
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot notify systemd");
         }

@@ -113,15 +113,22 @@ async fn run_once_indexes_every_article_and_second_run_is_conditional() {
     // Title words, body words only the article page has (teaser in the feed), and topics.
     assert_eq!(env.total("title:legacy"), 1);
     assert_eq!(env.total("quokkaword"), 1);
-    assert_eq!(env.total("topic:export_controls"), 1);
-    assert_eq!(env.total("topic:chip_smuggling"), 1);
+    // Topics as the shipped rules give them (other articles may carry these topics too).
+    assert_eq!(
+        env.total("topic:export_controls AND title:\"entity list\""),
+        1
+    );
+    assert_eq!(env.total("topic:chip_smuggling AND title:smuggling"), 1);
     let tariffs = env.search("", &["--topic", "tariffs"]);
-    assert_eq!(tariffs["total"], 1);
+    let urls: Vec<&str> = tariffs["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["url"].as_str().unwrap())
+        .collect();
     assert!(
-        tariffs["hits"][0]["url"]
-            .as_str()
-            .unwrap()
-            .contains("/articles/2.html")
+        urls.iter().any(|u| u.contains("/articles/2.html")),
+        "{urls:?}"
     );
     // The full-text feed item was not fetched; the teasers were.
     let seen = &server.site.seen;

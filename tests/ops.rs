@@ -21,19 +21,49 @@ fn site() -> Site {
     }
 }
 
-/// Collects sd_notify messages until `until` returns true or the deadline passes.
-fn wait_for_message(sock: &UnixDatagram, got: &mut Vec<String>, until: impl Fn(&[String]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
-    while !until(got) {
+/// Every sd_notify message received so far, read by a thread that never stops draining the
+/// socket (a full socket queue would make the daemon drop notifications).
+type Inbox = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn drain(sock: UnixDatagram) -> Inbox {
+    let inbox: Inbox = Default::default();
+    let out = inbox.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => out
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return,
+            }
+        }
+    });
+    inbox
+}
+
+/// Waits until the messages received since `from` satisfy `until`.
+async fn wait_for_message(inbox: &Inbox, from: usize, until: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got: Vec<String> = inbox.lock().unwrap()[from..].to_vec();
+        if until(&got) {
+            return;
+        }
         assert!(
             Instant::now() < deadline,
             "no such notification; got {got:?}"
         );
-        if let Ok(n) = sock.recv(&mut buf) {
-            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn mark(inbox: &Inbox) -> usize {
+    inbox.lock().unwrap().len()
 }
 
 async fn wait_until(what: &str, f: impl Fn() -> bool) {
@@ -48,10 +78,10 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
 async fn notify_watchdog_reload_metrics_and_stop() {
     let server = serve(site()).await;
     let base = format!("http://{}", server.addr);
-    let full = "The trade office said on Friday that the new zebracorn levy would apply to imports from next month, \
-with exemptions for parts already in transit. Officials expect the measure to raise revenue and protect domestic \
-producers, while importers warned of higher prices for consumers and delays at the border. The office will review \
-the list of covered goods every six months and publish changes in advance, it said in a statement on its website.";
+    let full = "The city council said on Friday that the new zebracorn programme would start next month, \
+with a pilot in two districts. Officials expect the scheme to cut waiting times at libraries and clinics, \
+while residents' groups asked for more consultation before it is extended. The council will review the \
+programme every six months and publish the results on its website, a spokeswoman said in a statement";
     server.site.feeds.lock().unwrap().insert(
         "/feeds/a.xml".into(),
         rss(
@@ -97,15 +127,16 @@ the list of covered goods every six months and publish changes in advance, it sa
             .unwrap(),
     );
     let pid = daemon.id();
-    let mut got = Vec::new();
+    let inbox = drain(sock);
 
     // READY once the API listens; watchdog pings and a status line follow.
-    wait_for_message(&sock, &mut got, |m| m.iter().any(|x| x == "READY=1"));
+    wait_for_message(&inbox, 0, |m| m.iter().any(|x| x == "READY=1")).await;
     assert_eq!(http_get(port, "/readyz").0, 200);
     assert_eq!(http_get(port, "/healthz").0, 200);
-    wait_for_message(&sock, &mut got, |m| {
+    wait_for_message(&inbox, 0, |m| {
         m.iter().any(|x| x == "WATCHDOG=1") && m.iter().any(|x| x.starts_with("STATUS=1 sources"))
-    });
+    })
+    .await;
 
     // The zebracorn word is not in any rule yet.
     wait_until("source A polled", || {
@@ -118,13 +149,14 @@ the list of covered goods every six months and publish changes in advance, it sa
     // Reload: a new source and a new rule.
     env.append_config(&(source("B", "feed", &server.url("/feeds/b.xml")) + "interval = \"1s\"\n"));
     let mut rules = std::fs::read_to_string(&topics).unwrap();
-    rules.push_str("\n[[rule]]\nname = \"test-zebracorn\"\ntopic = \"tariffs\"\nterms = [\"zebracorn levy\"]\n");
+    rules.push_str("\n[[rule]]\nname = \"test-zebracorn\"\ntopic = \"tariffs\"\nterms = [\"zebracorn programme\"]\n");
     std::fs::write(&topics, rules).unwrap();
-    got.clear();
+    let since = mark(&inbox);
     signal(pid, "HUP");
-    wait_for_message(&sock, &mut got, |m| {
+    wait_for_message(&inbox, since, |m| {
         m.iter().any(|x| x == "RELOADING=1") && m.iter().any(|x| x == "READY=1")
-    });
+    })
+    .await;
     wait_until("source B polled", || {
         !server.site.seen.headers_for("/feeds/b.xml").is_empty()
     })
@@ -144,9 +176,9 @@ the list of covered goods every six months and publish changes in advance, it sa
         ),
     )
     .unwrap();
-    got.clear();
+    let since = mark(&inbox);
     signal(pid, "HUP");
-    wait_for_message(&sock, &mut got, |m| m.iter().any(|x| x == "READY=1"));
+    wait_for_message(&inbox, since, |m| m.iter().any(|x| x == "READY=1")).await;
     let polls_before = server.site.seen.headers_for("/feeds/b.xml").len();
     wait_until("B still polled after a refused reload", || {
         server.site.seen.headers_for("/feeds/b.xml").len() > polls_before
@@ -173,7 +205,7 @@ the list of covered goods every six months and publish changes in advance, it sa
         "{metrics}"
     );
 
-    got.clear();
+    let since = mark(&inbox);
     let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
         .await
         .unwrap();
@@ -181,10 +213,8 @@ the list of covered goods every six months and publish changes in advance, it sa
     assert!(out.status.success(), "{log}");
     assert!(log.contains("reload refused"), "{log}");
     assert!(log.contains("bogus_key"), "{log}");
-    let mut buf = [0u8; 256];
-    while let Ok(n) = sock.recv(&mut buf) {
-        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<String> = inbox.lock().unwrap()[since..].to_vec();
     assert!(got.iter().any(|x| x == "STOPPING=1"), "{got:?}");
     assert!(server.site.seen.not_modified.load(Ordering::SeqCst) > 0);
 }

@@ -61,7 +61,9 @@ fn query(i: usize) -> AlertConfig {
     AlertConfig {
         name: format!("alert {i}"),
         query,
-        topic: (i % 5 == 0).then(|| TOPICS[i % TOPICS.len()].to_string()),
+        topic: i
+            .is_multiple_of(5)
+            .then(|| TOPICS[i % TOPICS.len()].to_string()),
         entity: None,
         source: None,
         lang: None,
@@ -78,7 +80,7 @@ fn article(n: usize) -> StoredArticle {
     let body: Vec<String> = (0..400)
         .map(|k| {
             let h = (n * 2_654_435_761 + k * 40_503) % 1_000_003;
-            if k % 97 == 0 {
+            if k.is_multiple_of(97) {
                 WORDS[h % WORDS.len()].to_string()
             } else {
                 format!("w{}", h % 20_000)

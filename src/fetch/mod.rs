@@ -213,45 +213,7 @@ impl Fetcher {
                     max_age: max_age(&h),
                 });
             }
-            if matches!(status.as_u16(), 403 | 429 | 503)
-                || h.contains_key("cf-mitigated")
-                || h.contains_key("x-datadome")
-            {
-                // Challenge pages come with these statuses (or headers); read a little of the
-                // body to tell a bot wall from an ordinary error.
-                let head = read_capped(resp, 256 * 1024, timeout)
-                    .await
-                    .unwrap_or_default();
-                if let Some(wall) = bot_wall(&h, &head) {
-                    return Err(FetchError::Blocked(wall));
-                }
-                if !status.is_success() {
-                    let retry_after = if matches!(status.as_u16(), 429 | 503) {
-                        h.get(header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after)
-                    } else {
-                        None
-                    };
-                    if let Some(after) = retry_after {
-                        self.hosts.defer(&host, after);
-                    }
-                    return Err(FetchError::Http {
-                        status: status.as_u16(),
-                        retry_after,
-                    });
-                }
-                return Ok(Fetched {
-                    url: final_url,
-                    not_modified: false,
-                    body: head,
-                    content_type: text_header(header::CONTENT_TYPE),
-                    etag: text_header(header::ETAG),
-                    last_modified: text_header(header::LAST_MODIFIED),
-                    max_age: max_age(&h),
-                });
-            }
-            if !status.is_success() {
+            let http_error = || {
                 let retry_after = if matches!(status.as_u16(), 429 | 503) {
                     h.get(header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
@@ -262,27 +224,47 @@ impl Fetcher {
                 if let Some(after) = retry_after {
                     self.hosts.defer(&host, after);
                 }
-                return Err(FetchError::Http {
+                FetchError::Http {
                     status: status.as_u16(),
                     retry_after,
-                });
-            }
-            let body = read_capped(resp, self.config.max_body.0, timeout).await?;
-            // Some walls answer 200.
-            if body.len() < 64 * 1024
-                && let Some(wall) = bot_wall(&h, &body)
-            {
-                return Err(FetchError::Blocked(wall));
-            }
-            Ok(Fetched {
-                url: final_url,
+                }
+            };
+            let fetched = |body: Bytes| Fetched {
+                url: final_url.clone(),
                 not_modified: false,
                 body,
                 content_type: text_header(header::CONTENT_TYPE),
                 etag: text_header(header::ETAG),
                 last_modified: text_header(header::LAST_MODIFIED),
                 max_age: max_age(&h),
-            })
+            };
+            let suspicious = matches!(status.as_u16(), 403 | 429 | 503)
+                || h.contains_key("cf-mitigated")
+                || h.contains_key("x-datadome");
+            if !status.is_success() && !suspicious {
+                return Err(http_error());
+            }
+            // Challenge pages come with these statuses or headers, and some walls answer 200 with
+            // a small page: read the body (a little of it for errors) to tell a wall from the rest.
+            let cap = if status.is_success() {
+                self.config.max_body.0
+            } else {
+                256 * 1024
+            };
+            let body = match read_capped(resp, cap, timeout).await {
+                Ok(body) => body,
+                Err(e) if status.is_success() => return Err(e),
+                Err(_) => Bytes::new(),
+            };
+            if (suspicious || body.len() < 64 * 1024)
+                && let Some(wall) = bot_wall(&h, &body)
+            {
+                return Err(FetchError::Blocked(wall));
+            }
+            if !status.is_success() {
+                return Err(http_error());
+            }
+            Ok(fetched(body))
         };
         tokio::select! {
             r = work => r,

@@ -228,14 +228,20 @@ impl Sender {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let resp = req.send().await.map_err(|e| SendError::Retry {
-            message: if e.is_timeout() {
-                format!("timed out after {:?}", self.timeout)
-            } else {
-                format!("cannot reach the receiver: {e}")
-            },
-            retry_after: None,
-        })?;
+        // Channel URLs can carry secrets (Slack and ntfy put them in the path): errors are logged
+        // and stored, so they never include the URL.
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| e.without_url())
+            .map_err(|e| SendError::Retry {
+                message: if e.is_timeout() {
+                    format!("timed out after {:?}", self.timeout)
+                } else {
+                    format!("cannot reach the receiver: {e}")
+                },
+                retry_after: None,
+            })?;
         classify(
             resp.status().as_u16(),
             resp.headers()
@@ -386,6 +392,28 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[tokio::test]
+    async fn errors_never_carry_the_channel_url() {
+        let sender = Sender::new("wirewatch-test", Duration::from_secs(2)).unwrap();
+        let channel = ChannelConfig {
+            name: "chat".into(),
+            kind: ChannelKind::Slack,
+            url: Some("http://127.0.0.1:1/services/T0/B0/SECRETPATH".into()),
+            secret_env: None,
+            token_env: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: None,
+            smtp_user_env: None,
+            smtp_password_env: None,
+            from: None,
+            to: vec![],
+        };
+        let err = sender.notice(&channel, "t", "x").await.unwrap_err();
+        assert!(matches!(err, SendError::Retry { .. }), "{err}");
+        assert!(!err.to_string().contains("SECRETPATH"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,29 @@ fn secret(var: Option<&str>) -> Result<Option<String>, SendError> {
     }
 }
 
+/// Adds `X-Wirewatch-Signature` when the channel names a secret.
+fn sign(
+    channel: &ChannelConfig,
+    body: &[u8],
+    headers: &mut Vec<(&'static str, String)>,
+) -> Result<(), SendError> {
+    if let Some(secret) = secret(channel.secret_env.as_deref())? {
+        headers.push(("X-Wirewatch-Signature", signature(secret.as_bytes(), body)));
+    }
+    Ok(())
+}
+
+/// Adds the ntfy access token when the channel names one.
+fn ntfy_auth(
+    channel: &ChannelConfig,
+    headers: &mut Vec<(&'static str, String)>,
+) -> Result<(), SendError> {
+    if let Some(token) = secret(channel.token_env.as_deref())? {
+        headers.push(("Authorization", format!("Bearer {token}")));
+    }
+    Ok(())
+}
+
 /// Sends alerts of one alert to one channel: one article, or a digest of several.
 pub struct Sender {
     client: reqwest::Client,
@@ -84,9 +107,7 @@ impl Sender {
                 if let [one] = items {
                     headers.push(("Click", one.url.clone()));
                 }
-                if let Some(token) = secret(channel.token_env.as_deref())? {
-                    headers.push(("Authorization", format!("Bearer {token}")));
-                }
+                ntfy_auth(channel, &mut headers)?;
                 self.post(
                     channel,
                     text(alert, items, false).into_bytes(),
@@ -113,9 +134,7 @@ impl Sender {
                 )
                 .map_err(|e| SendError::Permanent(e.to_string()))?;
                 let mut headers = Vec::new();
-                if let Some(secret) = secret(channel.secret_env.as_deref())? {
-                    headers.push(("X-Wirewatch-Signature", signature(secret.as_bytes(), &body)));
-                }
+                sign(channel, &body, &mut headers)?;
                 self.post(channel, body, "application/json", &headers).await
             }
             ChannelKind::Slack => {
@@ -133,9 +152,7 @@ impl Sender {
                     ("Title", title.to_string()),
                     ("Tags", "warning".to_string()),
                 ];
-                if let Some(token) = secret(channel.token_env.as_deref())? {
-                    headers.push(("Authorization", format!("Bearer {token}")));
-                }
+                ntfy_auth(channel, &mut headers)?;
                 self.post(
                     channel,
                     text.as_bytes().to_vec(),
@@ -203,9 +220,7 @@ impl Sender {
         };
         let body = body.map_err(|e| SendError::Permanent(e.to_string()))?;
         let mut headers = vec![("Idempotency-Key", key)];
-        if let Some(secret) = secret(channel.secret_env.as_deref())? {
-            headers.push(("X-Wirewatch-Signature", signature(secret.as_bytes(), &body)));
-        }
+        sign(channel, &body, &mut headers)?;
         self.post(channel, body, "application/json", &headers).await
     }
 

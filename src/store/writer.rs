@@ -108,20 +108,13 @@ async fn run(
             op = rx.recv() => op,
             _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
             _ = sleep_until(deadline) => {
-                let _ = commit(&mut writer, &index, &state, &mut p, &config.on_commit, &config.alerts);
+                let _ = commit(&mut writer, &index, &state, &mut p, &config);
                 continue;
             }
         };
         match op {
             None => {
-                if let Err(e) = commit(
-                    &mut writer,
-                    &index,
-                    &state,
-                    &mut p,
-                    &config.on_commit,
-                    &config.alerts,
-                ) {
+                if let Err(e) = commit(&mut writer, &index, &state, &mut p, &config) {
                     return Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(e)));
                 }
                 info!("index writer stopped after its final commit");
@@ -143,14 +136,7 @@ async fn run(
                 p.docs += 1;
                 p.since.get_or_insert_with(tokio::time::Instant::now);
                 if p.docs >= config.commit_every_docs {
-                    let _ = commit(
-                        &mut writer,
-                        &index,
-                        &state,
-                        &mut p,
-                        &config.on_commit,
-                        &config.alerts,
-                    );
+                    let _ = commit(&mut writer, &index, &state, &mut p, &config);
                 }
             }
             Some(WriteOp::SourceDone(u)) => {
@@ -163,14 +149,7 @@ async fn run(
                 }
             }
             Some(WriteOp::Flush(ack)) => {
-                let r = commit(
-                    &mut writer,
-                    &index,
-                    &state,
-                    &mut p,
-                    &config.on_commit,
-                    &config.alerts,
-                );
+                let r = commit(&mut writer, &index, &state, &mut p, &config);
                 let _ = ack.send(r);
             }
         }
@@ -189,9 +168,9 @@ fn commit(
     index: &ArticleIndex,
     state: &State,
     p: &mut Pending,
-    on_commit: &Option<OnCommit>,
-    alerts: &AlertHooks,
+    config: &WriterConfig,
 ) -> Result<(), String> {
+    let (on_commit, alerts) = (&config.on_commit, &config.alerts);
     if p.docs == 0 && p.updates.is_empty() {
         return Ok(());
     }

@@ -82,6 +82,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     let released = inflight.clone();
     let alerting = Alerting::start(&stores.state, &config, metrics.clone())?;
     let matcher_registry = alerting.registry.clone();
+    let mut compiled = alert::matcher::Compiled::default();
     let (match_stream, match_wake, match_metrics, names) = (
         alerting.stream.clone(),
         alerting.wake.clone(),
@@ -102,15 +103,12 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             })),
             heartbeat: Some(Box::new(move || writer_health.heartbeats.writer())),
             alerts: AlertHooks {
-                matcher: Some(Box::new(move |index, ids| {
-                    let alerts = matcher_registry
-                        .read()
-                        .map(|r| r.clone())
-                        .unwrap_or_default();
-                    alert::matcher::match_batch(index, &alerts, ids)
-                        .into_iter()
-                        .map(|(m, _, _)| m)
-                        .collect()
+                // The closure owns the compiled saved searches from one commit to the next.
+                matcher: Some(Box::new(move |index, articles| {
+                    let Ok(alerts) = matcher_registry.read() else {
+                        return Vec::new();
+                    };
+                    alert::matcher::match_batch(index, &alerts, &mut compiled, articles)
                 })),
                 on_matches: Some(Box::new(move |fresh| {
                     match_metrics.alert_matches.inc_by(fresh.len() as u64);

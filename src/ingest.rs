@@ -365,11 +365,39 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
     }
     let listed = out.len();
     let all: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
-    let seen = ctx.state.seen_among(&all).unwrap_or_default();
-    out.retain(|c| !seen.contains(&c.id) && ctx.inflight.claim(&c.id));
+    let seen = ctx.state.seen_versions(&all).unwrap_or_default();
+    // A stored article comes back when its entry says it was updated since.
+    let updated = |c: &Candidate| match (seen.get(&c.id), c.entry.updated) {
+        (Some(Some(before)), Some(now)) => now > *before,
+        _ => false,
+    };
+    let updates = out.iter().filter(|c| updated(c)).count();
+    let seen_here = out.iter().filter(|c| seen.contains_key(&c.id)).count();
+    // Some feeds stamp every entry with the time of the request: that is no news, and fetching
+    // every page again at every poll would be anything but polite.
+    let believable = updates <= MAX_UPDATES_PER_POLL.max(seen_here / 2);
+    if updates > 0 && !believable {
+        debug!(source = %source.name, updates, seen = seen_here, "ignoring updated dates that change on every entry");
+    }
+    let mut taken = 0;
+    out.retain(|c| {
+        let wanted = match seen.get(&c.id) {
+            None => true,
+            Some(_) if believable && updated(c) && taken < MAX_UPDATES_PER_POLL => {
+                taken += 1;
+                true
+            }
+            Some(_) => false,
+        };
+        wanted && ctx.inflight.claim(&c.id)
+    });
     ctx.metrics.entries(&source.name, listed, out.len());
     out
 }
+
+/// At most this many stored articles are fetched again in one poll of a source because their
+/// entries say they were updated.
+const MAX_UPDATES_PER_POLL: usize = 10;
 
 fn entry_id(source: &str, feed_id: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -402,6 +430,7 @@ async fn process(
     let op = WriteOp::Article {
         article: Box::new(article),
         mark_seen: complete,
+        updated: c.entry.updated,
     };
     if ctx.writer.send(op).await.is_err() {
         ctx.inflight.release([c.id]);

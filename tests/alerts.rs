@@ -17,13 +17,7 @@ const SECRET: &str = "a shared webhook secret";
 
 /// A feed with two articles the saved search matches and one it does not.
 async fn feed_site() -> Server {
-    let server = serve(Site {
-        seen: Default::default(),
-        feeds: Default::default(),
-        pages: Default::default(),
-        page_delay: Duration::ZERO,
-    })
-    .await;
+    let server = serve(Site::default()).await;
     let base = format!("http://{}", server.addr);
     let long = |extra: &str| {
         format!(
@@ -439,4 +433,106 @@ async fn alerts_can_be_managed_over_the_api() {
     let (status, _) = http_get(port, &format!("/api/v1/alerts/{id}"));
     assert_eq!(status, 404);
     stop(child).await;
+}
+
+/// An Atom feed of one entry, updated at `updated`.
+fn atom_entry(base: &str, updated: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Desk</title><id>urn:desk</id><updated>{updated}</updated>
+<entry><title>Quokkagpu export case widens</title><id>urn:desk:1</id>
+<link href="{base}/articles/7.html"/><published>2026-11-20T08:00:00Z</published><updated>{updated}</updated>
+<summary>Prosecutors widened the quokkagpu case.</summary></entry></feed>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_article_alerts_again_only_where_asked() {
+    let server = serve(Site::default()).await;
+    let base = format!("http://{}", server.addr);
+    let para = "Prosecutors said the quokkagpu boards were shipped through a regional hub to buyers who used front companies, \
+and officials said more charges could follow as the inquiry widens to other distributors in the region.";
+    let page = |extra: &str| {
+        article_page(
+            "Quokkagpu export case widens",
+            &[
+                para,
+                para,
+                extra,
+                "Lawyers for the defendants did not respond on Friday.",
+            ],
+        )
+    };
+    let set = |updated: &str, extra: &str| {
+        server
+            .site
+            .feeds
+            .lock()
+            .unwrap()
+            .insert("/feeds/desk.xml".into(), atom_entry(&base, updated));
+        server.site.pages.lock().unwrap().insert(7, page(extra));
+    };
+    set(
+        "2026-11-20T08:00:00Z",
+        "The first filing named two companies.",
+    );
+    let receiver = Receiver::default();
+    let hook = format!("http://{}/hook", serve_receiver(receiver.clone()).await);
+    let config = source("Desk", "feed", &server.url("/feeds/desk.xml"))
+        + &format!(
+            r#"[[channel]]
+name = "desk"
+kind = "webhook"
+url = "{hook}"
+
+[[alert]]
+name = "every version"
+query = "quokkagpu"
+channels = ["desk"]
+on_update = true
+
+[[alert]]
+name = "first version"
+query = "quokkagpu"
+channels = ["desk"]
+"#
+        );
+    let env = Env::new(&config, "");
+    let bodies = || -> Vec<serde_json::Value> {
+        receiver
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, b)| serde_json::from_str(b).unwrap())
+            .collect()
+    };
+
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until("both alerts", 10, || requests(&receiver) >= 2).await;
+
+    // Polled again unchanged: nothing. Then the entry is updated and its page says more.
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(requests(&receiver), 2, "an unchanged entry alerted again");
+    set(
+        "2026-11-21T09:30:00Z",
+        "The amended filing names a third company in Malaysia.",
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until("the update alert", 10, || requests(&receiver) >= 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = bodies();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let update = &all[2];
+    assert_eq!(update["alert"]["name"], "every version");
+    assert_eq!(update["article"]["revision"], 1);
+    assert!(update["idempotency_key"].as_str().unwrap().ends_with(":1"));
+    assert_ne!(update["idempotency_key"], all[0]["idempotency_key"]);
+    assert_ne!(update["idempotency_key"], all[1]["idempotency_key"]);
+    // The archive holds the new text.
+    let found = env.search("Malaysia", &[]);
+    assert_eq!(found["total"], 1, "{found}");
 }

@@ -77,13 +77,7 @@ async fn immediate_mails_and_a_daily_digest() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let server = serve(Site {
-        seen: Default::default(),
-        feeds: Default::default(),
-        pages: Default::default(),
-        page_delay: Duration::ZERO,
-    })
-    .await;
+    let server = serve(Site::default()).await;
     let base = format!("http://{}", server.addr);
     let text = "Officials said the new duty on imported legacy chips would take effect in January, after a review found \
 that subsidised production had depressed prices. Importers have until the end of the year to clear goods already in \

@@ -168,6 +168,7 @@ impl Sender {
                     url: String::new(),
                     source: "wirewatch".into(),
                     published: None,
+                    revision: 0,
                     topics: vec![],
                     entities: vec![],
                     evidence: vec![super::Evidence {
@@ -198,7 +199,7 @@ impl Sender {
         let deliveries: Vec<Delivery> = items
             .iter()
             .map(|p| Delivery {
-                idempotency_key: format!("{}:{}", alert.id, p.article_id),
+                idempotency_key: p.idempotency_key(alert.id),
                 alert: alert.clone(),
                 article: p.clone(),
             })

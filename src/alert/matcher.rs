@@ -1,9 +1,13 @@
 //! Runs every saved search against a batch of just-committed articles.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::Utc;
 use tracing::warn;
 
 use super::{Alert, Evidence, Payload, deliver_at};
+use crate::config::AlertConfig;
+use crate::store::batch::SavedQuery;
 use crate::store::state::NewMatch;
 use crate::store::{ArticleIndex, SearchRequest, StoredArticle};
 
@@ -55,42 +59,121 @@ pub fn payload(alert: &Alert, a: &StoredArticle) -> Payload {
         url: a.url.clone(),
         source: a.source.clone(),
         published: a.published,
+        revision: 0,
         topics: a.analysis.topics.clone(),
         entities: a.analysis.entities.iter().map(|e| e.id.clone()).collect(),
         evidence,
     }
 }
 
-/// New matches of every enabled alert among `ids`.
+/// What a match saw of an article: a digest of its title and body (an update changes it).
+pub fn fingerprint(a: &StoredArticle) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(a.title.as_bytes());
+    h.update([0]);
+    h.update(a.body.as_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Saved searches compiled for matching, kept from one commit to the next and compiled again only
+/// when an alert changes.
+#[derive(Default)]
+pub struct Compiled {
+    by_id: HashMap<i64, (AlertConfig, SavedQuery)>,
+}
+
+impl Compiled {
+    fn get(&mut self, index: &ArticleIndex, alert: &Alert) -> &SavedQuery {
+        let entry = self
+            .by_id
+            .entry(alert.id)
+            .or_insert_with(|| (alert.spec.clone(), index.saved_query(&request(alert))));
+        if entry.0 != alert.spec {
+            *entry = (alert.spec.clone(), index.saved_query(&request(alert)));
+        }
+        &entry.1
+    }
+
+    /// Compiles every alert now (otherwise each is compiled at the first batch it meets).
+    pub fn prepare(&mut self, index: &ArticleIndex, alerts: &[Alert]) {
+        self.retain(alerts);
+        for alert in alerts {
+            self.get(index, alert);
+        }
+    }
+
+    /// Forgets alerts that are gone.
+    fn retain(&mut self, alerts: &[Alert]) {
+        if self.by_id.len() > alerts.len() {
+            let live: HashSet<i64> = alerts.iter().map(|a| a.id).collect();
+            self.by_id.retain(|id, _| live.contains(id));
+        }
+    }
+}
+
+/// New matches of every enabled alert among a commit's articles (the last version of each, should
+/// one have been stored twice).
 pub fn match_batch(
     index: &ArticleIndex,
     alerts: &[Alert],
-    ids: &[String],
-) -> Vec<(NewMatch, Payload, String)> {
+    compiled: &mut Compiled,
+    articles: &[StoredArticle],
+) -> Vec<NewMatch> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, a) in articles.iter().enumerate() {
+        last.insert(a.id.as_str(), i);
+    }
+    let mut positions: Vec<usize> = last.into_values().collect();
+    positions.sort_unstable();
+    let batch_articles: Vec<&StoredArticle> = positions.iter().map(|&i| &articles[i]).collect();
+    let enabled: Vec<&Alert> = alerts.iter().filter(|a| a.spec.enabled).collect();
+    if batch_articles.is_empty() || enabled.is_empty() {
+        return Vec::new();
+    }
+    let mut batch = match index.batch(&batch_articles) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(error = %e, "could not index the batch for saved searches");
+            return Vec::new();
+        }
+    };
+    compiled.retain(alerts);
     let now = Utc::now();
     let mut out = Vec::new();
-    for alert in alerts.iter().filter(|a| a.spec.enabled) {
-        let found = match index.match_among(&request(alert), ids) {
+    // The evidence depends on the alert only through its topic: one payload per (article, topic).
+    let mut payloads: HashMap<(usize, Option<&str>), String> = HashMap::new();
+    let mut fingerprints: HashMap<usize, String> = HashMap::new();
+    for alert in enabled {
+        let found = match batch.matches(compiled.get(index, alert)) {
             Ok(found) => found,
             Err(e) => {
                 warn!(alert = %alert.spec.name, error = %e, "saved search could not run");
                 continue;
             }
         };
-        for article in found.iter().filter(|a| passes_min_score(alert, a)) {
-            let payload = payload(alert, article);
-            let json = serde_json::to_string(&payload).unwrap_or_default();
-            out.push((
-                NewMatch {
-                    alert_id: alert.id,
-                    article_id: article.id.clone(),
-                    payload: json,
-                    channels: alert.spec.channels.clone(),
-                    deliver_at: deliver_at(alert.spec.mode, now),
-                },
-                payload,
-                alert.spec.name.clone(),
-            ));
+        for i in found {
+            let article = batch_articles[i];
+            if !passes_min_score(alert, article) {
+                continue;
+            }
+            let json = payloads
+                .entry((i, alert.spec.topic.as_deref()))
+                .or_insert_with(|| {
+                    serde_json::to_string(&payload(alert, article)).unwrap_or_default()
+                });
+            let fingerprint = fingerprints
+                .entry(i)
+                .or_insert_with(|| fingerprint(article));
+            out.push(NewMatch {
+                alert_id: alert.id,
+                article_id: article.id.clone(),
+                payload: json.clone(),
+                channels: alert.spec.channels.clone(),
+                deliver_at: deliver_at(alert.spec.mode, now),
+                fingerprint: fingerprint.clone(),
+                on_update: alert.spec.on_update,
+            });
         }
     }
     out

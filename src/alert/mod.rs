@@ -47,13 +47,28 @@ pub struct Payload {
     pub url: String,
     pub source: String,
     pub published: Option<DateTime<Utc>>,
+    /// 0 for the first alert on an article; 1, 2, ... for alerts on its updates (`on_update`).
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub revision: u32,
     pub topics: Vec<TopicScore>,
     /// Entity ids (`nvidia`, `entity_list`, ...).
     pub entities: Vec<String>,
     pub evidence: Vec<Evidence>,
 }
 
+fn is_first(revision: &u32) -> bool {
+    *revision == 0
+}
+
 impl Payload {
+    /// The receiver's key for de-duplication: one per (alert, article, revision).
+    pub fn idempotency_key(&self, alert_id: i64) -> String {
+        match self.revision {
+            0 => format!("{alert_id}:{}", self.article_id),
+            n => format!("{alert_id}:{}:{n}", self.article_id),
+        }
+    }
+
     /// A sentence with its matched terms marked `**like this**` for plain-text channels.
     pub fn marked(e: &Evidence) -> String {
         let mut s = e.sentence.clone();

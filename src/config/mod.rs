@@ -60,6 +60,9 @@ pub struct AlertConfig {
     /// `immediate`, `hourly` or `daily` (digests group the matches of the period).
     #[serde(default)]
     pub mode: AlertMode,
+    /// Alert again when a matched article is updated (the feed says so and its text changed).
+    #[serde(default)]
+    pub on_update: bool,
     /// Switched off alerts match nothing.
     #[serde(default = "yes")]
     pub enabled: bool,

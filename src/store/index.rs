@@ -54,7 +54,7 @@ pub struct StoredArticle {
 }
 
 #[derive(Clone, Copy)]
-struct Fields {
+pub(super) struct Fields {
     id: Field,
     url: Field,
     canonical_url: Field,
@@ -72,27 +72,36 @@ struct Fields {
 }
 
 fn schema() -> (Schema, Fields) {
+    schema_with(true)
+}
+
+/// The article schema; `stored = false` drops the document store (field numbers stay the same, so
+/// queries built for the archive run unchanged on a batch index).
+pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let date = DateOptions::default()
+    let keep = |o: tantivy::schema::TextOptions| if stored { o | STORED } else { o };
+    let mut date = DateOptions::default()
         .set_indexed()
-        .set_stored()
         .set_fast()
         .set_precision(DateTimePrecision::Seconds);
+    if stored {
+        date = date.set_stored();
+    }
     let f = Fields {
-        id: b.add_text_field("id", STRING | STORED),
-        url: b.add_text_field("url", STRING | STORED),
-        canonical_url: b.add_text_field("canonical_url", STRING | STORED),
-        source: b.add_text_field("source", STRING | STORED | tantivy::schema::FAST),
-        title: b.add_text_field("title", TEXT | STORED),
-        body: b.add_text_field("body", TEXT | STORED),
-        summary: b.add_text_field("summary", TEXT | STORED),
+        id: b.add_text_field("id", keep(STRING)),
+        url: b.add_text_field("url", keep(STRING)),
+        canonical_url: b.add_text_field("canonical_url", keep(STRING)),
+        source: b.add_text_field("source", keep(STRING | tantivy::schema::FAST)),
+        title: b.add_text_field("title", keep(TEXT)),
+        body: b.add_text_field("body", keep(TEXT)),
+        summary: b.add_text_field("summary", keep(TEXT)),
         published: b.add_date_field("published", date.clone()),
         fetched: b.add_date_field("fetched", date),
-        lang: b.add_text_field("lang", STRING | STORED | tantivy::schema::FAST),
-        author: b.add_text_field("author", TEXT | STORED),
-        topic: b.add_text_field("topic", STRING | STORED | tantivy::schema::FAST),
-        entity: b.add_text_field("entity", STRING | STORED | tantivy::schema::FAST),
-        analysis: b.add_text_field("analysis", STORED),
+        lang: b.add_text_field("lang", keep(STRING | tantivy::schema::FAST)),
+        author: b.add_text_field("author", keep(TEXT)),
+        topic: b.add_text_field("topic", keep(STRING | tantivy::schema::FAST)),
+        entity: b.add_text_field("entity", keep(STRING | tantivy::schema::FAST)),
+        analysis: b.add_text_field("analysis", keep(tantivy::schema::TextOptions::default())),
     };
     (b.build(), f)
 }
@@ -143,6 +152,15 @@ impl ArticleIndex {
             writer: self.index.writer(64 * 1024 * 1024)?,
             fields: self.fields,
         })
+    }
+
+    /// How many archived documents hold `term` (0 when it cannot be told).
+    pub(super) fn doc_freq(&self, term: &Term) -> u64 {
+        self.reader.searcher().doc_freq(term).unwrap_or(0)
+    }
+
+    pub(super) fn fields(&self) -> Fields {
+        self.fields
     }
 
     /// Makes the latest commit visible to searches now.
@@ -228,26 +246,61 @@ impl ArticleIndex {
         req: &SearchRequest,
         asof: Option<i64>,
     ) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
+        self.build_query_for(req, asof, false, None)
+    }
+
+    /// As [`Self::build_query`]; with `matching`, a query only asked *whether* a document matches:
+    /// no boosts or constant-score wrappers, so the presearcher can see every clause. Prefix terms
+    /// expand to the words of `lexicon` (the archive when `None`).
+    pub(super) fn build_query_for(
+        &self,
+        req: &SearchRequest,
+        asof: Option<i64>,
+        matching: bool,
+        lexicon: Option<&tantivy::Searcher>,
+    ) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.summary]);
-        parser.set_field_boost(f.title, 2.0);
+        if !matching {
+            parser.set_field_boost(f.title, 2.0);
+        }
         parser.set_conjunction_by_default();
         let q = req.q.trim();
         let (user_query, errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
             (Box::new(AllQuery), Vec::new())
+        } else if super::prefix::has_prefix(q) {
+            let archive;
+            let lexicon = match lexicon {
+                Some(l) => l,
+                None => {
+                    archive = self.reader.searcher();
+                    &archive
+                }
+            };
+            let schema = self.index.schema();
+            let (expanded, mut notes) =
+                super::prefix::expand(q, &schema, &["title", "body", "summary"], lexicon);
+            let (query, errors) = parser.parse_query_lenient(&expanded);
+            notes.extend(errors.iter().map(|e| e.to_string()));
+            (query, notes)
         } else {
             let (query, errors) = parser.parse_query_lenient(q);
             (query, errors.iter().map(|e| e.to_string()).collect())
         };
+        let user_query = lift_negations(user_query.as_ref());
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, user_query.box_clone())];
+        let unscored = |q: Box<dyn Query>| -> Box<dyn Query> {
+            if matching {
+                q
+            } else {
+                Box::new(ConstScoreQuery::new(q, 0.0))
+            }
+        };
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
-            Box::new(ConstScoreQuery::new(
-                Box::new(TermQuery::new(
-                    Term::from_field_text(field, value),
-                    IndexRecordOption::Basic,
-                )),
-                0.0,
-            ))
+            unscored(Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            )))
         };
         for (field, value) in [
             (f.topic, &req.topic),
@@ -261,10 +314,7 @@ impl ArticleIndex {
         }
         use std::ops::Bound;
         let range = |lower: Bound<Term>, upper: Bound<Term>| -> Box<dyn Query> {
-            Box::new(ConstScoreQuery::new(
-                Box::new(RangeQuery::new(lower, upper)),
-                0.0,
-            ))
+            unscored(Box::new(RangeQuery::new(lower, upper)))
         };
         if req.from.is_some() || req.to.is_some() {
             let lower = req
@@ -285,32 +335,6 @@ impl ArticleIndex {
             clauses.push((Occur::Must, range(Bound::Unbounded, upper)));
         }
         (user_query, BooleanQuery::new(clauses), errors)
-    }
-
-    /// The articles among `ids` that a search (query and filters) matches: how saved searches are
-    /// run against a batch of just-committed articles.
-    pub fn match_among(
-        &self,
-        req: &SearchRequest,
-        ids: &[String],
-    ) -> Result<Vec<StoredArticle>, IndexError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (_, query, _) = self.build_query(req, None);
-        let terms = ids
-            .iter()
-            .map(|id| Term::from_field_text(self.fields.id, id));
-        let among = tantivy::query::TermSetQuery::new(terms);
-        let both = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(query) as Box<dyn Query>),
-            (Occur::Must, Box::new(among)),
-        ]);
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&both, &TopDocs::with_limit(ids.len()))?;
-        top.into_iter()
-            .map(|(_, addr)| Ok(self.to_article(&searcher.doc(addr)?)))
-            .collect()
     }
 
     /// Publication times (Unix seconds) of every article matching a query and its filters.
@@ -718,6 +742,37 @@ pub enum Sort {
     Newest,
 }
 
+/// Rewrites what tantivy's parser makes of `a AND NOT (b OR c)`: a required group holding only an
+/// exclusion, which matches nothing. The exclusions move up to the enclosing query, and a group
+/// left with exclusions alone matches everything else, as in Lucene.
+fn lift_negations(q: &dyn Query) -> Box<dyn Query> {
+    let Some(b) = q.downcast_ref::<BooleanQuery>() else {
+        return q.box_clone();
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (occur, clause) in b.clauses() {
+        let clause = lift_negations(clause.as_ref());
+        let only_exclusions = clause.downcast_ref::<BooleanQuery>().and_then(|inner| {
+            let c = inner.clauses();
+            (!c.is_empty() && c.iter().all(|(o, _)| *o == Occur::MustNot)).then(|| {
+                c.iter()
+                    .map(|(o, q)| (*o, q.box_clone()))
+                    .collect::<Vec<_>>()
+            })
+        });
+        match (occur, only_exclusions) {
+            (Occur::Must, Some(exclusions)) => clauses.extend(exclusions),
+            _ => clauses.push((*occur, clause)),
+        }
+    }
+    if !clauses.is_empty() && clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    let mut out = BooleanQuery::new(clauses);
+    out.set_minimum_number_should_match(b.get_minimum_number_should_match());
+    Box::new(out)
+}
+
 /// A search, from the CLI or the API.
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
@@ -769,35 +824,46 @@ pub struct ArticleWriter {
     fields: Fields,
 }
 
+/// The tantivy document for an article; without `stored`, only what queries look at.
+pub(super) fn to_doc(f: &Fields, a: &StoredArticle, stored: bool) -> TantivyDocument {
+    let mut d = doc!(
+        f.id => a.id.as_str(),
+        f.source => a.source.as_str(),
+        f.title => a.title.as_str(),
+        f.body => a.body.as_str(),
+        f.summary => a.summary.as_str(),
+        f.fetched => tdate(a.fetched),
+        f.published => tdate(a.published.unwrap_or(a.fetched)),
+    );
+    if stored {
+        d.add_text(f.url, &a.url);
+        d.add_text(f.canonical_url, &a.canonical_url);
+        d.add_text(
+            f.analysis,
+            serde_json::to_string(&a.analysis).unwrap_or_default(),
+        );
+    }
+    if let Some(l) = &a.language {
+        d.add_text(f.lang, l);
+    }
+    for author in &a.authors {
+        d.add_text(f.author, author);
+    }
+    for t in &a.analysis.topics {
+        d.add_text(f.topic, &t.name);
+    }
+    for e in &a.analysis.entities {
+        d.add_text(f.entity, &e.id);
+    }
+    d
+}
+
 impl ArticleWriter {
     /// Adds or replaces an article (delete by id + add; both take effect at the next commit).
     pub fn upsert(&mut self, a: &StoredArticle) -> Result<(), IndexError> {
-        let f = &self.fields;
-        self.writer.delete_term(Term::from_field_text(f.id, &a.id));
-        let mut d = doc!(
-            f.id => a.id.as_str(),
-            f.url => a.url.as_str(),
-            f.canonical_url => a.canonical_url.as_str(),
-            f.source => a.source.as_str(),
-            f.title => a.title.as_str(),
-            f.body => a.body.as_str(),
-            f.summary => a.summary.as_str(),
-            f.fetched => tdate(a.fetched),
-            f.published => tdate(a.published.unwrap_or(a.fetched)),
-            f.analysis => serde_json::to_string(&a.analysis).unwrap_or_default(),
-        );
-        if let Some(l) = &a.language {
-            d.add_text(f.lang, l);
-        }
-        for author in &a.authors {
-            d.add_text(f.author, author);
-        }
-        for t in &a.analysis.topics {
-            d.add_text(f.topic, &t.name);
-        }
-        for e in &a.analysis.entities {
-            d.add_text(f.entity, &e.id);
-        }
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.id, &a.id));
+        let d = to_doc(&self.fields, a, true);
         self.writer.add_document(d)?;
         Ok(())
     }
@@ -809,10 +875,10 @@ impl ArticleWriter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn article(id: &str, title: &str, body: &str, topic: Option<&str>) -> StoredArticle {
+    pub(crate) fn article(id: &str, title: &str, body: &str, topic: Option<&str>) -> StoredArticle {
         StoredArticle {
             id: id.into(),
             url: format!("https://e.com/{id}"),
@@ -900,6 +966,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(r.total, 1);
+        // Prefixes expand to the words the archive holds, and are highlighted as such.
+        let prefixed = |q: &str| {
+            idx.search(&SearchRequest {
+                q: q.into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let r = prefixed("smuggl*");
+        assert_eq!(r.total, 1);
+        assert!(r.hits[0].highlights.body.contains("<mark>smuggled</mark>"));
+        assert_eq!(prefixed("tarif* AND NOT Nvid*").total, 1);
+        assert_eq!(prefixed("steel AND NOT (nvidia OR huawei)").total, 1);
+        assert_eq!(prefixed("NOT (nvidia OR huawei)").total, 1);
+        assert_eq!(prefixed("tariffs OR (NOT steel)").total, 2);
+        assert_eq!(prefixed("title:tarif*").total, 1);
+        assert_eq!(prefixed("body:tarif* OR smugg*").total, 2);
+        assert_eq!(prefixed("zzz*").total, 0);
+        assert_eq!(prefixed("topic:chip_*").total, 1);
         // A stray quote still gets an answer.
         let r = idx
             .search(&SearchRequest {

@@ -1,8 +1,10 @@
 //! Storage: the tantivy article index, the SQLite state database, and the one writer task that
 //! owns both write paths.
 
+pub mod batch;
 pub mod canonical;
 pub mod index;
+mod prefix;
 pub mod state;
 pub mod writer;
 

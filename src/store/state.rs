@@ -51,6 +51,21 @@ pub struct NewMatch {
     pub channels: Vec<String>,
     /// Now for immediate alerts, the end of the period for digests.
     pub deliver_at: DateTime<Utc>,
+    /// What the matched text was (a digest of title and body); empty for an article stored with
+    /// its feed text while its page is still to come, whose completion is no update.
+    pub fingerprint: String,
+    /// Whether the alert wants to hear again when a matched article's text changes.
+    pub on_update: bool,
+}
+
+/// An article recorded as stored, with the feed's last-updated time for it (a later one in a feed
+/// makes the article worth fetching again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenArticle {
+    pub id: String,
+    pub source: String,
+    pub url: String,
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// Health of a source after its last poll.
@@ -177,7 +192,31 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
             conn.execute_batch(&format!("ALTER TABLE sources ADD COLUMN {column} INTEGER"))?;
         }
     }
+    for (table, column, kind) in [
+        ("seen", "updated_at", "INTEGER"),
+        ("matches", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
+        ("matches", "revision", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+        let columns: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
     Ok(())
+}
+
+/// The payload JSON with its `revision` set (the match's count of updates).
+fn with_revision(payload: &str, revision: i64) -> String {
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(mut v) => {
+            v["revision"] = revision.into();
+            v.to_string()
+        }
+        Err(_) => payload.to_string(),
+    }
 }
 
 pub(crate) fn ts(d: DateTime<Utc>) -> i64 {
@@ -260,6 +299,24 @@ impl State {
         })
     }
 
+    /// The stored articles among `ids`, with the feed's last-updated time recorded for each.
+    pub fn seen_versions(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Option<DateTime<Utc>>>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT updated_at FROM seen WHERE id = ?1")?;
+            let mut out = std::collections::HashMap::new();
+            for id in ids {
+                let mut rows = stmt.query([id])?;
+                if let Some(row) = rows.next()? {
+                    out.insert(id.clone(), from_ts(row.get(0)?));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Every article id recorded as stored.
     pub fn seen_ids(&self) -> Result<Vec<String>, StateError> {
         self.with(|c| {
@@ -280,7 +337,7 @@ impl State {
     /// an article is never recorded as stored without its alerts being queued.
     pub fn record_commit(
         &self,
-        seen: &[(String, String, String)],
+        seen: &[SeenArticle],
         updates: &[SourceUpdate],
     ) -> Result<(), StateError> {
         self.record_commit_with_matches(seen, updates, &[])
@@ -291,7 +348,7 @@ impl State {
     /// new (a match already recorded for its alert and article is never queued again).
     pub fn record_commit_with_matches(
         &self,
-        seen: &[(String, String, String)],
+        seen: &[SeenArticle],
         updates: &[SourceUpdate],
         matches: &[NewMatch],
     ) -> Result<Vec<NewMatch>, StateError> {
@@ -300,10 +357,11 @@ impl State {
             let tx = c.transaction()?;
             {
                 let mut ins = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO seen (id, source, url, first_seen) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO seen (id, source, url, first_seen, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET updated_at = max(coalesce(updated_at, 0), coalesce(excluded.updated_at, 0))",
                 )?;
-                for (id, source, url) in seen {
-                    ins.execute(params![id, source, url, now])?;
+                for a in seen {
+                    ins.execute(params![a.id, a.source, a.url, now, a.updated.map(ts)])?;
                 }
                 for u in updates {
                     apply_update(&tx, u)?;
@@ -312,14 +370,49 @@ impl State {
             let mut fresh = Vec::new();
             {
                 let mut ins_match = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO matches (alert_id, article_id, matched_at, payload) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO matches (alert_id, article_id, matched_at, payload, fingerprint)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                let mut earlier = tx.prepare_cached(
+                    "SELECT fingerprint, revision FROM matches WHERE alert_id = ?1 AND article_id = ?2",
+                )?;
+                let mut completed = tx.prepare_cached(
+                    "UPDATE matches SET payload = ?3, fingerprint = ?4 WHERE alert_id = ?1 AND article_id = ?2",
+                )?;
+                let mut revised = tx.prepare_cached(
+                    "UPDATE matches SET payload = ?3, fingerprint = ?4, revision = ?5, matched_at = ?6
+                     WHERE alert_id = ?1 AND article_id = ?2",
                 )?;
                 let mut ins_outbox = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO outbox (alert_id, article_id, channel, status, next_attempt_at)
-                     VALUES (?1, ?2, ?3, 'pending', ?4)",
+                    "INSERT INTO outbox (alert_id, article_id, channel, status, next_attempt_at)
+                     VALUES (?1, ?2, ?3, 'pending', ?4)
+                     ON CONFLICT (alert_id, article_id, channel) DO UPDATE SET
+                        status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at,
+                        last_error = NULL, delivered_at = NULL",
                 )?;
                 for m in matches {
-                    if ins_match.execute(params![m.alert_id, m.article_id, now, m.payload])? == 0 {
+                    let key = params![m.alert_id, m.article_id];
+                    if ins_match.execute(params![m.alert_id, m.article_id, now, m.payload, m.fingerprint])? == 0 {
+                        let (before, revision): (String, i64) =
+                            earlier.query_row(key, |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        if m.fingerprint.is_empty() || before == m.fingerprint {
+                            continue;
+                        }
+                        if before.is_empty() || !m.on_update {
+                            // The page arrived after the feed's text, or the alert does not ask
+                            // about updates: the evidence is brought up to date, nobody is told.
+                            completed.execute(params![m.alert_id, m.article_id, m.payload, m.fingerprint])?;
+                            continue;
+                        }
+                        let mut m = m.clone();
+                        m.payload = with_revision(&m.payload, revision + 1);
+                        revised.execute(params![
+                            m.alert_id, m.article_id, m.payload, m.fingerprint, revision + 1, now
+                        ])?;
+                        for ch in &m.channels {
+                            ins_outbox.execute(params![m.alert_id, m.article_id, ch, ts(m.deliver_at)])?;
+                        }
+                        fresh.push(m);
                         continue;
                     }
                     for ch in &m.channels {
@@ -455,7 +548,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = State::open(&dir.path().join("state.sqlite")).unwrap();
         s.record_commit(
-            &[("a".into(), "S".into(), "https://e.com/a".into())],
+            &[SeenArticle {
+                id: "a".into(),
+                source: "S".into(),
+                url: "https://e.com/a".into(),
+                updated: None,
+            }],
             &[update("S", SourceStatus::Ok, Some(Some("\"v1\"".into())))],
         )
         .unwrap();
@@ -481,5 +579,57 @@ mod tests {
         );
         let seen = s.seen_among(&["a".into(), "b".into()]).unwrap();
         assert!(seen.contains("a") && !seen.contains("b"));
+    }
+
+    #[test]
+    fn a_changed_match_alerts_again_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.sqlite")).unwrap();
+        let m = |alert_id: i64, fingerprint: &str, on_update: bool| NewMatch {
+            alert_id,
+            article_id: "art".into(),
+            payload: format!("{{\"article_id\":\"art\",\"v\":\"{fingerprint}\"}}"),
+            channels: vec!["desk".into()],
+            deliver_at: Utc::now(),
+            fingerprint: fingerprint.into(),
+            on_update,
+        };
+        let fresh = |ms: &[NewMatch]| s.record_commit_with_matches(&[], &[], ms).unwrap();
+        // Provisional (feed text only) first: no fingerprint.
+        assert_eq!(fresh(&[m(1, "", true), m(2, "", false)]).len(), 2);
+        // The page completes the article: no alert, for either.
+        assert!(fresh(&[m(1, "v1", true), m(2, "v1", false)]).is_empty());
+        // Same text again: nothing.
+        assert!(fresh(&[m(1, "v1", true), m(2, "v1", false)]).is_empty());
+        // The text changed: only the alert that asks hears, with the revision in its payload.
+        let again = fresh(&[m(1, "v2", true), m(2, "v2", false)]);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].alert_id, 1);
+        assert!(
+            again[0].payload.contains("\"revision\":1"),
+            "{}",
+            again[0].payload
+        );
+        let payload: String = s
+            .with(|c| {
+                c.query_row("SELECT payload FROM matches WHERE alert_id = 2", [], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap();
+        assert!(
+            payload.contains("v2"),
+            "evidence brought up to date: {payload}"
+        );
+        let pending: i64 = s
+            .with(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(pending, 2, "one row per (alert, article, channel)");
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
 use super::index::{ArticleIndex, ArticleWriter, IndexError, StoredArticle};
-use super::state::{NewMatch, SourceUpdate, State};
+use super::state::{NewMatch, SeenArticle, SourceUpdate, State};
 
 /// What pipeline tasks send to the writer.
 pub enum WriteOp {
@@ -20,6 +20,8 @@ pub enum WriteOp {
     Article {
         article: Box<StoredArticle>,
         mark_seen: bool,
+        /// The feed's last-updated time for the entry, recorded with it.
+        updated: Option<chrono::DateTime<chrono::Utc>>,
     },
     SourceDone(Box<SourceUpdate>),
     /// Commit now; the answer says whether it worked.
@@ -31,8 +33,8 @@ pub type WriterTx = mpsc::Sender<WriteOp>;
 
 pub type OnCommit = Box<dyn Fn(Vec<String>, usize, Duration) + Send>;
 
-/// Runs saved searches over the ids of a commit (on the writer thread, after the reload).
-pub type Matcher = Box<dyn Fn(&ArticleIndex, &[String]) -> Vec<NewMatch> + Send>;
+/// Runs saved searches over the articles of a commit (on the writer thread, after the commit).
+pub type Matcher = Box<dyn FnMut(&ArticleIndex, &[StoredArticle]) -> Vec<NewMatch> + Send>;
 
 /// Alerting's part in a commit: find matches; hear about the ones that were new.
 #[derive(Default)]
@@ -78,9 +80,11 @@ pub fn spawn(
 
 struct Pending {
     docs: usize,
-    /// Every article id added since the last commit (saved searches run over these).
-    ids: Vec<String>,
-    seen: Vec<(String, String, String)>,
+    /// Every article added since the last commit (saved searches run over these).
+    articles: Vec<StoredArticle>,
+    seen: Vec<SeenArticle>,
+    /// Articles whose last version in this commit holds only the feed's text.
+    provisional: std::collections::HashSet<String>,
     updates: Vec<SourceUpdate>,
     since: Option<tokio::time::Instant>,
 }
@@ -89,13 +93,14 @@ async fn run(
     mut writer: ArticleWriter,
     index: ArticleIndex,
     state: State,
-    config: WriterConfig,
+    mut config: WriterConfig,
     mut rx: mpsc::Receiver<WriteOp>,
 ) -> Result<(), IndexError> {
     let mut p = Pending {
         docs: 0,
-        ids: Vec::new(),
+        articles: Vec::new(),
         seen: Vec::new(),
+        provisional: Default::default(),
         updates: Vec::new(),
         since: None,
     };
@@ -108,13 +113,13 @@ async fn run(
             op = rx.recv() => op,
             _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
             _ = sleep_until(deadline) => {
-                let _ = commit(&mut writer, &index, &state, &mut p, &config);
+                let _ = commit(&mut writer, &index, &state, &mut p, &mut config);
                 continue;
             }
         };
         match op {
             None => {
-                if let Err(e) = commit(&mut writer, &index, &state, &mut p, &config) {
+                if let Err(e) = commit(&mut writer, &index, &state, &mut p, &mut config) {
                     return Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(e)));
                 }
                 info!("index writer stopped after its final commit");
@@ -123,20 +128,28 @@ async fn run(
             Some(WriteOp::Article {
                 article: a,
                 mark_seen,
+                updated,
             }) => {
                 if let Err(e) = writer.upsert(&a) {
                     error!(article = %a.url, error = %e, "could not add article to the index");
                     continue;
                 }
                 if mark_seen {
-                    p.seen
-                        .push((a.id.clone(), a.source.clone(), a.canonical_url.clone()));
+                    p.seen.push(SeenArticle {
+                        id: a.id.clone(),
+                        source: a.source.clone(),
+                        url: a.canonical_url.clone(),
+                        updated,
+                    });
+                    p.provisional.remove(&a.id);
+                } else {
+                    p.provisional.insert(a.id.clone());
                 }
-                p.ids.push(a.id.clone());
+                p.articles.push(*a);
                 p.docs += 1;
                 p.since.get_or_insert_with(tokio::time::Instant::now);
                 if p.docs >= config.commit_every_docs {
-                    let _ = commit(&mut writer, &index, &state, &mut p, &config);
+                    let _ = commit(&mut writer, &index, &state, &mut p, &mut config);
                 }
             }
             Some(WriteOp::SourceDone(u)) => {
@@ -149,7 +162,7 @@ async fn run(
                 }
             }
             Some(WriteOp::Flush(ack)) => {
-                let r = commit(&mut writer, &index, &state, &mut p, &config);
+                let r = commit(&mut writer, &index, &state, &mut p, &mut config);
                 let _ = ack.send(r);
             }
         }
@@ -168,9 +181,9 @@ fn commit(
     index: &ArticleIndex,
     state: &State,
     p: &mut Pending,
-    config: &WriterConfig,
+    config: &mut WriterConfig,
 ) -> Result<(), String> {
-    let (on_commit, alerts) = (&config.on_commit, &config.alerts);
+    let (on_commit, alerts) = (&config.on_commit, &mut config.alerts);
     if p.docs == 0 && p.updates.is_empty() {
         return Ok(());
     }
@@ -186,10 +199,17 @@ fn commit(
     // Saved searches see the new documents only after a reload; their matches are recorded in the
     // same transaction as the articles, so no article is ever recorded without its alerts.
     let _ = index.reload();
-    let matches = match (&alerts.matcher, p.ids.is_empty()) {
-        (Some(matcher), false) => matcher(index, &p.ids),
+    let mut matches = match (&mut alerts.matcher, p.articles.is_empty()) {
+        (Some(matcher), false) => matcher(index, &p.articles),
         _ => Vec::new(),
     };
+    // A provisional article's completion later is no update of what was matched.
+    for m in matches
+        .iter_mut()
+        .filter(|m| p.provisional.contains(&m.article_id))
+    {
+        m.fingerprint.clear();
+    }
     match state.record_commit_with_matches(&p.seen, &p.updates, &matches) {
         Ok(fresh) => {
             if let (Some(notify), false) = (&alerts.on_matches, fresh.is_empty()) {
@@ -202,7 +222,7 @@ fn commit(
     }
     if let Some(notify) = on_commit {
         notify(
-            p.seen.iter().map(|(id, _, _)| id.clone()).collect(),
+            p.seen.iter().map(|a| a.id.clone()).collect(),
             p.docs,
             started.elapsed(),
         );
@@ -213,8 +233,9 @@ fn commit(
         "index commit"
     );
     p.docs = 0;
-    p.ids.clear();
+    p.articles.clear();
     p.seen.clear();
+    p.provisional.clear();
     p.updates.clear();
     p.since = None;
     Ok(())

@@ -42,7 +42,7 @@ impl Seen {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Site {
     pub seen: Arc<Seen>,
     /// Feed documents by path (`/rss.xml`).

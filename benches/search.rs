@@ -983,6 +983,7 @@ async fn agreement(client: &reqwest::Client, ww: &str, fts: &str, kinds: &[Kind]
     for k in kinds.iter().filter(|k| k.name != "mix of all") {
         let (mut same, mut checked, mut example) = (0, 0, String::new());
         let mut highlighted = 0;
+        let mut totals = Vec::new();
         for u in k.urls.iter().take(10) {
             let (Some(a), Some(b)) = (
                 get_json(client, &format!("{ww}{u}")).await,
@@ -991,6 +992,7 @@ async fn agreement(client: &reqwest::Client, ww: &str, fts: &str, kinds: &[Kind]
                 continue;
             };
             checked += 1;
+            totals.push(a.get("total").and_then(|t| t.as_f64()).unwrap_or(f64::NAN));
             if a.get("total") == b.get("total") {
                 same += 1;
             } else if example.is_empty() {
@@ -1012,10 +1014,163 @@ async fn agreement(client: &reqwest::Client, ww: &str, fts: &str, kinds: &[Kind]
             }
         }
         println!(
-            "  {:<16} totals equal in {same}/{checked}{example}; wirewatch first hit highlighted in {highlighted}/{checked}",
-            k.name
+            "  {:<16} totals equal in {same}/{checked}{example}; median total {:.0}; wirewatch first hit highlighted in {highlighted}/{checked}",
+            k.name,
+            median(totals)
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where wirewatch's time goes: one thread, in process, no HTTP
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Medians over up to 100 queries of each search kind: `ArticleIndex::search` as the API calls it,
+/// and its parts rebuilt on raw tantivy (match count; top 20; the same with the `fetched <= now`
+/// filter every search adds; loading the 20 stored documents; highlighting them).
+fn breakdown(dir: &Path, index: &ArticleIndex, kinds: &[Kind], http: &HashMap<String, f64>) {
+    use tantivy::collector::{Count, TopDocs};
+    use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery};
+    use tantivy::snippet::SnippetGenerator;
+    use wirewatch::store::{SearchRequest, Sort};
+    let raw = tantivy::Index::open_in_dir(dir).expect("open the index with tantivy");
+    let reader = raw.reader().expect("reader");
+    let searcher = reader.searcher();
+    let schema = raw.schema();
+    let field = |n: &str| schema.get_field(n).expect("schema field");
+    let (title, body, summary, fetched) = (
+        field("title"),
+        field("body"),
+        field("summary"),
+        field("fetched"),
+    );
+    let mut parser = QueryParser::for_index(&raw, vec![title, body, summary]);
+    parser.set_field_boost(title, 2.0);
+    parser.set_conjunction_by_default();
+    println!(
+        "\nwirewatch in process, one thread, medians in ms ({} segments):\n",
+        searcher.segment_readers().len()
+    );
+    println!(
+        "| query kind | HTTP, 1 client | ArticleIndex::search | Count | Count + fetched filter | top 20 | top 20 + fetched filter | load 20 docs | highlight 20 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for k in kinds
+        .iter()
+        .filter(|k| k.urls.iter().all(|u| u.starts_with("/api/v1/search")))
+        .filter(|k| k.name != "mix of all")
+    {
+        let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 7];
+        for u in k.urls.iter().take(100) {
+            let query: HashMap<String, String> = url::form_urlencoded::parse(
+                u.split_once('?').map(|(_, q)| q).unwrap_or("").as_bytes(),
+            )
+            .into_owned()
+            .collect();
+            let Some(q) = query.get("q") else { continue };
+            let newest = query.get("sort").is_some_and(|s| s == "newest");
+            let req = SearchRequest {
+                q: q.clone(),
+                topic: query.get("topic").cloned(),
+                from: query
+                    .get("from")
+                    .and_then(|d| day(d))
+                    .and_then(|t| DateTime::from_timestamp(t, 0)),
+                to: query
+                    .get("to")
+                    .and_then(|d| day(d))
+                    .and_then(|t| DateTime::from_timestamp(t + 86_400, 0)),
+                sort: if newest {
+                    Sort::Newest
+                } else {
+                    Sort::Relevance
+                },
+                limit: 20,
+                ..Default::default()
+            };
+            let t = Instant::now();
+            if index.search(&req).is_err() {
+                continue;
+            }
+            cols[0].push(ms(t));
+            let user = parser.parse_query(q).expect("query parses");
+            let asof: Box<dyn Query> = Box::new(ConstScoreQuery::new(
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Included(tantivy::Term::from_field_date(
+                        fetched,
+                        tantivy::DateTime::from_timestamp_secs(chrono::Utc::now().timestamp()),
+                    )),
+                )),
+                0.0,
+            ));
+            let with_asof =
+                BooleanQuery::new(vec![(Occur::Must, user.box_clone()), (Occur::Must, asof)]);
+            let t = Instant::now();
+            let _ = searcher.search(&*user, &Count);
+            cols[1].push(ms(t));
+            let t = Instant::now();
+            let _ = searcher.search(&with_asof, &Count);
+            cols[2].push(ms(t));
+            let t = Instant::now();
+            let top = searcher
+                .search(&*user, &TopDocs::with_limit(20))
+                .unwrap_or_default();
+            cols[3].push(ms(t));
+            let t = Instant::now();
+            let _ = searcher.search(&with_asof, &TopDocs::with_limit(20));
+            cols[4].push(ms(t));
+            let t = Instant::now();
+            let docs: Vec<tantivy::TantivyDocument> = top
+                .iter()
+                .filter_map(|(_, a)| searcher.doc(*a).ok())
+                .collect();
+            cols[5].push(ms(t));
+            let t = Instant::now();
+            if let (Ok(ts), Ok(bs)) = (
+                SnippetGenerator::create(&searcher, &*user, title),
+                SnippetGenerator::create(&searcher, &*user, body),
+            ) {
+                for d in &docs {
+                    let _ = ts.snippet_from_doc(d).to_html();
+                    let _ = bs.snippet_from_doc(d).to_html();
+                }
+            }
+            cols[6].push(ms(t));
+        }
+        let h = http.get(k.name).copied().unwrap_or(f64::NAN);
+        let m: Vec<String> = cols
+            .into_iter()
+            .map(|c| format!("{:.2}", median(c)))
+            .collect();
+        println!("| {} | {h:.2} | {} |", k.name, m.join(" | "));
+    }
+}
+
+/// Median latency of each search kind from one client, one request at a time.
+async fn sequential(client: &reqwest::Client, base: &str, kinds: &[Kind]) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for k in kinds {
+        let mut lat = Vec::new();
+        for u in k.urls.iter().take(100) {
+            let t = Instant::now();
+            if let Ok(r) = client.get(format!("{base}{u}")).send().await
+                && r.bytes().await.is_ok()
+            {
+                lat.push(ms(t));
+            }
+        }
+        out.insert(k.name.to_string(), median(lat));
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1057,8 +1212,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(async {
-        let index = ArticleIndex::open(&ww_dir).expect("open the wirewatch index");
+    let index = ArticleIndex::open(&ww_dir).expect("open the wirewatch index");
+    let served = index.clone();
+    let http = rt.block_on(async {
+        let index = served;
         assert_eq!(
             index.num_docs(),
             args.articles as u64,
@@ -1120,11 +1277,16 @@ fn main() {
                 if ratio >= 10.0 { "yes" } else { "no" },
             );
             eprintln!(
-                "  [{}: {} + {} requests]",
+                "  [{}: {} + {} requests; load average {}]",
                 k.name,
                 a.latencies.len(),
-                b.latencies.len()
+                b.latencies.len(),
+                std::fs::read_to_string("/proc/loadavg")
+                    .unwrap_or_default()
+                    .trim()
             );
         }
+        sequential(&client, &ww, &kinds).await
     });
+    breakdown(&ww_dir, &index, &kinds, &http);
 }

@@ -425,7 +425,7 @@ impl Scheduler<'_> {
         &self,
         mut ctx: Context,
         mut reload: mpsc::Receiver<()>,
-        polls: &mut JoinSet<String>,
+        polls: &mut JoinSet<(String, Option<chrono::DateTime<Utc>>)>,
     ) {
         let mut limit = Arc::new(Semaphore::new(ctx.config.daemon.max_concurrent_polls));
         let mut sources: Vec<SourceConfig> = ctx
@@ -455,13 +455,16 @@ impl Scheduler<'_> {
                 let (ctx, s, limit, abort) =
                     (ctx.clone(), s.clone(), limit.clone(), self.abort.clone());
                 polls.spawn(async move {
-                    let Ok(_permit) = limit.acquire_owned().await else { return s.name };
+                    let Ok(_permit) = limit.acquire_owned().await else { return (s.name, None) };
                     // A poll that panics must not take the daemon down, nor lose its source's schedule.
                     let poll = std::panic::AssertUnwindSafe(ingest::poll_source(&ctx, &s, &abort));
-                    if poll.catch_unwind().await.is_err() {
-                        error!(source = %s.name, "the poll panicked; the source is retried at its next check");
+                    match poll.catch_unwind().await {
+                        Ok(next) => (s.name, Some(next)),
+                        Err(_) => {
+                            error!(source = %s.name, "the poll panicked; the source is retried at its next check");
+                            (s.name, None)
+                        }
                     }
-                    s.name
                 });
             }
             if self.mode == Mode::Once && polls.is_empty() {
@@ -489,10 +492,13 @@ impl Scheduler<'_> {
                     }
                 }
                 done = polls.join_next(), if !polls.is_empty() => {
-                    if let Some(Ok(name)) = done {
+                    if let Some(Ok((name, planned))) = done {
                         running.remove(&name);
+                        // The poll's own plan: the state database has it only after the writer's
+                        // next commit, and reading the old time there would poll again at once.
+                        let stored = || ctx.state.source(&name).ok().flatten().and_then(|st| st.next_check_at);
                         if self.mode == Mode::Daemon
-                            && let Some(at) = ctx.state.source(&name).ok().flatten().and_then(|st| st.next_check_at)
+                            && let Some(at) = planned.or_else(stored)
                         {
                             next.insert(name, at);
                         }

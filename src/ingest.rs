@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -70,7 +70,11 @@ struct Candidate {
 
 /// Polls one source. Never fails: every outcome becomes the source's new state, sent to the writer
 /// after the source's articles. Returns the number of articles sent.
-pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &CancellationToken) -> u64 {
+pub async fn poll_source(
+    ctx: &Context,
+    source: &SourceConfig,
+    cancel: &CancellationToken,
+) -> DateTime<Utc> {
     let started = Utc::now();
     let prior = ctx
         .state
@@ -86,7 +90,7 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &Cancella
     let outcome = poll(ctx, source, &prior, cancel).await;
     if matches!(outcome, Err(PollError::Fetch(FetchError::Cancelled))) {
         debug!(source = %source.name, "poll abandoned at shutdown");
-        return 0;
+        return Utc::now();
     }
     let (status, error, etag, last_modified, sent, retry_after) = match outcome {
         Ok(done) => {
@@ -153,8 +157,9 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig, cancel: &Cancella
         consecutive_failures: failures,
         new_articles: sent,
     };
+    let next = update.next_check_at;
     let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
-    sent
+    next
 }
 
 #[derive(Debug, thiserror::Error)]

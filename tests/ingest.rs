@@ -433,3 +433,74 @@ async fn sigterm_during_ingestion_stops_cleanly_with_everything_committed() {
         40 + (served - total) as usize
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_finds_news_waits_its_interval_before_the_next() {
+    let server = serve(site(Duration::ZERO)).await;
+    let base = format!("http://{}", server.addr);
+    let feed_path = "/feeds/quick.xml";
+    server
+        .site
+        .feeds
+        .lock()
+        .unwrap()
+        .insert(feed_path.into(), rss("Quick", &[]));
+    let env = Env::new(
+        &(source("Quick", "feed", &server.url(feed_path)) + "interval = \"2s\"\n"),
+        "",
+    );
+    // The writer's commit (and with it the source's stored schedule) comes a second after a poll.
+    env.edit_config("commit_interval = \"1s\"", "commit_interval = \"3s\"");
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let feed_gets = || {
+        server
+            .site
+            .seen
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == feed_path)
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while feed_gets() < 1 {
+        assert!(Instant::now() < deadline, "the feed was never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // News arrives between polls; the next poll finds it while its commit is still pending.
+    server.site.pages.lock().unwrap().insert(
+        1,
+        article_page(
+            "Export story",
+            &["The export controls review continued on Friday."],
+        ),
+    );
+    let link = format!("{base}/articles/1.html");
+    server.site.feeds.lock().unwrap().insert(
+        feed_path.into(),
+        rss("Quick", &[("Export story", link.as_str(), "teaser")]),
+    );
+    let first = Instant::now();
+    while server.site.seen.articles_served.load(Ordering::SeqCst) < 1 {
+        assert!(
+            first.elapsed() < Duration::from_secs(20),
+            "the article was never fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let at_news = feed_gets();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let output = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Within 1.5 s of a 2 s interval there is at most one more poll, not one per scheduler turn.
+    let after = feed_gets() - at_news;
+    assert!(after <= 1, "{after} polls in 1.5 s after news arrived");
+}

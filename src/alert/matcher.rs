@@ -1,13 +1,13 @@
 //! Runs every saved search against a batch of just-committed articles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::Utc;
 use tracing::warn;
 
 use super::{Alert, Evidence, Payload, deliver_at};
 use crate::config::AlertConfig;
-use crate::store::batch::SavedQuery;
+use crate::store::batch::{Presearcher, SavedQuery};
 use crate::store::state::NewMatch;
 use crate::store::{ArticleIndex, SearchRequest, StoredArticle};
 
@@ -76,39 +76,54 @@ pub fn fingerprint(a: &StoredArticle) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
-/// Saved searches compiled for matching, kept from one commit to the next and compiled again only
-/// when an alert changes.
+/// Saved searches compiled for matching, in the order of the alert list they were made from;
+/// kept from one commit to the next and compiled again only when an alert changes.
 #[derive(Default)]
 pub struct Compiled {
-    by_id: HashMap<i64, (AlertConfig, SavedQuery)>,
+    specs: Vec<(i64, AlertConfig)>,
+    queries: Vec<SavedQuery>,
+    presearcher: Presearcher,
 }
 
 impl Compiled {
-    fn get(&mut self, index: &ArticleIndex, alert: &Alert) -> &SavedQuery {
-        let entry = self
-            .by_id
-            .entry(alert.id)
-            .or_insert_with(|| (alert.spec.clone(), index.saved_query(&request(alert))));
-        if entry.0 != alert.spec {
-            *entry = (alert.spec.clone(), index.saved_query(&request(alert)));
-        }
-        &entry.1
-    }
-
-    /// Compiles every alert now (otherwise each is compiled at the first batch it meets).
+    /// Brings the compiled searches in line with `alerts` (cheap when nothing changed).
     pub fn prepare(&mut self, index: &ArticleIndex, alerts: &[Alert]) {
-        self.retain(alerts);
+        let same = self.specs.len() == alerts.len()
+            && self
+                .specs
+                .iter()
+                .zip(alerts)
+                .all(|((id, spec), a)| *id == a.id && *spec == a.spec);
+        if same {
+            return;
+        }
+        let mut old: HashMap<i64, (AlertConfig, SavedQuery)> = self
+            .specs
+            .drain(..)
+            .zip(self.queries.drain(..))
+            .map(|((id, spec), q)| (id, (spec, q)))
+            .collect();
         for alert in alerts {
-            self.get(index, alert);
+            let query = match old.remove(&alert.id) {
+                Some((spec, q)) if spec == alert.spec => q,
+                _ => index.saved_query(&request(alert)),
+            };
+            self.specs.push((alert.id, alert.spec.clone()));
+            self.queries.push(query);
         }
+        self.presearcher = Presearcher::new(
+            self.queries
+                .iter()
+                .zip(alerts)
+                .map(|(q, a)| a.spec.enabled.then_some(q)),
+        );
     }
+}
 
-    /// Forgets alerts that are gone.
-    fn retain(&mut self, alerts: &[Alert]) {
-        if self.by_id.len() > alerts.len() {
-            let live: HashSet<i64> = alerts.iter().map(|a| a.id).collect();
-            self.by_id.retain(|id, _| live.contains(id));
-        }
+impl Compiled {
+    /// Positions of the searches a batch could match (see [`Presearcher`]).
+    pub fn candidates(&self, batch: &crate::store::batch::Batch) -> Vec<usize> {
+        batch.candidates(&self.presearcher)
     }
 }
 
@@ -127,10 +142,10 @@ pub fn match_batch(
     let mut positions: Vec<usize> = last.into_values().collect();
     positions.sort_unstable();
     let batch_articles: Vec<&StoredArticle> = positions.iter().map(|&i| &articles[i]).collect();
-    let enabled: Vec<&Alert> = alerts.iter().filter(|a| a.spec.enabled).collect();
-    if batch_articles.is_empty() || enabled.is_empty() {
+    if batch_articles.is_empty() || !alerts.iter().any(|a| a.spec.enabled) {
         return Vec::new();
     }
+    compiled.prepare(index, alerts);
     let mut batch = match index.batch(&batch_articles) {
         Ok(b) => b,
         Err(e) => {
@@ -138,14 +153,15 @@ pub fn match_batch(
             return Vec::new();
         }
     };
-    compiled.retain(alerts);
+    let candidates = batch.candidates(&compiled.presearcher);
     let now = Utc::now();
     let mut out = Vec::new();
     // The evidence depends on the alert only through its topic: one payload per (article, topic).
     let mut payloads: HashMap<(usize, Option<&str>), String> = HashMap::new();
     let mut fingerprints: HashMap<usize, String> = HashMap::new();
-    for alert in enabled {
-        let found = match batch.matches(compiled.get(index, alert)) {
+    for i in candidates {
+        let (alert, saved) = (&alerts[i], &compiled.queries[i]);
+        let found = match batch.matches(saved) {
             Ok(found) => found,
             Err(e) => {
                 warn!(alert = %alert.spec.name, error = %e, "saved search could not run");

@@ -1,17 +1,22 @@
 //! Saved searches against a batch of new articles.
 //!
 //! Running 10,000 saved searches against the archive after every commit would make each commit
-//! pay for the archive's size. Instead the batch gets a one-segment index of its own in memory,
-//! built with the archive's schema so that every saved query runs on it unchanged, and a term
-//! presearcher skips the queries that cannot match: each query is reduced, once, to a few terms
-//! of which a matching document must hold at least one, and a query whose terms are all absent
-//! from the batch is never run.
+//! pay for the archive's size. Instead the batch's articles are tokenized as the archive would
+//! tokenize them into term lists of their own, and a term presearcher picks the searches that
+//! could match: each is reduced, once, to a few terms of which a matching document must hold at
+//! least one, and only searches with such a term in the batch are asked. Terms and boolean
+//! combinations are answered from the term lists; what needs positions or ranges (phrases, dates)
+//! runs as the same tantivy query on a one-segment index of the batch, built only when needed.
 
 use std::collections::HashMap;
 
+/// Maps keyed by words of articles: fast, and seeded per process, so that text written to
+/// collide cannot slow matching down.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use tantivy::collector::DocSetCollector;
-use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::{Index, Searcher, SingleSegmentIndexWriter, Term};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::{DocId, Index, Searcher, SingleSegmentIndexWriter, Term};
 
 use super::index::{ArticleIndex, IndexError, SearchRequest, StoredArticle, schema_with, to_doc};
 
@@ -51,9 +56,73 @@ impl ArticleIndex {
         }
     }
 
-    /// An in-memory index of `articles` for saved searches to run against; the matches are
-    /// reported as positions in `articles`.
-    pub fn batch(&self, articles: &[&StoredArticle]) -> Result<Batch, IndexError> {
+    /// The batch `articles`, ready for saved searches; matches are reported as positions in
+    /// `articles`.
+    pub fn batch<'a>(&self, articles: &[&'a StoredArticle]) -> Result<Batch<'a>, IndexError> {
+        let f = self.fields();
+        let mut postings: Map<Term, Vec<DocId>> = Map::default();
+        let mut positions: Map<Term, Vec<(DocId, u32)>> = Map::default();
+        let mut add = |term: Term, doc: DocId| {
+            let docs = postings.entry(term).or_default();
+            if docs.last() != Some(&doc) {
+                docs.push(doc);
+            }
+        };
+        let mut analyzers: Vec<(tantivy::schema::Field, tantivy::tokenizer::TextAnalyzer)> =
+            Vec::new();
+        for field in [f.title, f.body, f.summary, f.author] {
+            analyzers.push((field, self.tokenizer_for(field)?));
+        }
+        for (doc, a) in articles.iter().enumerate() {
+            let doc = doc as DocId;
+            for (field, analyzer) in analyzers.iter_mut() {
+                let texts: Vec<&str> = if *field == f.title {
+                    vec![&a.title]
+                } else if *field == f.body {
+                    vec![&a.body]
+                } else if *field == f.summary {
+                    vec![&a.summary]
+                } else {
+                    a.authors.iter().map(String::as_str).collect()
+                };
+                let mut base = 0;
+                for text in texts {
+                    let mut stream = analyzer.token_stream(text);
+                    let mut last = 0;
+                    while let Some(token) = stream.next() {
+                        let term = Term::from_field_text(*field, &token.text);
+                        last = base + token.position as u32;
+                        positions.entry(term.clone()).or_default().push((doc, last));
+                        add(term, doc);
+                    }
+                    // Values of a multi-valued field never form a phrase together.
+                    base = last + 2;
+                }
+            }
+            let mut raw = |field, value: &str| add(Term::from_field_text(field, value), doc);
+            raw(f.id, &a.id);
+            raw(f.source, &a.source);
+            if let Some(lang) = &a.language {
+                raw(f.lang, lang);
+            }
+            for t in &a.analysis.topics {
+                raw(f.topic, &t.name);
+            }
+            for e in &a.analysis.entities {
+                raw(f.entity, &e.id);
+            }
+        }
+        Ok(Batch {
+            archive: self.clone(),
+            articles: articles.to_vec(),
+            postings,
+            positions,
+            searcher: None,
+        })
+    }
+
+    /// A one-segment in-memory tantivy index of `articles` (document numbers are positions).
+    fn batch_index(&self, articles: &[&StoredArticle]) -> Result<Searcher, IndexError> {
         let (schema, _) = schema_with(false);
         let index = Index::create_in_ram(schema);
         let fields = self.fields();
@@ -64,53 +133,259 @@ impl ArticleIndex {
             writer.add_document(to_doc(&fields, a, false))?;
         }
         let index = writer.finalize()?;
-        let searcher = index.reader()?.searcher();
-        Ok(Batch {
-            archive: self.clone(),
-            searcher,
-            present: HashMap::new(),
-        })
+        Ok(index.reader()?.searcher())
     }
 }
 
-/// One batch's index, and which terms it holds (looked up once per term).
-pub struct Batch {
-    archive: ArticleIndex,
-    searcher: Searcher,
-    present: HashMap<Term, bool>,
+/// Saved queries by the terms they need, to find the few a batch could match without asking
+/// each of them.
+#[derive(Default)]
+pub struct Presearcher {
+    by_term: Map<Term, Vec<usize>>,
+    /// Queries without needed terms: they are asked every time.
+    always: Vec<usize>,
 }
 
-impl Batch {
+impl Presearcher {
+    /// Indexes `queries` by position; `None` leaves a position out (a switched-off alert).
+    pub fn new<'a>(queries: impl IntoIterator<Item = Option<&'a SavedQuery>>) -> Presearcher {
+        let mut p = Presearcher::default();
+        for (i, q) in queries.into_iter().enumerate() {
+            match q.map(|q| &q.needs) {
+                None => {}
+                Some(None) => p.always.push(i),
+                Some(Some(terms)) => {
+                    for t in terms {
+                        p.by_term.entry(t.clone()).or_default().push(i);
+                    }
+                }
+            }
+        }
+        p
+    }
+}
+
+/// One batch: the documents of each of its terms, and a tantivy index of it once one is needed.
+pub struct Batch<'a> {
+    archive: ArticleIndex,
+    articles: Vec<&'a StoredArticle>,
+    postings: Map<Term, Vec<DocId>>,
+    /// Every occurrence of each word of the text fields, by document and position.
+    positions: Map<Term, Vec<(DocId, u32)>>,
+    searcher: Option<Searcher>,
+}
+
+impl Batch<'_> {
+    /// Positions (in the presearcher) of the queries the batch could match, in order: those with
+    /// a needed term among the batch's words, and those that need none.
+    pub fn candidates(&self, p: &Presearcher) -> Vec<usize> {
+        let mut found = p.always.clone();
+        // Whichever side is smaller is walked.
+        if self.postings.len() <= p.by_term.len() {
+            for term in self.postings.keys() {
+                if let Some(queries) = p.by_term.get(term) {
+                    found.extend_from_slice(queries);
+                }
+            }
+        } else {
+            for (term, queries) in &p.by_term {
+                if self.postings.contains_key(term) {
+                    found.extend_from_slice(queries);
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    fn searcher(&mut self) -> Result<&Searcher, IndexError> {
+        if self.searcher.is_none() {
+            self.searcher = Some(self.archive.batch_index(&self.articles)?);
+        }
+        Ok(self.searcher.as_ref().expect("just built"))
+    }
+
     /// Positions of the batch's articles that `saved` matches, in order; empty without running
     /// the query when none of its needed terms is in the batch.
     pub fn matches(&mut self, saved: &SavedQuery) -> Result<Vec<usize>, IndexError> {
-        if let Some(needs) = &saved.needs {
-            let searcher = &self.searcher;
-            let any = needs.iter().any(|t| {
-                *self
-                    .present
-                    .entry(t.clone())
-                    .or_insert_with(|| searcher.doc_freq(t).is_ok_and(|n| n > 0))
-            });
-            if !any {
-                return Ok(Vec::new());
-            }
+        if let Some(needs) = &saved.needs
+            && !needs.iter().any(|t| self.postings.contains_key(t))
+        {
+            return Ok(Vec::new());
         }
         let found = match &saved.per_batch {
             Some(req) => {
+                let archive = self.archive.clone();
                 let (_, query, _) =
-                    self.archive
-                        .build_query_for(req, None, true, Some(&self.searcher));
-                self.searcher.search(&query, &DocSetCollector)?
+                    archive.build_query_for(req, None, true, Some(self.searcher()?));
+                self.eval(&query)?
             }
-            None => self
-                .searcher
-                .search(saved.query.as_ref(), &DocSetCollector)?,
+            None => self.eval(saved.query.as_ref())?,
         };
-        let mut positions: Vec<usize> = found.into_iter().map(|a| a.doc_id as usize).collect();
-        positions.sort_unstable();
-        Ok(positions)
+        Ok(found.into_iter().map(|d| d as usize).collect())
     }
+
+    /// Whether `doc` holds `terms` one right after the other.
+    fn holds_phrase(&self, doc: DocId, terms: &[Term]) -> bool {
+        let at = |t: &Term| -> &[(DocId, u32)] {
+            let all = self.positions.get(t).map_or(&[][..], |v| v.as_slice());
+            let start = all.partition_point(|&(d, _)| d < doc);
+            let end = all.partition_point(|&(d, _)| d <= doc);
+            &all[start..end]
+        };
+        let Some((first, rest)) = terms.split_first() else {
+            return false;
+        };
+        at(first).iter().any(|&(_, p)| {
+            rest.iter()
+                .enumerate()
+                .all(|(i, t)| at(t).binary_search(&(doc, p + 1 + i as u32)).is_ok())
+        })
+    }
+
+    /// The documents holding `term`, in order.
+    fn docs_of(&self, term: &Term) -> &[DocId] {
+        self.postings.get(term).map_or(&[], |d| d.as_slice())
+    }
+
+    /// The documents `q` matches, in order. Terms and boolean combinations are answered from the
+    /// term lists directly: with thousands of saved searches per batch, setting up tantivy's
+    /// scorers for each would cost more than the matching. Anything else (phrases, ranges) runs
+    /// as a tantivy query once its terms are known to be there.
+    fn eval(&mut self, q: &dyn Query) -> Result<Vec<DocId>, IndexError> {
+        if let Some(t) = q.downcast_ref::<TermQuery>() {
+            return Ok(self.docs_of(t.term()).to_vec());
+        }
+        if q.downcast_ref::<AllQuery>().is_some() {
+            return Ok((0..self.articles.len() as DocId).collect());
+        }
+        if let Some(p) = q.downcast_ref::<PhraseQuery>() {
+            // Only documents with every word can hold the phrase; usually there are none, and
+            // the tantivy index is never built.
+            let mut common: Option<Vec<DocId>> = None;
+            for t in p.phrase_terms() {
+                let docs = self.docs_of(&t);
+                common = Some(match common {
+                    Some(c) => intersect(&c, docs),
+                    None => docs.to_vec(),
+                });
+            }
+            let common = common.unwrap_or_default();
+            if common.is_empty() {
+                return Ok(Vec::new());
+            }
+            // tantivy keeps a phrase's slop to itself but for its debug form; a phrase known to
+            // be exact (the usual case) is matched here, any other by tantivy.
+            if format!("{p:?}").ends_with("slop: 0 }") {
+                let terms = p.phrase_terms();
+                return Ok(common
+                    .into_iter()
+                    .filter(|&doc| self.holds_phrase(doc, &terms))
+                    .collect());
+            }
+        }
+        if let Some(b) = q.downcast_ref::<BooleanQuery>()
+            && b.get_minimum_number_should_match() <= 1
+        {
+            let mut must: Option<Vec<DocId>> = None;
+            let mut should: Option<Vec<DocId>> = None;
+            let mut not: Vec<DocId> = Vec::new();
+            for (occur, clause) in b.clauses() {
+                let docs = self.eval(clause.as_ref())?;
+                match occur {
+                    Occur::Must => {
+                        must = Some(match must {
+                            Some(m) => intersect(&m, &docs),
+                            None => docs,
+                        })
+                    }
+                    Occur::Should => {
+                        should = Some(match should {
+                            Some(s) => union(&s, &docs),
+                            None => docs,
+                        })
+                    }
+                    Occur::MustNot => not = union(&not, &docs),
+                }
+            }
+            let required_should = b.get_minimum_number_should_match() == 1;
+            let hits = match (must, should) {
+                (Some(m), Some(s)) if required_should => intersect(&m, &s),
+                (Some(m), _) => m,
+                (None, Some(s)) => s,
+                (None, None) => Vec::new(),
+            };
+            return Ok(difference(&hits, &not));
+        }
+        let mut docs: Vec<DocId> = self
+            .searcher()?
+            .search(q, &DocSetCollector)?
+            .into_iter()
+            .map(|a| a.doc_id)
+            .collect();
+        docs.sort_unstable();
+        Ok(docs)
+    }
+}
+
+fn intersect(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+fn union(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x < y => {
+                i += 1;
+                *x
+            }
+            (Some(x), Some(y)) if x > y => {
+                j += 1;
+                *y
+            }
+            (Some(x), Some(_)) => {
+                i += 1;
+                j += 1;
+                *x
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (None, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => break,
+        };
+        out.push(next);
+    }
+    out
+}
+
+fn difference(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
+    if b.is_empty() {
+        return a.to_vec();
+    }
+    a.iter()
+        .copied()
+        .filter(|d| b.binary_search(d).is_err())
+        .collect()
 }
 
 /// Terms of which every document matching `q` holds at least one, or `None` when there is no
@@ -263,6 +538,89 @@ mod tests {
         let saved = index.saved_query(&req("huawei AND ascend"));
         assert!(saved.is_presearchable());
         assert!(batch.matches(&saved).unwrap().is_empty());
-        assert!(batch.present.values().all(|p| !p));
+        assert!(batch.searcher.is_none(), "no tantivy index was needed");
+    }
+
+    #[test]
+    fn direct_evaluation_agrees_with_tantivy() {
+        let (_d, index, arts) = setup();
+        let refs: Vec<&StoredArticle> = arts.iter().collect();
+        let mut batch = index.batch(&refs).unwrap();
+        for q in [
+            "nvidia",
+            "nvidia OR tariffs",
+            "nvidia AND singapore",
+            "nvidia AND NOT singapore",
+            "(chips OR club) AND NOT (league OR singapore)",
+            "NOT league",
+            "+tariffs -legacy",
+            "tariffs OR (NOT league)",
+            "\"legacy semiconductors\" OR sanctioned",
+            "\"washington semiconductors\"",
+            "\"raised tariffs on legacy\"",
+            "\"semiconductors legacy\"~2",
+            "\"tariffs semiconductors\"~1",
+            "title:(case OR rise) AND body:washington",
+            "topic:sanctions OR topic:tariffs",
+            "*",
+            "nvidia^3 OR league",
+        ] {
+            let saved = index.saved_query(&req(q));
+            let direct = batch.matches(&saved).unwrap();
+            let mut tantivy: Vec<usize> = batch
+                .searcher()
+                .unwrap()
+                .search(saved.query.as_ref(), &DocSetCollector)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.doc_id as usize)
+                .collect();
+            tantivy.sort_unstable();
+            assert_eq!(direct, tantivy, "{q}");
+        }
+    }
+
+    #[test]
+    fn sorted_set_operations() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), vec![3, 5]);
+        assert_eq!(union(&[1, 3, 5], &[2, 3, 8]), vec![1, 2, 3, 5, 8]);
+        assert_eq!(difference(&[1, 2, 3, 4], &[2, 4, 9]), vec![1, 3]);
+        assert!(intersect(&[], &[1]).is_empty());
+    }
+
+    #[test]
+    fn presearcher_finds_the_queries_a_batch_could_match() {
+        let (_d, index, arts) = setup();
+        let refs: Vec<&StoredArticle> = arts.iter().collect();
+        let batch = index.batch(&refs).unwrap();
+        let queries = [
+            index.saved_query(&req("huawei")),
+            index.saved_query(&req("singapore AND nvidia")),
+            index.saved_query(&req("NOT huawei")),
+            index.saved_query(&req("\"legacy chips\"")),
+            index.saved_query(&req("ascend OR league")),
+            index.saved_query(&req("washington")),
+        ];
+        let p = Presearcher::new(
+            queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (i != 5).then_some(q)),
+        );
+        // 0: absent; 1: present; 2: no needed terms; 3: one needed word present; 4: one of two
+        // present; 5: switched off.
+        assert_eq!(batch.candidates(&p), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn exact_phrases_are_matched_without_tantivy() {
+        let (_d, index, arts) = setup();
+        let refs: Vec<&StoredArticle> = arts.iter().collect();
+        let mut batch = index.batch(&refs).unwrap();
+        let hit = index.saved_query(&req("\"legacy semiconductors\""));
+        let near_miss = index.saved_query(&req("\"washington semiconductors\""));
+        assert_eq!(batch.matches(&hit).unwrap(), vec![1]);
+        assert!(batch.matches(&near_miss).unwrap().is_empty());
+        assert!(batch.searcher.is_none());
     }
 }

@@ -55,20 +55,20 @@ pub struct StoredArticle {
 
 #[derive(Clone, Copy)]
 pub(super) struct Fields {
-    id: Field,
-    url: Field,
-    canonical_url: Field,
-    source: Field,
-    title: Field,
-    body: Field,
-    summary: Field,
-    published: Field,
-    fetched: Field,
-    lang: Field,
-    author: Field,
-    topic: Field,
-    entity: Field,
-    analysis: Field,
+    pub(super) id: Field,
+    pub(super) url: Field,
+    pub(super) canonical_url: Field,
+    pub(super) source: Field,
+    pub(super) title: Field,
+    pub(super) body: Field,
+    pub(super) summary: Field,
+    pub(super) published: Field,
+    pub(super) fetched: Field,
+    pub(super) lang: Field,
+    pub(super) author: Field,
+    pub(super) topic: Field,
+    pub(super) entity: Field,
+    pub(super) analysis: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -157,6 +157,14 @@ impl ArticleIndex {
     /// How many archived documents hold `term` (0 when it cannot be told).
     pub(super) fn doc_freq(&self, term: &Term) -> u64 {
         self.reader.searcher().doc_freq(term).unwrap_or(0)
+    }
+
+    /// The analyzer the archive indexes `field` with.
+    pub(super) fn tokenizer_for(
+        &self,
+        field: Field,
+    ) -> Result<tantivy::tokenizer::TextAnalyzer, IndexError> {
+        Ok(self.index.tokenizer_for_field(field)?)
     }
 
     pub(super) fn fields(&self) -> Fields {

@@ -898,6 +898,21 @@ struct Run {
     latencies: Vec<f64>,
     errors: usize,
     wall: f64,
+    /// CPU time of this whole process (servers and clients) per completed request, ms.
+    cpu_per_request: f64,
+}
+
+/// User + system CPU time of this process so far, in ms (Linux; clock ticks of 10 ms).
+fn cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks * 10.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 impl Run {
@@ -921,6 +936,7 @@ async fn load(
     seconds: f64,
 ) -> Run {
     let started = Instant::now();
+    let cpu = cpu_ms();
     let deadline = started + Duration::from_secs_f64(seconds);
     let counter = Arc::new(AtomicUsize::new(0));
     let urls: Arc<Vec<String>> = Arc::new(urls.iter().map(|u| format!("{base}{u}")).collect());
@@ -961,6 +977,7 @@ async fn load(
         latencies: Vec::new(),
         errors: 0,
         wall: 0.0,
+        cpu_per_request: 0.0,
     };
     for t in tasks {
         let (lat, errors) = t.await.expect("a load task");
@@ -968,6 +985,7 @@ async fn load(
         run.errors += errors;
     }
     run.wall = started.elapsed().as_secs_f64();
+    run.cpu_per_request = (cpu_ms() - cpu) / run.latencies.len().max(1) as f64;
     run.latencies.sort_by(f64::total_cmp);
     run
 }
@@ -1291,10 +1309,12 @@ fn main() {
                 if ratio >= 10.0 { "yes" } else { "no" },
             );
             eprintln!(
-                "  [{}: {} + {} requests; load average {}]",
+                "  [{}: {} + {} requests; CPU per request (servers + clients) wirewatch {:.2} ms, FTS5 {:.1} ms; load average {}]",
                 k.name,
                 a.latencies.len(),
                 b.latencies.len(),
+                a.cpu_per_request,
+                b.cpu_per_request,
                 std::fs::read_to_string("/proc/loadavg")
                     .unwrap_or_default()
                     .trim()

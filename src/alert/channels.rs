@@ -347,16 +347,27 @@ pub fn classify(status: u16, retry_after: Option<&str>) -> Result<(), SendError>
 }
 
 /// A human-readable rendering for chat, ntfy and email: title, source, date, link, evidence.
+/// With `markdown` (Slack's mrkdwn), text from articles is escaped so that it cannot plant
+/// links, mentions (`<!channel>`) or formatting of its own.
 pub fn text(alert: &AlertRef, items: &[Payload], markdown: bool) -> String {
+    let esc = |s: &str| -> String {
+        if markdown {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        } else {
+            s.to_string()
+        }
+    };
     let mut out = String::new();
     if items.len() > 1 {
         out.push_str(&format!(
             "{} new articles for \"{}\"\n\n",
             items.len(),
-            alert.name
+            esc(&alert.name)
         ));
     } else {
-        out.push_str(&format!("New match for \"{}\"\n\n", alert.name));
+        out.push_str(&format!("New match for \"{}\"\n\n", esc(&alert.name)));
     }
     for p in items {
         let date = p
@@ -364,15 +375,17 @@ pub fn text(alert: &AlertRef, items: &[Payload], markdown: bool) -> String {
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default();
         if markdown {
-            out.push_str(&format!(
-                "*<{}|{}>*\n",
-                p.url,
-                p.title.replace(['<', '>', '|'], " ")
-            ));
+            // Inside <url|text> a `|` or `>` would end the link early.
+            let url = p
+                .url
+                .replace('|', "%7C")
+                .replace('>', "%3E")
+                .replace('<', "%3C");
+            out.push_str(&format!("*<{url}|{}>*\n", esc(&p.title.replace('|', "/"))));
         } else {
             out.push_str(&format!("{}\n{}\n", p.title, p.url));
         }
-        out.push_str(&format!("{} · {}", p.source, date));
+        out.push_str(&format!("{} · {}", esc(&p.source), date));
         if !p.topics.is_empty() {
             let topics: Vec<&str> = p.topics.iter().map(|t| t.name.as_str()).collect();
             out.push_str(&format!(" · {}", topics.join(", ")));
@@ -382,7 +395,7 @@ pub fn text(alert: &AlertRef, items: &[Payload], markdown: bool) -> String {
         }
         out.push('\n');
         for e in &p.evidence {
-            let line = Payload::marked(e);
+            let line = esc(&Payload::marked(e));
             out.push_str(&format!(
                 "> {}\n",
                 if markdown {
@@ -400,6 +413,50 @@ pub fn text(alert: &AlertRef, items: &[Payload], markdown: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slack_text_cannot_carry_links_or_mentions_from_articles() {
+        let alert = AlertRef {
+            id: 1,
+            name: "chips & <b>".into(),
+        };
+        let item = Payload {
+            article_id: "a".into(),
+            title: "Curbs | <!channel> & more".into(),
+            url: "https://news.test/a?x=1|2>".into(),
+            source: "Wire".into(),
+            published: None,
+            revision: 0,
+            topics: vec![],
+            entities: vec![],
+            evidence: vec![super::super::Evidence {
+                topic: "chip_smuggling".into(),
+                sentence: "See <https://evil.example|the filing> and <@U024BE7LH>: smuggled chips."
+                    .into(),
+                terms: vec!["smuggled".into()],
+            }],
+        };
+        let slack = text(&alert, std::slice::from_ref(&item), true);
+        assert!(!slack.contains("<!channel>"), "{slack}");
+        assert!(!slack.contains("<https://evil"), "{slack}");
+        assert!(!slack.contains("<@U"), "{slack}");
+        assert!(
+            slack.contains("&lt;https://evil.example|the filing&gt;"),
+            "{slack}"
+        );
+        assert!(slack.contains("*smuggled*"), "{slack}");
+        assert!(slack.contains("chips &amp; &lt;b&gt;"), "{slack}");
+        // One link, to the article, whose text and address cannot end it early.
+        assert_eq!(slack.matches('<').count(), 1, "{slack}");
+        assert!(
+            slack
+                .contains("*<https://news.test/a?x=1%7C2%3E|Curbs / &lt;!channel&gt; &amp; more>*"),
+            "{slack}"
+        );
+        // Plain text (ntfy, email) is left as written.
+        let plain = text(&alert, &[item], false);
+        assert!(plain.contains("<@U024BE7LH>"), "{plain}");
+    }
 
     #[test]
     fn signature_is_hmac_sha256() {

@@ -39,20 +39,29 @@ pub fn passes_min_score(alert: &Alert, article: &StoredArticle) -> bool {
     score.is_some_and(|s| s >= min)
 }
 
-/// The alert's view of an article: its facts for the receiver, the sentences for its topic.
-pub fn payload(alert: &Alert, a: &StoredArticle) -> Payload {
-    let evidence = a
+/// The alert's view of an article: its facts for the receiver, and the evidence: first the
+/// sentences that hold the search's own words (`words`, lower case), then the topic's mentions.
+pub fn payload(
+    alert: &Alert,
+    a: &StoredArticle,
+    sentences: &Sentences,
+    words: &[String],
+) -> Payload {
+    let mut evidence = sentences.evidence(words, 3);
+    let mentions = a
         .analysis
         .mentions
         .iter()
         .filter(|m| alert.spec.topic.as_ref().is_none_or(|t| &m.topic == t))
-        .take(5)
+        .filter(|m| !evidence.iter().any(|e| e.sentence == m.sentence))
+        .take(5 - evidence.len())
         .map(|m| Evidence {
             topic: m.topic.clone(),
             sentence: m.sentence.clone(),
             terms: m.terms.clone(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    evidence.extend(mentions);
     Payload {
         article_id: a.id.clone(),
         title: a.title.clone(),
@@ -63,6 +72,59 @@ pub fn payload(alert: &Alert, a: &StoredArticle) -> Payload {
         topics: a.analysis.topics.clone(),
         entities: a.analysis.entities.iter().map(|e| e.id.clone()).collect(),
         evidence,
+    }
+}
+
+/// An article's sentences with their words in lower case, split once for all the searches that
+/// match it.
+pub struct Sentences<'a> {
+    sentences: Vec<(&'a str, Vec<(String, &'a str)>)>,
+}
+
+impl<'a> Sentences<'a> {
+    pub fn of(body: &'a str) -> Sentences<'a> {
+        let sentences = crate::analyze::sentences::split(body)
+            .into_iter()
+            .map(|span| {
+                let sentence = body[span.start..span.end].trim();
+                let words = sentence
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| (w.to_lowercase(), w))
+                    .collect();
+                (sentence, words)
+            })
+            .collect();
+        Sentences { sentences }
+    }
+
+    /// Up to `max` sentences that hold one of `words` (lower case), with the words as written.
+    fn evidence(&self, words: &[String], max: usize) -> Vec<Evidence> {
+        let mut out = Vec::new();
+        if words.is_empty() {
+            return out;
+        }
+        for (sentence, tokens) in &self.sentences {
+            let mut terms: Vec<String> = tokens
+                .iter()
+                .filter(|(lower, _)| words.contains(lower))
+                .map(|(_, written)| written.to_string())
+                .collect();
+            if terms.is_empty() {
+                continue;
+            }
+            terms.sort();
+            terms.dedup();
+            out.push(Evidence {
+                topic: "query".into(),
+                sentence: sentence.to_string(),
+                terms,
+            });
+            if out.len() >= max {
+                break;
+            }
+        }
+        out
     }
 }
 
@@ -156,8 +218,7 @@ pub fn match_batch(
     let candidates = batch.candidates(&compiled.presearcher);
     let now = Utc::now();
     let mut out = Vec::new();
-    // The evidence depends on the alert only through its topic: one payload per (article, topic).
-    let mut payloads: HashMap<(usize, Option<&str>), String> = HashMap::new();
+    let mut split: HashMap<usize, Sentences> = HashMap::new();
     let mut fingerprints: HashMap<usize, String> = HashMap::new();
     for i in candidates {
         let (alert, saved) = (&alerts[i], &compiled.queries[i]);
@@ -173,18 +234,18 @@ pub fn match_batch(
             if !passes_min_score(alert, article) {
                 continue;
             }
-            let json = payloads
-                .entry((i, alert.spec.topic.as_deref()))
-                .or_insert_with(|| {
-                    serde_json::to_string(&payload(alert, article)).unwrap_or_default()
-                });
+            let sentences = split
+                .entry(i)
+                .or_insert_with(|| Sentences::of(&article.body));
+            let json = serde_json::to_string(&payload(alert, article, sentences, saved.words()))
+                .unwrap_or_default();
             let fingerprint = fingerprints
                 .entry(i)
                 .or_insert_with(|| fingerprint(article));
             out.push(NewMatch {
                 alert_id: alert.id,
                 article_id: article.id.clone(),
-                payload: json.clone(),
+                payload: json,
                 channels: alert.spec.channels.clone(),
                 deliver_at: deliver_at(alert.spec.mode, now),
                 fingerprint: fingerprint.clone(),
@@ -193,4 +254,56 @@ pub fn match_batch(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::index::tests::article;
+
+    #[test]
+    fn evidence_starts_with_the_sentences_the_search_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = ArticleIndex::open(dir.path()).unwrap();
+        let a = article(
+            "a",
+            "Boards seized",
+            "Customs opened an inquiry on Monday. Officials said Quokkagpu boards were declared as \
+             network gear. The weather was fine. A second QUOKKAGPU shipment was stopped in Penang.",
+            None,
+        );
+        let alert = Alert {
+            id: 7,
+            origin: "config".into(),
+            spec: AlertConfig {
+                name: "boards".into(),
+                query: "quokkagpu AND NOT weather".into(),
+                topic: None,
+                entity: None,
+                source: None,
+                lang: None,
+                min_score: 0.0,
+                channels: vec![],
+                mode: Default::default(),
+                on_update: false,
+                enabled: true,
+            },
+        };
+        let words = index.saved_query(&request(&alert)).words().to_vec();
+        assert_eq!(words, vec!["quokkagpu"]);
+        let p = payload(&alert, &a, &Sentences::of(&a.body), &words);
+        let sentences: Vec<&str> = p.evidence.iter().map(|e| e.sentence.as_str()).collect();
+        assert_eq!(
+            sentences,
+            vec![
+                "Officials said Quokkagpu boards were declared as network gear.",
+                "A second QUOKKAGPU shipment was stopped in Penang."
+            ]
+        );
+        assert_eq!(p.evidence[1].terms, vec!["QUOKKAGPU"]);
+        assert_eq!(
+            Payload::marked(&p.evidence[0]),
+            "Officials said **Quokkagpu** boards were declared as network gear."
+        );
+    }
 }

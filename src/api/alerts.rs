@@ -315,13 +315,22 @@ pub(super) async fn dry_run(
     let index = s.index.clone();
     let result =
         tokio::task::spawn_blocking(move || -> Result<DryRun, crate::store::IndexError> {
+            let words = index
+                .saved_query(&matcher::request(&alert))
+                .words()
+                .to_vec();
             let found = index.search(&req)?;
             let mut matches = Vec::new();
             for hit in found.hits {
                 if let Some(a) = index.get(&hit.id)?
                     && matcher::passes_min_score(&alert, &a)
                 {
-                    matches.push(matcher::payload(&alert, &a));
+                    matches.push(matcher::payload(
+                        &alert,
+                        &a,
+                        &matcher::Sentences::of(&a.body),
+                        &words,
+                    ));
                 }
                 if matches.len() >= 50 {
                     break;

@@ -27,9 +27,17 @@ pub struct SavedQuery {
     needs: Option<Vec<Term>>,
     /// A query with prefix terms expands against each batch's own words, so it is built per batch.
     per_batch: Option<SearchRequest>,
+    /// The words of the text fields it asks for (not those it excludes), in lower case: what
+    /// evidence sentences are chosen by.
+    words: Vec<String>,
 }
 
 impl SavedQuery {
+    /// The words it asks for, in lower case.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
     /// Whether the presearcher can skip this query for batches that lack its terms.
     pub fn is_presearchable(&self) -> bool {
         self.needs.is_some()
@@ -41,11 +49,22 @@ impl ArticleIndex {
     /// must satisfy, the one with the rarest terms: the best filter for the presearcher.
     pub fn saved_query(&self, req: &SearchRequest) -> SavedQuery {
         let (_, query, _) = self.build_query_for(req, None, true, None);
+        let f = self.fields();
+        let mut words = Vec::new();
+        asked_terms(&query, &mut |t: &Term| {
+            if [f.title, f.body, f.summary].contains(&t.field())
+                && let Some(w) = t.value().as_str()
+                && !words.iter().any(|x| x == w)
+            {
+                words.push(w.to_string());
+            }
+        });
         if super::prefix::has_prefix(&req.q) {
             return SavedQuery {
                 query: Box::new(query),
                 needs: None,
                 per_batch: Some(req.clone()),
+                words,
             };
         }
         let needs = needed_terms(&query, &|t| self.doc_freq(t));
@@ -53,6 +72,7 @@ impl ArticleIndex {
             query: Box::new(query),
             needs,
             per_batch: None,
+            words,
         }
     }
 
@@ -388,6 +408,19 @@ fn difference(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
         .collect()
 }
 
+/// Every term `q` asks for, leaving out those it excludes.
+fn asked_terms(q: &dyn Query, visit: &mut dyn FnMut(&Term)) {
+    if let Some(b) = q.downcast_ref::<BooleanQuery>() {
+        for (occur, clause) in b.clauses() {
+            if *occur != Occur::MustNot {
+                asked_terms(clause.as_ref(), visit);
+            }
+        }
+    } else {
+        q.query_terms(&mut |t, _| visit(t));
+    }
+}
+
 /// Terms of which every document matching `q` holds at least one, or `None` when there is no
 /// such set. `rarity` estimates how many documents hold a term; lower is a better filter.
 fn needed_terms(q: &dyn Query, rarity: &dyn Fn(&Term) -> u64) -> Option<Vec<Term>> {
@@ -528,6 +561,19 @@ mod tests {
         assert_eq!(needs("smuggl*"), None);
         assert_eq!(needs("title:tarif* AND nvidia"), None);
         assert!(!index.saved_query(&req("*")).is_presearchable());
+    }
+
+    #[test]
+    fn words_asked_for_leave_out_exclusions_and_filters() {
+        let (_d, index, _) = setup();
+        let r = SearchRequest {
+            q: "(Nvidia OR \"legacy chips\") AND NOT league".into(),
+            topic: Some("sanctions".into()),
+            ..Default::default()
+        };
+        let mut words = index.saved_query(&r).words().to_vec();
+        words.sort();
+        assert_eq!(words, vec!["chips", "legacy", "nvidia"]);
     }
 
     #[test]

@@ -218,11 +218,20 @@ The US will raise tariffs on legacy semiconductors from 25% to 50%, and Commerce
     ] {
         assert!(entities.contains(&e), "{e} missing: {entities:?}");
     }
-    let fact = &v["facts"][0];
-    assert_eq!(fact["kind"], "tariff_change");
+    let facts = v["facts"].as_array().unwrap();
+    let fact = facts
+        .iter()
+        .find(|f| f["kind"] == "tariff_change")
+        .unwrap_or_else(|| panic!("no tariff fact: {v}"));
     assert_eq!(fact["from_pct"], 25.0);
     assert_eq!(fact["to_pct"], 50.0);
     assert_eq!(fact["product"], "legacy semiconductors");
+    // The passage's smuggling sentence is a case with its chips.
+    let case = facts
+        .iter()
+        .find(|f| f["kind"] == "smuggling_case")
+        .unwrap_or_else(|| panic!("no smuggling case: {v}"));
+    assert!(!case["chips"].as_array().unwrap().is_empty(), "{case}");
     let mention = &v["mentions"][0];
     let start = mention["start"].as_u64().unwrap() as usize;
     let end = mention["end"].as_u64().unwrap() as usize;

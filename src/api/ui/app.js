@@ -182,7 +182,21 @@ async function openArticle(id) {
 function describeFact(f) {
   if (f.kind === "tariff_change") {
     const from = f.from_pct != null ? `from ${f.from_pct}% ` : "";
-    return `Tariff${f.actor ? " (" + f.actor + ")" : ""} on ${f.product || "?"}: ${from}to ${f.to_pct}%`;
+    const on = f.target ? ` (${f.target})` : "";
+    const when = f.effective ? `, effective ${f.effective}` : "";
+    return `Tariff${f.actor ? " (" + f.actor + ")" : ""} on ${f.product || "?"}${on}: ${from}to ${f.to_pct}%${when}`;
+  }
+  if (f.kind === "export_control_action") {
+    const n = f.count != null ? `${f.count} ` : "";
+    const whose = f.target ? `${f.target} ` : "";
+    return `${f.agency || "?"} added ${n}${whose}entities to the ${f.list.replaceAll("_", " ")}`;
+  }
+  if (f.kind === "smuggling_case") {
+    const parts = [f.chips.join(", ")];
+    if (f.quantity != null) parts.push(`${f.quantity} units`);
+    if (f.value_usd != null) parts.push(`$${f.value_usd.toLocaleString("en-US")}`);
+    if (f.route.length) parts.push(`via ${f.route.join(", ")}`);
+    return `Smuggling case: ${parts.join("; ")}`;
   }
   return JSON.stringify(f);
 }

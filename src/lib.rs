@@ -33,6 +33,7 @@ pub mod fetch;
 pub mod ingest;
 pub mod notify;
 pub mod parse;
+pub mod reindex;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -58,6 +58,15 @@ enum Command {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Analyse every stored article again after the rules changed (resumable; a progress bar on
+    /// a terminal). The daemon must be stopped: the index takes one writer.
+    Reindex {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Run even if the archive was already analysed with these rules.
+        #[arg(long)]
+        force: bool,
+    },
     /// Search the archive.
     Search {
         #[arg(long, default_value = DEFAULT_CONFIG)]
@@ -90,6 +99,7 @@ fn main() -> ExitCode {
             report(extract_cmd(url.as_deref(), dir.as_deref(), file.as_deref()))
         }
         Command::Analyze { config } => report(analyze(&config)),
+        Command::Reindex { config, force } => report(reindex(&config, force)),
         Command::Search {
             config,
             query,
@@ -317,6 +327,41 @@ fn analyze(config: &Path) -> anyhow::Result<()> {
         writeln!(out)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+fn reindex(config: &Path, force: bool) -> anyhow::Result<()> {
+    let config = Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stores = app::Stores::open(&config)?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} articles, {per_sec}, {eta} left",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_message("reindex");
+    let summary = wirewatch::reindex::reindex(
+        &config,
+        &stores.index,
+        &stores.state,
+        force,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    if summary.up_to_date {
+        eprintln!(
+            "wirewatch: the {} stored articles were already analysed with these rules (--force runs again)",
+            summary.total
+        );
+    } else {
+        eprintln!(
+            "wirewatch: reindexed {} of {} articles ({} resumed from an earlier run), {} changed",
+            summary.analysed, summary.total, summary.resumed, summary.changed
+        );
+    }
     Ok(())
 }
 

@@ -504,3 +504,75 @@ async fn a_poll_that_finds_news_waits_its_interval_before_the_next() {
     let after = feed_gets() - at_news;
     assert!(after <= 1, "{after} polls in 1.5 s after news arrived");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_applies_changed_rules_to_the_archive() {
+    let server = news_site().await;
+    let env = Env::new(&news_sources(&server), "");
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.total("topic:tariffs"), 1);
+    let reindex = || {
+        env.wirewatch(&["reindex", "--config", env.config.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    // Same rules as at ingest: every article analysed, none changed; then nothing to do.
+    let out = reindex();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("reindexed 4 of 4 articles (0 resumed from an earlier run), 0 changed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = reindex();
+    assert!(
+        stderr(&out).contains("already analysed with these rules"),
+        "{}",
+        stderr(&out)
+    );
+    // A rule pack that knows only smuggling: the tariff article loses its topic, the smuggling
+    // one keeps its own.
+    env.use_small_rules();
+    let out = reindex();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reindexed 4 of 4"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.total("topic:tariffs"), 0);
+    assert_eq!(env.total("topic:chip_smuggling AND title:smuggling"), 1);
+    // While a daemon holds the index, reindex says so and changes nothing.
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // (Until the daemon has opened its index, a reindex still runs, harmlessly.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = env
+            .wirewatch(&[
+                "reindex",
+                "--force",
+                "--config",
+                env.config.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        if !out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the daemon running?"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = tokio::task::spawn_blocking(move || daemon.stop("TERM")).await;
+}

@@ -58,6 +58,14 @@ pub struct NewMatch {
     pub on_update: bool,
 }
 
+/// How far `wirewatch reindex` got, and with which rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReindexCheckpoint {
+    pub rules: String,
+    pub last_id: Option<String>,
+    pub finished: bool,
+}
+
 /// An article recorded as stored, with the feed's last-updated time for it (a later one in a feed
 /// makes the article worth fetching again).
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +181,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE (alert_id, article_id, channel)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS reindex (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    rules TEXT NOT NULL,
+    last_id TEXT,
+    finished INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS seen (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -314,6 +328,39 @@ impl State {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// Where the last `wirewatch reindex` got to.
+    pub fn reindex_checkpoint(&self) -> Result<Option<ReindexCheckpoint>, StateError> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT rules, last_id, finished FROM reindex WHERE one = 1")?;
+            let mut rows = stmt.query([])?;
+            Ok(match rows.next()? {
+                Some(r) => Some(ReindexCheckpoint {
+                    rules: r.get(0)?,
+                    last_id: r.get(1)?,
+                    finished: r.get::<_, i64>(2)? != 0,
+                }),
+                None => None,
+            })
+        })
+    }
+
+    pub fn set_reindex_checkpoint(
+        &self,
+        rules: &str,
+        last_id: Option<&str>,
+        finished: bool,
+    ) -> Result<(), StateError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO reindex (one, rules, last_id, finished) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (one) DO UPDATE SET rules = ?1, last_id = ?2, finished = ?3",
+                params![rules, last_id, finished as i64],
+            )?;
+            Ok(())
         })
     }
 

@@ -428,10 +428,15 @@ impl ArticleIndex {
         let searcher = self.reader.searcher();
         let cursor = req.cursor.as_deref().map(decode_cursor).transpose()?;
         let (offset, asof) = match cursor {
-            Some(c) => (c.offset, c.asof),
+            Some(ref c) => (c.offset, c.asof),
             None => (0, chrono::Utc::now().timestamp()),
         };
-        let (user_query, query, errors) = self.build_query(req, Some(asof));
+        // Paging stays stable while articles arrive: later pages leave out what was fetched
+        // after the first. The first page needs no such filter (nothing was fetched after now),
+        // and later ones check it per match on the fast field, far cheaper than a range clause
+        // over the whole archive.
+        let (user_query, query, errors) = self.build_query(req, None);
+        let since_first_page = cursor.as_ref().map(|_| asof);
         let limit = req.limit.clamp(1, 100);
         if offset > 10_000 {
             return Err(IndexError::BadRequest {
@@ -440,21 +445,14 @@ impl ArticleIndex {
                     .into(),
             });
         }
-        let total = searcher.search(&query, &Count)?;
-        let addrs: Vec<(f32, tantivy::DocAddress)> = match req.sort {
-            Sort::Relevance => {
-                searcher.search(&query, &TopDocs::with_limit(limit).and_offset(offset))?
+        let top = TopDocs::with_limit(limit).and_offset(offset);
+        let (total, addrs): (usize, Vec<(f32, tantivy::DocAddress)>) = match req.sort {
+            Sort::Relevance => collect(&searcher, &query, (Count, top), since_first_page)?,
+            Sort::Newest => {
+                let newest = top.order_by_fast_field::<TDateTime>("published", Order::Desc);
+                let (total, docs) = collect(&searcher, &query, (Count, newest), since_first_page)?;
+                (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
-            Sort::Newest => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(offset)
-                        .order_by_fast_field::<TDateTime>("published", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, a)| (0.0, a))
-                .collect(),
         };
         let mut title_snippets = SnippetGenerator::create(&searcher, &*user_query, f.title)?;
         title_snippets.set_max_num_chars(300);
@@ -748,6 +746,29 @@ pub enum Sort {
     #[default]
     Relevance,
     Newest,
+}
+
+/// Runs `collector`, over documents fetched at or before `asof` only when one is given.
+fn collect<C>(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    collector: C,
+    asof: Option<i64>,
+) -> tantivy::Result<C::Fruit>
+where
+    C: tantivy::collector::Collector + Send + Sync,
+{
+    match asof {
+        None => searcher.search(query, &collector),
+        Some(t) => searcher.search(
+            query,
+            &tantivy::collector::FilterCollector::new(
+                "fetched".to_string(),
+                move |fetched: TDateTime| fetched.into_timestamp_secs() <= t,
+                collector,
+            ),
+        ),
+    }
 }
 
 /// Rewrites what tantivy's parser makes of `a AND NOT (b OR c)`: a required group holding only an

@@ -85,7 +85,10 @@ fn has_term(m: &Mention, term: &str) -> bool {
 
 #[test]
 fn plain_term_fires_and_capitals_are_case_sensitive() {
-    let a = analyze("", "The arms embargo on the junta stays in force until the elections.");
+    let a = analyze(
+        "",
+        "The arms embargo on the junta stays in force until the elections.",
+    );
     assert_eq!(topics(&a), vec!["sanctions"], "{}", explain(&a));
     assert!(has_term(mention(&a, "sanctions"), "arms embargo"));
 
@@ -109,28 +112,62 @@ fn stems_and_wildcards_match_any_ending() {
     }
     // `smuggl*` with a chip word in the sentence: smuggled, smugglers, smuggling.
     for (text, word) in [
-        ("Investigators say the GPUs were smuggled out of a warehouse in Penang.", "smuggled"),
-        ("The smugglers packed the Nvidia boards as network switches.", "smugglers"),
-        ("A smuggling network sold the accelerator chips for cash.", "smuggling"),
+        (
+            "Investigators say the GPUs were smuggled out of a warehouse in Penang.",
+            "smuggled",
+        ),
+        (
+            "The smugglers packed the Nvidia boards as network switches.",
+            "smugglers",
+        ),
+        (
+            "A smuggling network sold the accelerator chips for cash.",
+            "smuggling",
+        ),
     ] {
         let a = analyze("", text);
-        assert_eq!(topics(&a), vec!["chip_smuggling"], "{text}\n{}", explain(&a));
-        assert!(has_term(mention(&a, "chip_smuggling"), word), "{:?}", a.mentions);
+        assert_eq!(
+            topics(&a),
+            vec!["chip_smuggling"],
+            "{text}\n{}",
+            explain(&a)
+        );
+        assert!(
+            has_term(mention(&a, "chip_smuggling"), word),
+            "{:?}",
+            a.mentions
+        );
     }
 }
 
 #[test]
 fn phrases_match_with_spaces_or_hyphens() {
     for (text, phrase) in [
-        ("Lawmakers want tighter export controls on lithography machines.", "export controls"),
-        ("Lawmakers want tighter export-controls on lithography machines.", "export-controls"),
-        ("Analysts expect a new export control regime for quantum sensors.", "export control regime"),
+        (
+            "Lawmakers want tighter export controls on lithography machines.",
+            "export controls",
+        ),
+        (
+            "Lawmakers want tighter export-controls on lithography machines.",
+            "export-controls",
+        ),
+        (
+            "Analysts expect a new export control regime for quantum sensors.",
+            "export control regime",
+        ),
     ] {
         let a = analyze("", text);
-        assert_eq!(topics(&a), vec!["export_controls"], "{text}\n{}", explain(&a));
+        assert_eq!(
+            topics(&a),
+            vec!["export_controls"],
+            "{text}\n{}",
+            explain(&a)
+        );
         let m = mention(&a, "export_controls");
         assert!(
-            m.terms.iter().any(|t| t.starts_with(phrase.split(' ').next().unwrap())),
+            m.terms
+                .iter()
+                .any(|t| t.starts_with(phrase.split(' ').next().unwrap())),
             "{phrase}: {:?}",
             m.terms
         );
@@ -149,16 +186,26 @@ fn smuggling_counts_only_near_chip_words() {
          Separately, memory chip prices fell for a third month.",
     );
     // In the same sentence it does, and both the term and its context are reported.
-    let a = analyze("", "The smuggling ring moved thousands of GPUs to buyers in Shenzhen.");
+    let a = analyze(
+        "",
+        "The smuggling ring moved thousands of GPUs to buyers in Shenzhen.",
+    );
     assert_eq!(topics(&a), vec!["chip_smuggling"], "{}", explain(&a));
     let m = mention(&a, "chip_smuggling");
-    assert!(has_term(m, "smuggling") && has_term(m, "GPUs"), "{:?}", m.terms);
+    assert!(
+        has_term(m, "smuggling") && has_term(m, "GPUs"),
+        "{:?}",
+        m.terms
+    );
 }
 
 #[test]
 fn context_within_n_words() {
     // `froze`/`frozen` counts as a sanctions measure only within three words of assets or reserves.
-    let a = analyze("", "Authorities froze the oligarch's assets after the invasion.");
+    let a = analyze(
+        "",
+        "Authorities froze the oligarch's assets after the invasion.",
+    );
     assert_eq!(topics(&a), vec!["sanctions"], "{}", explain(&a));
     assert_no_beat(
         "The lake froze over in January, and the company later sold some of its assets to a rival.",
@@ -213,7 +260,10 @@ fn title_and_lead_weigh_more_than_the_body() {
     let in_body = score(&analyze("Markets today", &deep), "tariffs");
     assert!(in_body > 0.0, "a body mention still tags the article");
     assert!(in_title > in_lead, "title {in_title} vs lead {in_lead}");
-    assert!(in_lead > in_body, "lead {in_lead} vs deep in the body {in_body}");
+    assert!(
+        in_lead > in_body,
+        "lead {in_lead} vs deep in the body {in_body}"
+    );
 }
 
 #[test]
@@ -260,7 +310,9 @@ fn welfare_benefit_sanctions_are_not_sanctions() {
     assert_no_beat(
         "Claimants who miss an appointment at the jobcentre face benefit sanctions lasting months.",
     );
-    assert_no_beat("Welfare sanctions pushed thousands of families into rent arrears, a charity said.");
+    assert_no_beat(
+        "Welfare sanctions pushed thousands of families into rent arrears, a charity said.",
+    );
 }
 
 #[test]
@@ -269,12 +321,21 @@ fn sanctioned_meaning_approved_is_not_sanctions() {
     assert_no_beat("The school board sanctioned the purchase of new laptops for every classroom.");
     assert_no_beat("Ministers sanctioned a £2bn budget for the new hospital wing.");
     assert_no_beat("Japan's cabinet sanctioned spending of 3 trillion yen on flood defences.");
+    // The penal sense next to a state still counts.
+    assert_topics(
+        "The US sanctioned three Iranian officials on Friday.",
+        &["sanctions"],
+    );
 }
 
 #[test]
 fn electricity_and_telecom_tariffs_are_not_tariffs() {
-    assert_no_beat("Households will pay more from April after the regulator approved higher electricity tariffs.");
-    assert_no_beat("The regulator will raise electricity tariffs for households from 10% to 15% in April.");
+    assert_no_beat(
+        "Households will pay more from April after the regulator approved higher electricity tariffs.",
+    );
+    assert_no_beat(
+        "The regulator will raise electricity tariffs for households from 10% to 15% in April.",
+    );
     assert_no_beat("The mobile operator raised its broadband and phone tariffs by 8% this spring.");
     assert_no_beat("Telecom operators plan to raise mobile tariffs by a fifth next month.");
 }
@@ -282,29 +343,49 @@ fn electricity_and_telecom_tariffs_are_not_tariffs() {
 #[test]
 fn drug_people_and_goods_smuggling_are_not_chip_smuggling() {
     // drugs
-    assert_no_beat("Police arrested four men suspected of smuggling cocaine hidden in banana crates.");
+    assert_no_beat(
+        "Police arrested four men suspected of smuggling cocaine hidden in banana crates.",
+    );
     assert_no_beat("Officers seized 300 kilograms of heroin smuggled in a shipment of furniture.");
     // people
-    assert_no_beat("Coast guards intercepted a dinghy as people smugglers tried to land forty migrants.");
+    assert_no_beat(
+        "Coast guards intercepted a dinghy as people smugglers tried to land forty migrants.",
+    );
     assert_no_beat("The gang smuggled migrants in refrigerated lorries across the border.");
     // goods: cigarettes, fuel
-    assert_no_beat("Customs officers seized two million contraband cigarettes smuggled in a lorry.");
+    assert_no_beat(
+        "Customs officers seized two million contraband cigarettes smuggled in a lorry.",
+    );
     assert_no_beat("Border police broke up a gang smuggling diesel fuel across the frontier.");
 }
 
 #[test]
 fn chip_industry_news_without_controls_is_not_the_beat() {
-    assert_no_beat("Nvidia reported record quarterly earnings as demand for its data-centre GPUs kept growing.");
-    assert_no_beat("TSMC broke ground on a new chip fab in Arizona that will make 3-nanometre semiconductors.");
-    assert_no_beat("SMIC posted a 20% rise in quarterly revenue, helped by demand for mature-node chips.");
-    assert_no_beat("Nvidia unveiled its next-generation Blackwell GPUs at its annual developer conference.");
+    assert_no_beat(
+        "Nvidia reported record quarterly earnings as demand for its data-centre GPUs kept growing.",
+    );
+    assert_no_beat(
+        "TSMC broke ground on a new chip fab in Arizona that will make 3-nanometre semiconductors.",
+    );
+    assert_no_beat(
+        "SMIC posted a 20% rise in quarterly revenue, helped by demand for mature-node chips.",
+    );
+    assert_no_beat(
+        "Nvidia unveiled its next-generation Blackwell GPUs at its annual developer conference.",
+    );
 }
 
 #[test]
 fn export_statistics_are_not_export_controls() {
-    assert_no_beat("The country's exports rose 5% in October from a year earlier, customs data showed.");
-    assert_no_beat("Semiconductor exports climbed 12% to a record as memory chip prices recovered.");
-    assert_no_beat("Exports of chips from South Korea rose 5% year on year, the trade ministry said.");
+    assert_no_beat(
+        "The country's exports rose 5% in October from a year earlier, customs data showed.",
+    );
+    assert_no_beat(
+        "Semiconductor exports climbed 12% to a record as memory chip prices recovered.",
+    );
+    assert_no_beat(
+        "Exports of chips from South Korea rose 5% year on year, the trade ministry said.",
+    );
 }
 
 #[test]
@@ -354,7 +435,12 @@ fn mentions_carry_the_sentence_its_char_offsets_and_the_terms() {
         m.sentence,
         "The U.S. Treasury imposed sanctions on Nanhai Shipping Corp. and two of its tankers."
     );
-    assert_eq!(m.start, "Jürgen Müller, a trader in Zürich, said little. ".chars().count());
+    assert_eq!(
+        m.start,
+        "Jürgen Müller, a trader in Zürich, said little. "
+            .chars()
+            .count()
+    );
     assert_eq!(m.end, m.start + m.sentence.chars().count());
     assert_eq!(chars(body, m.start, m.end), m.sentence);
     assert!(has_term(m, "sanctions"), "{:?}", m.terms);
@@ -388,7 +474,11 @@ fn abbreviations_do_not_split_sentences() {
         assert_eq!(m.start, 0);
         assert_eq!(chars(body, m.start, m.end), m.sentence);
     }
-    assert!(topics(&a).contains(&"export_controls".to_string()), "{}", explain(&a));
+    assert!(
+        topics(&a).contains(&"export_controls".to_string()),
+        "{}",
+        explain(&a)
+    );
 }
 
 #[test]
@@ -419,7 +509,10 @@ fn aliases_in_english_and_chinese_map_to_one_id() {
     for (text, id) in [
         ("NVIDIA shares fell.", "nvidia"),
         ("英伟达股价下跌。", "nvidia"),
-        ("Semiconductor Manufacturing International reported results.", "smic"),
+        (
+            "Semiconductor Manufacturing International reported results.",
+            "smic",
+        ),
         ("中芯国际发布财报。", "smic"),
         ("The firm was added to the Entity List.", "entity_list"),
         ("该公司被列入实体清单。", "entity_list"),
@@ -431,7 +524,11 @@ fn aliases_in_english_and_chinese_map_to_one_id() {
         ("The Bureau of Industry and Security issued a rule.", "bis"),
     ] {
         let a = analyze("", text);
-        assert!(entity_ids(&a).contains(&id.to_string()), "{text}: {:?}", entity_ids(&a));
+        assert!(
+            entity_ids(&a).contains(&id.to_string()),
+            "{text}: {:?}",
+            entity_ids(&a)
+        );
     }
     // Two aliases of one entity count as one entity named twice.
     let a = analyze("", "Nvidia, known in China as 英伟达, said nothing.");
@@ -447,36 +544,62 @@ fn short_names_need_word_boundaries() {
         "Military intelligence officials briefed lawmakers on the budget.",
         "The agency's artificial intelligence unit published a weather report.",
     ] {
-        assert!(!entity_ids(&analyze("", text)).contains(&"intel".to_string()), "{text}");
+        assert!(
+            !entity_ids(&analyze("", text)).contains(&"intel".to_string()),
+            "{text}"
+        );
     }
-    assert!(entity_ids(&analyze("", "Intel said its new processors would ship.")).contains(&"intel".to_string()));
+    assert!(
+        entity_ids(&analyze("", "Intel said its new processors would ship."))
+            .contains(&"intel".to_string())
+    );
 
     for text in [
         "The CAMDEN COUNTY council met on Tuesday.",
         "Shares of DIAMDEX and LAMDA rose.",
         "The pyramid's damp chambers were surveyed.",
     ] {
-        assert!(!entity_ids(&analyze("", text)).contains(&"amd".to_string()), "{text}");
+        assert!(
+            !entity_ids(&analyze("", text)).contains(&"amd".to_string()),
+            "{text}"
+        );
     }
     assert!(entity_ids(&analyze("", "AMD shares rose on Tuesday.")).contains(&"amd".to_string()));
 
     // "US" is case-sensitive: the pronoun is not the country.
     assert!(!entity_ids(&analyze("", "Let us know what you think.")).contains(&"us".to_string()));
-    assert!(entity_ids(&analyze("", "The US said talks would continue.")).contains(&"us".to_string()));
+    assert!(
+        entity_ids(&analyze("", "The US said talks would continue.")).contains(&"us".to_string())
+    );
 }
 
 #[test]
 fn skus_need_chip_context_in_the_sentence() {
-    let a = analyze("", "The H20 motorway was closed after an accident near the village.");
-    assert!(!entity_ids(&a).contains(&"h20".to_string()), "{:?}", entity_ids(&a));
+    let a = analyze(
+        "",
+        "The H20 motorway was closed after an accident near the village.",
+    );
+    assert!(
+        !entity_ids(&a).contains(&"h20".to_string()),
+        "{:?}",
+        entity_ids(&a)
+    );
     let a = analyze("", "Nvidia H20 chips sold out in China within weeks.");
-    assert!(entity_ids(&a).contains(&"h20".to_string()), "{:?}", entity_ids(&a));
+    assert!(
+        entity_ids(&a).contains(&"h20".to_string()),
+        "{:?}",
+        entity_ids(&a)
+    );
     // Context in another sentence does not count.
     let a = analyze(
         "",
         "The H20 motorway was closed after an accident. Nvidia chips were in the lorry.",
     );
-    assert!(!entity_ids(&a).contains(&"h20".to_string()), "{:?}", entity_ids(&a));
+    assert!(
+        !entity_ids(&a).contains(&"h20".to_string()),
+        "{:?}",
+        entity_ids(&a)
+    );
 }
 
 #[test]
@@ -495,13 +618,19 @@ fn us_commerce_in_chinese_is_not_mofcom() {
 
 #[test]
 fn chinese_passages_get_their_topics() {
-    assert_topics("美国宣布对中国半导体实施新一轮出口管制措施。", &["export_controls"]);
+    assert_topics(
+        "美国宣布对中国半导体实施新一轮出口管制措施。",
+        &["export_controls"],
+    );
     // Entity List: by convention both sanctions and export controls.
     assert_topics(
         "美方将二十多家中国企业列入实体清单，其中包括多家芯片设计公司。",
         &["sanctions", "export_controls"],
     );
-    assert_topics("警方破获一起芯片走私案，涉案的英伟达显卡价值数亿元。", &["chip_smuggling"]);
+    assert_topics(
+        "警方破获一起芯片走私案，涉案的英伟达显卡价值数亿元。",
+        &["chip_smuggling"],
+    );
     assert_topics("中方宣布对原产于美国的部分商品加征关税。", &["tariffs"]);
     assert_no_beat("英伟达表示将继续为中国客户提供服务。");
 }
@@ -527,10 +656,16 @@ who resell them at a steep markup. Critics say the tariff increase will not bite
 fn seed_style_passage_yields_topics_entities_and_the_tariff_fact() {
     let a = analyze("", SEED_STYLE);
     for t in BEAT {
-        assert!(topics(&a).contains(&t.to_string()), "{t} missing\n{}", explain(&a));
+        assert!(
+            topics(&a).contains(&t.to_string()),
+            "{t} missing\n{}",
+            explain(&a)
+        );
     }
     let ids = entity_ids(&a);
-    for id in ["us", "china", "nvidia", "a100", "h100", "hbm", "gaa", "scmp"] {
+    for id in [
+        "us", "china", "nvidia", "a100", "h100", "hbm", "gaa", "scmp",
+    ] {
         assert!(ids.contains(&id.to_string()), "{id} missing: {ids:?}");
     }
     let tariff = a
@@ -568,7 +703,11 @@ fn seed_style_passage_through_the_cli() {
         .write_all(lines.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -623,7 +762,10 @@ fn tariff_change_from_to() {
     assert_eq!(f[0]["from_pct"], 25.0);
     assert_eq!(f[0]["to_pct"], 50.0);
 
-    let a = analyze("", "The EU raised duties on Chinese bicycles from 30% to 48%.");
+    let a = analyze(
+        "",
+        "The EU raised duties on Chinese bicycles from 30% to 48%.",
+    );
     let f = tariff_facts(&a);
     assert_eq!(f.len(), 1, "{:#?}", a.facts);
     assert_eq!(f[0]["from_pct"], 30.0);
@@ -657,6 +799,9 @@ fn no_tariff_fact_off_the_beat() {
     );
     assert!(tariff_facts(&a).is_empty(), "{:#?}", a.facts);
     // Nor is a percentage without a tariff.
-    let a = analyze("", "Exports rose from 25% to 50% of output over the decade.");
+    let a = analyze(
+        "",
+        "Exports rose from 25% to 50% of output over the decade.",
+    );
     assert!(tariff_facts(&a).is_empty(), "{:#?}", a.facts);
 }

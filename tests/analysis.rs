@@ -303,6 +303,17 @@ fn sport_bodies_sanctioning_clubs_are_not_sanctions() {
     assert_no_beat(
         "The football federation imposed sanctions on the club after fans threw flares onto the pitch.",
     );
+    // Other sports: the disciplined are coaches and players, not states.
+    assert_no_beat(
+        "The rugby union sanctioned the coach with a six-match ban for abusing officials.",
+    );
+    assert_no_beat("The tennis federation lifted sanctions on the player after an appeal.");
+    assert_no_beat("The cricket board sanctioned two bowlers for ball tampering.");
+    // A state's sanctions are still sanctions.
+    assert_topics(
+        "Western sanctions on Russia tightened after the invasion.",
+        &["sanctions"],
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Saved-search matching throughput: N saved searches (default 10,000: terms, phrases, booleans,
 //! filters) run against batches of newly committed articles, the way the index writer runs them
-//! after each commit. `cargo bench --bench alerts [-- SEARCHES [BATCH]]`.
+//! after each commit. `cargo bench --bench alerts [-- SEARCHES [BATCH [FROM_RANK]]]`.
 
 use std::time::Instant;
 
@@ -24,7 +24,7 @@ use wirewatch::store::{ArticleIndex, StoredArticle};
 const TOPICS: &[&str] = &["sanctions", "tariffs", "export_controls", "chip_smuggling"];
 
 /// Words follow Zipf's law, as in real text: rank r turns up with probability ~ 1/r.
-const VOCABULARY: usize = 50_000;
+const VOCABULARY: usize = 100_000;
 
 /// A deterministic generator (splitmix64), so that every run sees the same articles and searches.
 struct Rng(u64);
@@ -77,11 +77,13 @@ impl Zipf {
     }
 }
 
-/// A saved search over words of rank 2,000 to 50,000 (log-uniform): the names, places and terms
-/// of art analysts watch for, each in well under one per cent of articles, as a useful alert is.
-fn query(i: usize, rng: &mut Rng) -> AlertConfig {
+/// A saved search over words of rank FROM to 100,000 (log-uniform): the names, places and terms
+/// of art analysts watch for. FROM (default 5,000) sets how selective searches are: at 5,000 an
+/// article matches a few of the 10,000, at 2,000 about fifty.
+fn query(i: usize, from: usize, rng: &mut Rng) -> AlertConfig {
+    let span = VOCABULARY as f64 / from as f64;
     let mut w = || {
-        let rank = (2_000.0 * 25f64.powf(rng.unit())) as usize;
+        let rank = (from as f64 * span.powf(rng.unit())) as usize;
         word(rank)
     };
     let query = match i % 5 {
@@ -146,6 +148,11 @@ fn main() {
         .collect();
     let n_alerts = numbers.first().copied().unwrap_or(10_000);
     let batch = numbers.get(1).copied().unwrap_or(500);
+    let from = numbers
+        .get(2)
+        .copied()
+        .unwrap_or(5_000)
+        .clamp(1, VOCABULARY - 1);
     let batches = (2_000 / batch).max(1);
     let dir = tempfile::tempdir().expect("temp dir");
     let index = ArticleIndex::open(dir.path()).expect("index");
@@ -155,7 +162,7 @@ fn main() {
         .map(|i| Alert {
             id: i as i64,
             origin: "bench".into(),
-            spec: query(i, &mut rng),
+            spec: query(i, from, &mut rng),
         })
         .collect();
     let mut writer = index.writer().expect("writer");

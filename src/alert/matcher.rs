@@ -39,6 +39,47 @@ pub fn passes_min_score(alert: &Alert, article: &StoredArticle) -> bool {
     score.is_some_and(|s| s >= min)
 }
 
+/// What goes into an alert's evidence: sentences of the body (by index, with the search's
+/// words as written there) and then the topic's mentions (by index), five at most.
+struct Chosen {
+    sentences: Vec<(usize, Vec<String>)>,
+    mentions: Vec<usize>,
+}
+
+fn choose(alert: &Alert, a: &StoredArticle, sentences: &Sentences, words: &[String]) -> Chosen {
+    let picked = sentences.holding(words, 3);
+    let mentions = a
+        .analysis
+        .mentions
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| alert.spec.topic.as_ref().is_none_or(|t| &m.topic == t))
+        .filter(|(_, m)| !picked.iter().any(|(i, _)| sentences.text(*i) == m.sentence))
+        .take(5 - picked.len())
+        .map(|(i, _)| i)
+        .collect();
+    Chosen {
+        sentences: picked,
+        mentions,
+    }
+}
+
+fn query_evidence(sentence: &str, terms: &[String]) -> Evidence {
+    Evidence {
+        topic: "query".into(),
+        sentence: sentence.to_string(),
+        terms: terms.to_vec(),
+    }
+}
+
+fn mention_evidence(m: &crate::analyze::Mention) -> Evidence {
+    Evidence {
+        topic: m.topic.clone(),
+        sentence: m.sentence.clone(),
+        terms: m.terms.clone(),
+    }
+}
+
 /// The alert's view of an article: its facts for the receiver, and the evidence: first the
 /// sentences that hold the search's own words (`words`, lower case), then the topic's mentions.
 pub fn payload(
@@ -47,21 +88,18 @@ pub fn payload(
     sentences: &Sentences,
     words: &[String],
 ) -> Payload {
-    let mut evidence = sentences.evidence(words, 3);
-    let mentions = a
-        .analysis
-        .mentions
+    let chosen = choose(alert, a, sentences, words);
+    let mut evidence: Vec<Evidence> = chosen
+        .sentences
         .iter()
-        .filter(|m| alert.spec.topic.as_ref().is_none_or(|t| &m.topic == t))
-        .filter(|m| !evidence.iter().any(|e| e.sentence == m.sentence))
-        .take(5 - evidence.len())
-        .map(|m| Evidence {
-            topic: m.topic.clone(),
-            sentence: m.sentence.clone(),
-            terms: m.terms.clone(),
-        })
-        .collect::<Vec<_>>();
-    evidence.extend(mentions);
+        .map(|(i, terms)| query_evidence(sentences.text(*i), terms))
+        .collect();
+    evidence.extend(
+        chosen
+            .mentions
+            .iter()
+            .map(|&i| mention_evidence(&a.analysis.mentions[i])),
+    );
     Payload {
         article_id: a.id.clone(),
         title: a.title.clone(),
@@ -75,15 +113,89 @@ pub fn payload(
     }
 }
 
+/// One article of a batch as the matcher sees it: split once, and its payload JSON assembled
+/// from pieces serialised once (an article matched by fifty searches is not serialised fifty
+/// times over).
+pub struct ArticleView<'a> {
+    article: &'a StoredArticle,
+    sentences: Sentences<'a>,
+    /// The payload without evidence, up to its opening `[`, per alert topic.
+    heads: HashMap<Option<String>, String>,
+    /// Each sentence as a JSON string, escaped once.
+    sentence_json: HashMap<usize, String>,
+    mention_json: HashMap<usize, String>,
+}
+
+impl<'a> ArticleView<'a> {
+    pub fn new(article: &'a StoredArticle) -> ArticleView<'a> {
+        ArticleView {
+            article,
+            sentences: Sentences::of(&article.body),
+            heads: HashMap::new(),
+            sentence_json: HashMap::new(),
+            mention_json: HashMap::new(),
+        }
+    }
+
+    /// `serde_json::to_string(&payload(alert, article, ..))`, from cached pieces.
+    pub fn payload_json(&mut self, alert: &Alert, words: &[String]) -> String {
+        let a = self.article;
+        let chosen = choose(alert, a, &self.sentences, words);
+        let head = self
+            .heads
+            .entry(alert.spec.topic.clone())
+            .or_insert_with(|| {
+                let mut empty = payload(alert, a, &self.sentences, &[]);
+                empty.evidence.clear();
+                let mut json = serde_json::to_string(&empty).unwrap_or_default();
+                // `..."evidence":[]}` -> `..."evidence":[`
+                json.truncate(json.len().saturating_sub(2));
+                json
+            });
+        let mut out = String::with_capacity(head.len() + 512);
+        out.push_str(head);
+        let mut first = true;
+        let mut push = |piece: &str| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(piece);
+        };
+        for (i, terms) in chosen.sentences {
+            let sentences = &self.sentences;
+            let sentence = self
+                .sentence_json
+                .entry(i)
+                .or_insert_with(|| serde_json::to_string(sentences.text(i)).unwrap_or_default());
+            // Field for field what serde writes for `Evidence`.
+            let terms = serde_json::to_string(&terms).unwrap_or_default();
+            push(&format!(
+                r#"{{"topic":"query","sentence":{sentence},"terms":{terms}}}"#
+            ));
+        }
+        for i in chosen.mentions {
+            let piece = self.mention_json.entry(i).or_insert_with(|| {
+                serde_json::to_string(&mention_evidence(&a.analysis.mentions[i]))
+                    .unwrap_or_default()
+            });
+            push(piece);
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
 /// An article's sentences with their words in lower case, split once for all the searches that
-/// match it.
+/// match it, and which sentences hold each word.
 pub struct Sentences<'a> {
     sentences: Vec<(&'a str, Vec<(String, &'a str)>)>,
+    by_word: HashMap<String, Vec<usize>>,
 }
 
 impl<'a> Sentences<'a> {
     pub fn of(body: &'a str) -> Sentences<'a> {
-        let sentences = crate::analyze::sentences::split(body)
+        let sentences: Vec<(&str, Vec<(String, &str)>)> = crate::analyze::sentences::split(body)
             .into_iter()
             .map(|span| {
                 let sentence = body[span.start..span.end].trim();
@@ -95,36 +207,48 @@ impl<'a> Sentences<'a> {
                 (sentence, words)
             })
             .collect();
-        Sentences { sentences }
+        let mut by_word: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (_, words)) in sentences.iter().enumerate() {
+            for (lower, _) in words {
+                let list = by_word.entry(lower.clone()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        Sentences { sentences, by_word }
     }
 
-    /// Up to `max` sentences that hold one of `words` (lower case), with the words as written.
-    fn evidence(&self, words: &[String], max: usize) -> Vec<Evidence> {
-        let mut out = Vec::new();
-        if words.is_empty() {
-            return out;
-        }
-        for (sentence, tokens) in &self.sentences {
-            let mut terms: Vec<String> = tokens
-                .iter()
-                .filter(|(lower, _)| words.contains(lower))
-                .map(|(_, written)| written.to_string())
-                .collect();
-            if terms.is_empty() {
-                continue;
-            }
-            terms.sort();
-            terms.dedup();
-            out.push(Evidence {
-                topic: "query".into(),
-                sentence: sentence.to_string(),
-                terms,
-            });
-            if out.len() >= max {
-                break;
-            }
-        }
-        out
+    fn text(&self, i: usize) -> &'a str {
+        self.sentences[i].0
+    }
+
+    /// Up to `max` sentences that hold one of `words` (lower case), in order: their indexes,
+    /// with the words as written.
+    fn holding(&self, words: &[String], max: usize) -> Vec<(usize, Vec<String>)> {
+        let mut found: Vec<usize> = words
+            .iter()
+            .filter_map(|w| self.by_word.get(w))
+            .flatten()
+            .copied()
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+            .into_iter()
+            .take(max)
+            .map(|i| {
+                let mut terms: Vec<String> = self.sentences[i]
+                    .1
+                    .iter()
+                    .filter(|(lower, _)| words.contains(lower))
+                    .map(|(_, written)| written.to_string())
+                    .collect();
+                terms.sort();
+                terms.dedup();
+                (i, terms)
+            })
+            .collect()
     }
 }
 
@@ -218,7 +342,7 @@ pub fn match_batch(
     let candidates = batch.candidates(&compiled.presearcher);
     let now = Utc::now();
     let mut out = Vec::new();
-    let mut split: HashMap<usize, Sentences> = HashMap::new();
+    let mut views: HashMap<usize, ArticleView> = HashMap::new();
     let mut fingerprints: HashMap<usize, String> = HashMap::new();
     for i in candidates {
         let (alert, saved) = (&alerts[i], &compiled.queries[i]);
@@ -234,11 +358,8 @@ pub fn match_batch(
             if !passes_min_score(alert, article) {
                 continue;
             }
-            let sentences = split
-                .entry(i)
-                .or_insert_with(|| Sentences::of(&article.body));
-            let json = serde_json::to_string(&payload(alert, article, sentences, saved.words()))
-                .unwrap_or_default();
+            let view = views.entry(i).or_insert_with(|| ArticleView::new(article));
+            let json = view.payload_json(alert, saved.words());
             let fingerprint = fingerprints
                 .entry(i)
                 .or_insert_with(|| fingerprint(article));
@@ -289,6 +410,22 @@ mod tests {
                 enabled: true,
             },
         };
+        let mut a = a;
+        // A topic mention of a sentence already chosen for the search's words is not repeated.
+        for sentence in [
+            "Customs opened an inquiry on Monday.",
+            "A second QUOKKAGPU shipment was stopped in Penang.",
+        ] {
+            a.analysis.mentions.push(crate::analyze::Mention {
+                topic: "chip_smuggling".into(),
+                field: "body".into(),
+                sentence: sentence.into(),
+                start: 0,
+                end: 0,
+                terms: vec!["Customs".into()],
+                rule: "r".into(),
+            });
+        }
         let words = index.saved_query(&request(&alert)).words().to_vec();
         assert_eq!(words, vec!["quokkagpu"]);
         let p = payload(&alert, &a, &Sentences::of(&a.body), &words);
@@ -297,10 +434,20 @@ mod tests {
             sentences,
             vec![
                 "Officials said Quokkagpu boards were declared as network gear.",
-                "A second QUOKKAGPU shipment was stopped in Penang."
+                "A second QUOKKAGPU shipment was stopped in Penang.",
+                "Customs opened an inquiry on Monday.",
             ]
         );
+        assert_eq!(p.evidence[2].topic, "chip_smuggling");
         assert_eq!(p.evidence[1].terms, vec!["QUOKKAGPU"]);
+        // The assembled JSON is the payload's, piece for piece, and stays so when cached.
+        let mut view = ArticleView::new(&a);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(view.payload_json(&alert, &words), json);
+        assert_eq!(view.payload_json(&alert, &words), json);
+        let none =
+            serde_json::to_string(&payload(&alert, &a, &Sentences::of(&a.body), &[])).unwrap();
+        assert_eq!(view.payload_json(&alert, &[]), none);
         assert_eq!(
             Payload::marked(&p.evidence[0]),
             "Officials said **Quokkagpu** boards were declared as network gear."

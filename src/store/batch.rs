@@ -93,9 +93,13 @@ impl ArticleIndex {
         for field in [f.title, f.body, f.summary, f.author] {
             analyzers.push((field, self.tokenizer_for(field)?));
         }
+        // Occurrences per field by word, keyed by the token's text so that a word seen before
+        // costs a lookup and no allocation; terms are made once per distinct word at the end.
+        let mut by_word: Vec<Map<String, Vec<(DocId, u32)>>> =
+            (0..analyzers.len()).map(|_| Map::default()).collect();
         for (doc, a) in articles.iter().enumerate() {
             let doc = doc as DocId;
-            for (field, analyzer) in analyzers.iter_mut() {
+            for (k, (field, analyzer)) in analyzers.iter_mut().enumerate() {
                 let texts: Vec<&str> = if *field == f.title {
                     vec![&a.title]
                 } else if *field == f.body {
@@ -105,15 +109,19 @@ impl ArticleIndex {
                 } else {
                     a.authors.iter().map(String::as_str).collect()
                 };
+                let words = &mut by_word[k];
                 let mut base = 0;
                 for text in texts {
                     let mut stream = analyzer.token_stream(text);
                     let mut last = 0;
                     while let Some(token) = stream.next() {
-                        let term = Term::from_field_text(*field, &token.text);
                         last = base + token.position as u32;
-                        positions.entry(term.clone()).or_default().push((doc, last));
-                        add(term, doc);
+                        match words.get_mut(token.text.as_str()) {
+                            Some(at) => at.push((doc, last)),
+                            None => {
+                                words.insert(token.text.clone(), vec![(doc, last)]);
+                            }
+                        }
                     }
                     // Values of a multi-valued field never form a phrase together.
                     base = last + 2;
@@ -130,6 +138,15 @@ impl ArticleIndex {
             }
             for e in &a.analysis.entities {
                 raw(f.entity, &e.id);
+            }
+        }
+        for ((field, _), words) in analyzers.iter().zip(by_word) {
+            for (word, at) in words {
+                let term = Term::from_field_text(*field, &word);
+                let mut docs: Vec<DocId> = at.iter().map(|&(d, _)| d).collect();
+                docs.dedup();
+                postings.insert(term.clone(), docs);
+                positions.insert(term, at);
             }
         }
         Ok(Batch {

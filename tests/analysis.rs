@@ -349,6 +349,26 @@ fn electricity_and_telecom_tariffs_are_not_tariffs() {
     );
     assert_no_beat("The mobile operator raised its broadband and phone tariffs by 8% this spring.");
     assert_no_beat("Telecom operators plan to raise mobile tariffs by a fifth next month.");
+    // Utilities and telecom providers charging their users.
+    assert_no_beat(
+        "The water utility asked the regulator to approve a 12% increase in tariffs for industrial users.",
+    );
+    assert_no_beat(
+        "The telecoms regulator capped the tariffs that operators may charge for calls to emergency numbers.",
+    );
+    // Customs tariffs on telecom equipment, or hurting the users of steel, are still tariffs.
+    assert_topics(
+        "The US raised tariffs on Chinese telecom equipment and solar panels.",
+        &["tariffs"],
+    );
+    assert_topics(
+        "Tariffs on imported steel hurt industrial users across the Midwest, economists said.",
+        &["tariffs"],
+    );
+    assert_topics(
+        "Canada imposed tariffs on Chinese sport utility vehicles.",
+        &["tariffs"],
+    );
 }
 
 #[test]

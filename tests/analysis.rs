@@ -448,6 +448,63 @@ fn positives_next_to_the_hard_negatives_fire() {
     );
 }
 
+#[test]
+fn the_beat_in_other_words() {
+    for (text, want) in [
+        (
+            "Washington barred Nvidia from selling its most advanced AI accelerators to Chinese customers.",
+            &["export_controls"][..],
+        ),
+        (
+            "The Netherlands will require ASML to obtain a licence before shipping its immersion \
+             lithography machines to China.",
+            &["export_controls"],
+        ),
+        (
+            "The new rules cut Huawei off from the chips it needs for its phones.",
+            &["export_controls"],
+        ),
+        (
+            "Beijing restricted exports of gallium and germanium, two metals used in chipmaking.",
+            &["export_controls"],
+        ),
+        (
+            "Chinese buyers are renting Nvidia GPUs in overseas data centres to get around the US restrictions.",
+            &["export_controls", "chip_smuggling"],
+        ),
+        (
+            "Resellers in Shenzhen openly advertise banned Nvidia H100 servers.",
+            &["export_controls", "chip_smuggling"],
+        ),
+        (
+            "A Chinese company bought A100 processors on the black market.",
+            &["chip_smuggling"],
+        ),
+        (
+            "Trump threatened a 60% levy on all Chinese goods.",
+            &["tariffs"],
+        ),
+        (
+            "China retaliated with tariffs of 15% on American coal and LNG.",
+            &["tariffs"],
+        ),
+        (
+            "The UK froze the assets of two Russian businessmen.",
+            &["sanctions"],
+        ),
+        (
+            "The Commerce Department blacklisted dozens of Chinese companies.",
+            &["sanctions", "export_controls"],
+        ),
+    ] {
+        assert_topics(text, want);
+    }
+    // Licences for other things are no export control.
+    assert_no_beat("You need a licence to drive a taxi in the city.");
+    assert_no_beat("Anglers must obtain a licence before fishing in the reservoir.");
+    assert_no_beat("The club needs a licence to sell alcohol at the stadium.");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mentions and sentences
 // ---------------------------------------------------------------------------------------------

@@ -726,6 +726,7 @@ fn wirewatch_router(index: ArticleIndex, state_dir: &Path) -> Router {
             registry: Default::default(),
             stream: tokio::sync::broadcast::channel(8).0,
             token: None,
+            closing: Default::default(),
         },
     })
 }

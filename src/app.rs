@@ -162,6 +162,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 token: std::env::var(&config.daemon.api_token_env)
                     .ok()
                     .filter(|t| !t.is_empty()),
+                closing: abort.clone(),
             },
         };
         let shutdown = abort.clone();

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 
-use wirewatch::analyze::{Analysis, Analyzer, Mention};
+use wirewatch::analyze::{Analysis, Analyzer, Gazetteer, Mention, RulePack};
 
 static ANALYZER: LazyLock<Analyzer> = LazyLock::new(|| {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -238,6 +238,78 @@ fn exclusions_within_n_words_only_veto_nearby() {
          tariffs on imported steel will take effect next month.",
     );
     assert_eq!(topics(&a), vec!["tariffs"], "{}", explain(&a));
+}
+
+#[test]
+fn rule_weight_and_topic_threshold() {
+    // A weak rule (weight 0.5) needs two sentences to reach the threshold; a full one needs one.
+    let pack = RulePack::parse(
+        r#"
+[[topic]]
+name = "tariffs"
+threshold = 1.0
+[[rule]]
+name = "weak-levy"
+topic = "tariffs"
+terms = ["levy"]
+weight = 0.5
+[[rule]]
+name = "tariff-word"
+topic = "tariffs"
+terms = ["tariff*"]
+"#,
+        "inline",
+    )
+    .unwrap();
+    let a = Analyzer::new(pack, Gazetteer::default());
+    let filler = FILLER[..3].join(" ");
+    assert!(
+        a.analyze("", &format!("{filler} A levy was set."))
+            .topics
+            .is_empty()
+    );
+    let twice = a.analyze("", &format!("{filler} A levy was set. The levy stays."));
+    assert_eq!(twice.topic_names(), vec!["tariffs"]);
+    let full = a.analyze("", &format!("{filler} A tariff was set."));
+    assert_eq!(full.topic_names(), vec!["tariffs"]);
+    assert_eq!(full.mentions[0].rule, "tariff-word");
+}
+
+#[test]
+fn a_rule_error_names_the_rule_and_the_problem() {
+    let err = RulePack::parse(
+        r#"
+[[rule]]
+name = "bad-wildcard"
+topic = "tariffs"
+terms = ["*tariff"]
+[[rule]]
+name = "lonely-within"
+topic = "sanctions"
+terms = ["sanctions"]
+within = 3
+[[rule]]
+name = "no-such-topic"
+topic = "trade_war"
+terms = ["trade war"]
+"#,
+        "topics.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("topics.toml"), "{err}");
+    assert!(
+        err.contains("bad-wildcard") && err.contains("wildcard"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lonely-within") && err.contains("near"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no-such-topic") && err.contains("trade_war"),
+        "{err}"
+    );
 }
 
 /// Filler that is no evidence for any topic.

@@ -532,9 +532,20 @@ async fn stream_sends_each_new_match_to_a_connected_listener() {
     {
         buf.push_str(&String::from_utf8_lossy(&chunk));
     }
-    // An open stream holds the daemon's graceful shutdown of the API (up to 5 s): hang up first.
-    drop(resp);
-    stop(child).await;
+    // Stopping the daemon ends an open stream (it does not keep the shutdown waiting).
+    let stopping = tokio::spawn(stop(child));
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match resp.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream stayed open after the daemon was told to stop");
+    let log = stopping.await.unwrap();
+    assert!(!log.contains("API server failed"), "{log}");
 
     let events = sse_events(&buf);
     assert_eq!(

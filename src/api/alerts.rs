@@ -22,6 +22,9 @@ pub struct AlertApi {
     pub stream: crate::alert::Stream,
     /// Bearer token for mutating routes; `None` = no token configured.
     pub token: Option<String>,
+    /// Cancelled when the daemon stops: open event streams end, so that the server's graceful
+    /// shutdown does not wait on listeners that never hang up.
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 /// Compares in constant time, so response timing says nothing about how much of a guess was right.
@@ -403,19 +406,27 @@ pub(super) async fn stream(
     State(s): State<ApiState>,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     let rx = s.alerts.stream.subscribe();
-    let events = futures::stream::unfold(rx, |mut rx| async move {
-        let event = match rx.recv().await {
-            Ok(m) => Event::default()
-                .event("match")
-                .json_data(&m)
-                .unwrap_or_else(|_| Event::default().comment("unserialisable match")),
-            // A slow listener skips what it missed rather than holding the writer back.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                Event::default().event("lagged").data(n.to_string())
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), rx))
+    let closing = s.alerts.closing.clone();
+    let events = futures::stream::unfold(rx, move |mut rx| {
+        let closing = closing.clone();
+        async move {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = closing.cancelled() => return None,
+            };
+            let event = match received {
+                Ok(m) => Event::default()
+                    .event("match")
+                    .json_data(&m)
+                    .unwrap_or_else(|_| Event::default().comment("unserialisable match")),
+                // A slow listener skips what it missed rather than holding the writer back.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    Event::default().event("lagged").data(n.to_string())
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), rx))
+        }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -108,6 +108,7 @@ pub fn fixture() -> Fixture {
                 registry: Default::default(),
                 stream: tokio::sync::broadcast::channel(8).0,
                 token: Some("s3cret".into()),
+                closing: Default::default(),
             },
         },
         _dir: dir,

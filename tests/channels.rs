@@ -535,15 +535,13 @@ async fn stream_sends_each_new_match_to_a_connected_listener() {
     // Stopping the daemon ends an open stream (it does not keep the shutdown waiting).
     let stopping = tokio::spawn(stop(child));
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match resp.chunk().await {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = resp.chunk().await {}
     })
     .await;
-    assert!(ended.is_ok(), "the stream stayed open after the daemon was told to stop");
+    assert!(
+        ended.is_ok(),
+        "the stream stayed open after the daemon was told to stop"
+    );
     let log = stopping.await.unwrap();
     assert!(!log.contains("API server failed"), "{log}");
 

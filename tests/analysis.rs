@@ -793,6 +793,17 @@ fn chinese_passages_get_their_topics() {
     );
     assert_topics("中方宣布对原产于美国的部分商品加征关税。", &["tariffs"]);
     assert_no_beat("英伟达表示将继续为中国客户提供服务。");
+    assert_topics("美国财政部宣布制裁多家伊朗石油公司。", &["sanctions"]);
+    assert_topics("中方决定对美国军工企业采取反制措施。", &["sanctions"]);
+    // Hard negatives in Chinese: sport discipline, goods, drug and people smuggling, statistics.
+    assert_no_beat("国际足联宣布对该俱乐部实施制裁，禁止其引进新球员。");
+    assert_no_beat("中国足协对违规球员作出停赛制裁。");
+    assert_no_beat("警方查获一批走私香烟，价值数百万元。");
+    assert_no_beat("广东警方破获毒品走私案，缴获冰毒100公斤。");
+    assert_no_beat("边防部门抓获多名偷渡人员和蛇头。");
+    assert_no_beat("国家电网宣布下调工商业电价。");
+    assert_no_beat("中国上月出口同比增长5%。");
+    assert_no_beat("中芯国际第三季度营收增长20%。");
 }
 
 // ---------------------------------------------------------------------------------------------

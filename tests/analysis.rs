@@ -682,6 +682,13 @@ fn aliases_in_english_and_chinese_map_to_one_id() {
         ("Washington said talks would continue.", "us"),
         ("美国表示谈判将继续。", "us"),
         ("The Bureau of Industry and Security issued a rule.", "bis"),
+        ("台积电在美国建厂。", "tsmc"),
+        ("The firm sells HBM3E stacks to Nvidia.", "hbm"),
+        (
+            "Samsung's gate-all-around process entered production.",
+            "gaa",
+        ),
+        ("英伟达H20芯片在中国市场销量下滑。", "h20"),
     ] {
         let a = analyze("", text);
         assert!(

@@ -86,12 +86,26 @@ fn clean_product(p: &str) -> String {
 /// Facts stated in one sentence.
 pub fn facts_in(sentence: &str) -> Vec<Fact> {
     let mut out = Vec::new();
-    let actor = ACTOR.captures(sentence).map(|c| match &c["actor"] {
-        "U.S." | "United States" | "Washington" | "Trump" | "Biden" => "US".to_string(),
-        "Beijing" => "China".to_string(),
-        "European Union" => "EU".to_string(),
-        other => other.to_string(),
-    });
+    // Who imposes it: the first country or leader named outside what the tariff is on ("a 100%
+    // tariff on electric vehicles from China" names China as the target, not the actor).
+    let on: Vec<std::ops::Range<usize>> = [&*TARIFF_TARGET, &*IMPORTS_FROM]
+        .iter()
+        .filter_map(|re| {
+            re.captures(sentence)
+                .and_then(|c| c.name("what"))
+                .map(|m| m.range())
+        })
+        .collect();
+    let actor = ACTOR
+        .captures_iter(sentence)
+        .filter_map(|c| c.name("actor"))
+        .find(|m| !on.iter().any(|r| r.contains(&m.start())))
+        .map(|m| match m.as_str() {
+            "U.S." | "United States" | "Washington" | "Trump" | "Biden" => "US".to_string(),
+            "Beijing" => "China".to_string(),
+            "European Union" => "EU".to_string(),
+            other => other.to_string(),
+        });
     let pct = |s: &str| s.parse::<f64>().ok();
     let change = VERB_ON_FROM_TO
         .captures(sentence)
@@ -557,6 +571,15 @@ mod tests {
         assert!(
             matches!(&f[0], Fact::TariffChange { actor: Some(a), target: Some(t), effective: Some(e), to_pct, .. }
                 if a == "China" && t == "US" && e == "next month" && *to_pct == 15.0),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn the_country_a_tariff_is_on_is_not_its_actor() {
+        let f = facts_in("The President announced a 100% tariff on electric vehicles from China.");
+        assert!(
+            matches!(&f[0], Fact::TariffChange { actor: None, target: Some(t), .. } if t == "China"),
             "{f:?}"
         );
     }

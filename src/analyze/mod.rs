@@ -153,18 +153,35 @@ impl Analyzer {
                         rule: rule.name.clone(),
                     });
                 }
+                let mut found: Vec<(usize, usize, usize)> = Vec::new();
                 for i in self.gazetteer.set.matches(sentence).iter() {
                     let e = &self.gazetteer.entities[i];
-                    let hits = e.pattern.find_iter(sentence).count();
-                    if hits == 0 {
-                        continue;
-                    }
                     if let Some(ctx) = &e.context
                         && !ctx.is_match(sentence)
                     {
                         continue;
                     }
-                    *entity_counts.entry(i).or_default() += hits;
+                    found.extend(
+                        e.pattern
+                            .find_iter(sentence)
+                            .map(|m| (i, m.start(), m.end())),
+                    );
+                }
+                // A name inside a longer name of the same kind is that longer name: 商务部
+                // (MOFCOM) inside 美国商务部 (US Commerce). A country inside an agency's name
+                // is still named.
+                let kind = |i: usize| &self.gazetteer.entities[i].kind;
+                for &(i, start, end) in &found {
+                    let inside = found.iter().any(|&(j, s, e)| {
+                        j != i
+                            && kind(j) == kind(i)
+                            && s <= start
+                            && e >= end
+                            && e - s > end - start
+                    });
+                    if !inside {
+                        *entity_counts.entry(i).or_default() += 1;
+                    }
                 }
                 for f in facts::facts_in(sentence) {
                     if let Ok(v) = serde_json::to_value(&f)

@@ -83,9 +83,37 @@ fn clean_product(p: &str) -> String {
     p.trim().to_string()
 }
 
-/// Facts stated in one sentence.
+/// Facts stated in one sentence. Each kind's patterns run only on sentences with the word they
+/// cannot do without (a rate, a list, smuggling): most sentences have none, and analysis runs on
+/// every sentence of every article.
 pub fn facts_in(sentence: &str) -> Vec<Fact> {
     let mut out = Vec::new();
+    let rate = sentence.contains('%') || sentence.contains("cent") || sentence.contains("CENT");
+    if rate && let Some(change) = tariff_change(sentence) {
+        let stated_as_change = matches!(
+            &change,
+            Fact::TariffChange {
+                from_pct: Some(_),
+                ..
+            }
+        );
+        out.push(change);
+        if stated_as_change {
+            return out;
+        }
+    }
+    if ["list", "List", "LIST", "清单"]
+        .iter()
+        .any(|w| sentence.contains(w))
+    {
+        out.extend(list_addition(sentence));
+    }
+    out.extend(smuggling_case(sentence));
+    out
+}
+
+/// A tariff change or a flat rate.
+fn tariff_change(sentence: &str) -> Option<Fact> {
     // Who imposes it: the first country or leader named outside what the tariff is on ("a 100%
     // tariff on electric vehicles from China" names China as the target, not the actor).
     let on: Vec<std::ops::Range<usize>> = [&*TARIFF_TARGET, &*IMPORTS_FROM]
@@ -96,52 +124,45 @@ pub fn facts_in(sentence: &str) -> Vec<Fact> {
                 .map(|m| m.range())
         })
         .collect();
-    let actor = ACTOR
-        .captures_iter(sentence)
-        .filter_map(|c| c.name("actor"))
-        .find(|m| !on.iter().any(|r| r.contains(&m.start())))
-        .map(|m| match m.as_str() {
-            "U.S." | "United States" | "Washington" | "Trump" | "Biden" => "US".to_string(),
-            "Beijing" => "China".to_string(),
-            "European Union" => "EU".to_string(),
-            other => other.to_string(),
-        });
+    let actor = || {
+        ACTOR
+            .captures_iter(sentence)
+            .filter_map(|c| c.name("actor"))
+            .find(|m| !on.iter().any(|r| r.contains(&m.start())))
+            .map(|m| match m.as_str() {
+                "U.S." | "United States" | "Washington" | "Trump" | "Biden" => "US".to_string(),
+                "Beijing" => "China".to_string(),
+                "European Union" => "EU".to_string(),
+                other => other.to_string(),
+            })
+    };
     let pct = |s: &str| s.parse::<f64>().ok();
     let change = VERB_ON_FROM_TO
         .captures(sentence)
         .or_else(|| RAISE_FROM_TO.captures(sentence));
-    if let Some(c) = change {
-        if let (Some(from), Some(to)) = (pct(&c["from"]), pct(&c["to"])) {
-            out.push(Fact::TariffChange {
-                measure: "tariff".into(),
-                product: Some(clean_product(&c["product"])),
-                from_pct: Some(from),
-                to_pct: to,
-                actor: actor.clone(),
-                target: target(sentence, actor.as_deref()),
-                effective: effective(sentence),
-                sentence: sentence.to_string(),
-            });
+    let (product, from, to) = match change {
+        Some(c) => {
+            let (Some(from), Some(to)) = (pct(&c["from"]), pct(&c["to"])) else {
+                return None;
+            };
+            (clean_product(&c["product"]), Some(from), to)
         }
-        return out;
-    }
-    if let Some(c) = FLAT_RATE.captures(sentence)
-        && let Some(to) = pct(&c["to"])
-    {
-        out.push(Fact::TariffChange {
-            measure: "tariff".into(),
-            product: Some(clean_product(&c["product"])),
-            from_pct: None,
-            to_pct: to,
-            actor: actor.clone(),
-            target: target(sentence, actor.as_deref()),
-            effective: effective(sentence),
-            sentence: sentence.to_string(),
-        });
-    }
-    out.extend(list_addition(sentence));
-    out.extend(smuggling_case(sentence));
-    out
+        None => {
+            let c = FLAT_RATE.captures(sentence)?;
+            (clean_product(&c["product"]), None, pct(&c["to"])?)
+        }
+    };
+    let actor = actor();
+    Some(Fact::TariffChange {
+        measure: "tariff".into(),
+        product: Some(product),
+        from_pct: from,
+        to_pct: to,
+        target: target(sentence, actor.as_deref()),
+        actor,
+        effective: effective(sentence),
+        sentence: sentence.to_string(),
+    })
 }
 
 /// Countries and their adjectives, as news names them, to a short canonical name.

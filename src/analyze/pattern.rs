@@ -64,7 +64,14 @@ pub fn term_regex(term: &str) -> Result<String, String> {
 pub fn any_of(terms: &[String]) -> Result<Regex, String> {
     let parts: Result<Vec<String>, String> = terms.iter().map(|t| term_regex(t)).collect();
     let parts = parts?;
-    Regex::new(&parts.join("|")).map_err(|e| e.to_string())
+    // Long alternations with wildcards outgrow the default lazy-DFA cache; when it thrashes the
+    // regex crate falls back to a much slower engine (a 100-term exclusion list halved analysis
+    // throughput), so these get room.
+    regex::RegexBuilder::new(&parts.join("|"))
+        .size_limit(64 << 20)
+        .dfa_size_limit(32 << 20)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn is_word_char(c: char) -> bool {

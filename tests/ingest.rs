@@ -544,30 +544,35 @@ async fn reindex_applies_changed_rules_to_the_archive() {
     );
     assert_eq!(env.total("topic:tariffs"), 0);
     assert_eq!(env.total("topic:chip_smuggling AND title:smuggling"), 1);
-    // While a daemon holds the index, reindex says so and changes nothing.
+    // While a daemon holds the index, reindex says so and changes nothing. (Wait for the daemon
+    // to be ready first: a reindex holding the index while the daemon starts would stop it.)
+    let port = free_port();
+    env.edit_config(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
     let daemon = Daemon::new(
         env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    // (Until the daemon has opened its index, a reindex still runs, harmlessly.)
     let deadline = Instant::now() + Duration::from_secs(30);
-    let out = loop {
-        let out = env
-            .wirewatch(&[
-                "reindex",
-                "--force",
-                "--config",
-                env.config.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        if !out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || http_get(port, "/readyz").0 != 200
+    {
+        assert!(Instant::now() < deadline, "the daemon never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = env
+        .wirewatch(&[
+            "reindex",
+            "--force",
+            "--config",
+            env.config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is the daemon running?"),

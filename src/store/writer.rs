@@ -2,8 +2,9 @@
 //!
 //! Runs on its own thread (tantivy's writer calls block), fed by a bounded channel so that a slow
 //! disk slows the pollers down instead of growing memory. Commits after N documents, after T
-//! seconds, on demand, and when the channel closes; only after a commit does it record the
-//! articles as seen and advance the source state, so a crash never leaves state ahead of the index.
+//! seconds, when a source's poll ends, on demand, and when the channel closes; only after a commit
+//! does it record the articles as seen and advance the source state, so a crash never leaves state
+//! ahead of the index.
 
 use std::time::Duration;
 
@@ -158,7 +159,10 @@ async fn run(
                         error!(error = %e, "could not record source state");
                     }
                 } else {
+                    // A poll that ended has sent all it found: committing now makes its articles
+                    // searchable and its alerts go out without waiting for the commit timer.
                     p.updates.push(*u);
+                    let _ = commit(&mut writer, &index, &state, &mut p, &mut config);
                 }
             }
             Some(WriteOp::Flush(ack)) => {

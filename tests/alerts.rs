@@ -7,7 +7,7 @@
 mod common;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use hmac::{Hmac, Mac};
@@ -94,23 +94,6 @@ fn start(env: &Env) -> Daemon {
             .spawn()
             .unwrap(),
     )
-}
-
-async fn stop(daemon: Daemon) -> String {
-    let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
-        .await
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{log}");
-    log
-}
-
-async fn wait_until(what: &str, secs: u64, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn requests(r: &Receiver) -> usize {

@@ -112,23 +112,6 @@ fn start(env: &Env) -> Daemon {
     )
 }
 
-async fn stop(daemon: Daemon) -> String {
-    let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
-        .await
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{log}");
-    log
-}
-
-async fn wait_until(what: &str, secs: u64, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn wait_for_api(port: u16) {
     wait_until("the API", 20, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()

@@ -48,7 +48,7 @@ impl ArticleIndex {
     /// Compiles a saved search. The archive's term statistics pick, among the clauses a match
     /// must satisfy, the one with the rarest terms: the best filter for the presearcher.
     pub fn saved_query(&self, req: &SearchRequest) -> SavedQuery {
-        let (_, query, _) = self.build_query_for(req, None, true, None);
+        let (_, query, _) = self.build_query_for(req, true, None);
         let f = self.fields();
         let mut words = Vec::new();
         asked_terms(&query, &mut |t: &Term| {
@@ -254,8 +254,7 @@ impl Batch<'_> {
         let found = match &saved.per_batch {
             Some(req) => {
                 let archive = self.archive.clone();
-                let (_, query, _) =
-                    archive.build_query_for(req, None, true, Some(self.searcher()?));
+                let (_, query, _) = archive.build_query_for(req, true, Some(self.searcher()?));
                 self.eval(&query)?
             }
             None => self.eval(saved.query.as_ref())?,

@@ -248,13 +248,9 @@ impl ArticleIndex {
     }
 
     /// The user's query (for highlighting) and the full query with filters, plus what the lenient
-    /// parser had to ignore. `asof` keeps paging stable: documents fetched later are left out.
-    fn build_query(
-        &self,
-        req: &SearchRequest,
-        asof: Option<i64>,
-    ) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
-        self.build_query_for(req, asof, false, None)
+    /// parser had to ignore.
+    fn build_query(&self, req: &SearchRequest) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
+        self.build_query_for(req, false, None)
     }
 
     /// As [`Self::build_query`]; with `matching`, a query only asked *whether* a document matches:
@@ -263,7 +259,6 @@ impl ArticleIndex {
     pub(super) fn build_query_for(
         &self,
         req: &SearchRequest,
-        asof: Option<i64>,
         matching: bool,
         lexicon: Option<&tantivy::Searcher>,
     ) -> (Box<dyn Query>, BooleanQuery, Vec<String>) {
@@ -335,19 +330,12 @@ impl ArticleIndex {
                 .unwrap_or(Bound::Unbounded);
             clauses.push((Occur::Must, range(lower, upper)));
         }
-        if let Some(asof) = asof {
-            let upper = Bound::Included(Term::from_field_date(
-                f.fetched,
-                TDateTime::from_timestamp_secs(asof),
-            ));
-            clauses.push((Occur::Must, range(Bound::Unbounded, upper)));
-        }
         (user_query, BooleanQuery::new(clauses), errors)
     }
 
     /// Publication times (Unix seconds) of every article matching a query and its filters.
     fn published_times(&self, req: &SearchRequest) -> Result<Vec<i64>, IndexError> {
-        let (_, query, _) = self.build_query(req, None);
+        let (_, query, _) = self.build_query(req);
         Ok(self.reader.searcher().search(&query, &PublishedTimes)?)
     }
 
@@ -405,7 +393,7 @@ impl ArticleIndex {
         field: FacetField,
         limit: usize,
     ) -> Result<Vec<FacetCount>, IndexError> {
-        let (_, query, _) = self.build_query(req, None);
+        let (_, query, _) = self.build_query(req);
         let counts = self.reader.searcher().search(
             &query,
             &TermCounts {
@@ -435,7 +423,7 @@ impl ArticleIndex {
         // after the first. The first page needs no such filter (nothing was fetched after now),
         // and later ones check it per match on the fast field, far cheaper than a range clause
         // over the whole archive.
-        let (user_query, query, errors) = self.build_query(req, None);
+        let (user_query, query, errors) = self.build_query(req);
         let since_first_page = cursor.as_ref().map(|_| asof);
         let limit = req.limit.clamp(1, 100);
         if offset > 10_000 {

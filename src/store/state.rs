@@ -296,23 +296,6 @@ impl State {
         })
     }
 
-    /// Ids among `ids` that are already stored.
-    pub fn seen_among(
-        &self,
-        ids: &[String],
-    ) -> Result<std::collections::HashSet<String>, StateError> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT 1 FROM seen WHERE id = ?1")?;
-            let mut out = std::collections::HashSet::new();
-            for id in ids {
-                if stmt.exists([id])? {
-                    out.insert(id.clone());
-                }
-            }
-            Ok(out)
-        })
-    }
-
     /// The stored articles among `ids`, with the feed's last-updated time recorded for each.
     pub fn seen_versions(
         &self,
@@ -624,8 +607,8 @@ mod tests {
             !st.is_stale(hour, Utc::now() + chrono::Duration::hours(21)),
             "a failing source is not 'stale'"
         );
-        let seen = s.seen_among(&["a".into(), "b".into()]).unwrap();
-        assert!(seen.contains("a") && !seen.contains("b"));
+        let seen = s.seen_versions(&["a".into(), "b".into()]).unwrap();
+        assert!(seen.contains_key("a") && !seen.contains_key("b"));
     }
 
     #[test]

@@ -522,3 +522,25 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// Stops a daemon with SIGTERM, asserts that it exited cleanly, and returns its log.
+pub async fn stop(daemon: Daemon) -> String {
+    let out = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    log
+}
+
+/// Polls `f` every 50 ms until it holds; fails after `secs` seconds.
+pub async fn wait_until(what: &str, secs: u64, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -242,6 +242,9 @@ fn parse_feed(file: &str) -> anyhow::Result<()> {
     let bytes = read_input(file)?;
     let feed = parse::parse_document(&bytes, None, None)
         .with_context(|| format!("{file}: nothing usable"))?;
+    for warning in &feed.warnings {
+        eprintln!("wirewatch: {file}: {warning}");
+    }
     print_json(&feed)
 }
 

@@ -67,6 +67,7 @@ pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
         title: page.description,
         entries,
         sitemaps: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 

@@ -3,34 +3,81 @@
 use chrono::{DateTime, Duration, Utc};
 use feed_rs::model::{self, FeedType};
 
-use super::{Entry, Format, ParseError, ParsedFeed, resolve};
+use std::sync::{Arc, Mutex};
+
+use super::repair::{self, Dialect};
+use super::{Entry, Format, ParseError, ParsedFeed, dates, resolve};
+use crate::extract::text::html_to_text;
 
 /// Dates further in the future than this are publisher errors (wrong time zone, typos), not news
 /// from tomorrow; they are dropped rather than allowed to pin an article to the top of "newest".
 const MAX_FUTURE_SKEW_HOURS: i64 = 26;
 
-pub(super) fn parse(bytes: &[u8], base: Option<&str>) -> Result<ParsedFeed, ParseError> {
-    let parser = feed_rs::parser::Builder::new().base_uri(base).build();
-    let feed = parser.parse(bytes).map_err(|e| classify(&e))?;
-    let format = match feed.feed_type {
-        FeedType::Atom => Format::Atom,
-        FeedType::JSON => Format::JsonFeed,
-        FeedType::RSS0 => Format::Rss0,
-        FeedType::RSS1 => Format::Rss1,
-        FeedType::RSS2 => Format::Rss2,
+/// Parses an XML or JSON feed: the repair layer first, then feed-rs, then normalisation.
+pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseError> {
+    let unreadable_dates = Arc::new(Mutex::new(Vec::new()));
+    let (feed, dialect, mut warnings) = if text.starts_with('{') {
+        let repaired = repair::repair_json(text);
+        let feed = build(base, &unreadable_dates)
+            .parse(repaired.as_bytes())
+            .map_err(|e| classify(&e))?;
+        (feed, Dialect::Unknown, Vec::new())
+    } else {
+        let repaired = repair::repair_xml(text);
+        let parsed = build(base, &unreadable_dates).parse(repaired.text.as_bytes());
+        let feed = match parsed {
+            Ok(feed) => feed,
+            // The repair is a means, not a gate: if feed-rs reads the original, so be it.
+            Err(e) => build(base, &unreadable_dates)
+                .parse(text.as_bytes())
+                .map_err(|_| classify(&e))?,
+        };
+        (feed, repaired.dialect, repaired.notes)
+    };
+    let format = match (feed.feed_type, dialect) {
+        (FeedType::RSS2, Dialect::Rss { legacy: true }) => Format::Rss0,
+        (FeedType::Atom, _) => Format::Atom,
+        (FeedType::JSON, _) => Format::JsonFeed,
+        (FeedType::RSS0, _) => Format::Rss0,
+        (FeedType::RSS1, _) => Format::Rss1,
+        (FeedType::RSS2, _) => Format::Rss2,
     };
     let now = Utc::now();
-    let entries = feed
+    let entries: Vec<Entry> = feed
         .entries
         .into_iter()
-        .map(|e| entry(e, base, now))
+        .map(|e| entry(e, base, now, &mut warnings))
         .collect();
+    if let Ok(dates) = unreadable_dates.lock() {
+        for date in dates.iter().take(5) {
+            warnings.push(format!("unreadable date {date:?} left out"));
+        }
+    }
     Ok(ParsedFeed {
         format,
-        title: feed.title.map(|t| t.content.trim().to_string()),
+        title: feed.title.and_then(|t| clean_title(&t.content)),
         entries,
         sitemaps: Vec::new(),
+        warnings,
     })
+}
+
+/// feed-rs with our date reader, which also remembers what it could not read.
+fn build(base: Option<&str>, unreadable: &Arc<Mutex<Vec<String>>>) -> feed_rs::parser::Parser {
+    let unreadable = Arc::clone(unreadable);
+    feed_rs::parser::Builder::new()
+        .base_uri(base)
+        .timestamp_parser(move |s| {
+            let date = dates::parse_feed_date(s);
+            if date.is_none()
+                && !s.trim().is_empty()
+                && let Ok(mut list) = unreadable.lock()
+            {
+                list.push(s.trim().chars().take(60).collect());
+            }
+            date
+        })
+        .build()
 }
 
 fn classify(e: &feed_rs::parser::ParseFeedError) -> ParseError {
@@ -54,13 +101,21 @@ fn classify(e: &feed_rs::parser::ParseFeedError) -> ParseError {
     }
 }
 
-fn entry(e: model::Entry, base: Option<&str>, now: DateTime<Utc>) -> Entry {
+fn entry(
+    e: model::Entry,
+    base: Option<&str>,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Entry {
     let base = e
         .base
         .as_deref()
         .filter(|b| url::Url::parse(b).is_ok())
         .or(base);
-    let link = pick_link(&e.links).map(|l| resolve(l, base)).or_else(|| {
+    let link = pick_link(&e.links)
+        .filter(|l| *l != repair::MISSING_LINK)
+        .map(|l| resolve(l, base))
+        .or_else(|| {
         // Many RSS feeds put the permalink only in <guid isPermaLink="true">.
         let id = e.id.trim();
         (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
@@ -74,13 +129,10 @@ fn entry(e: model::Entry, base: Option<&str>, now: DateTime<Utc>) -> Entry {
         .collect();
     Entry {
         id: e.id,
-        title: e
-            .title
-            .map(|t| t.content.trim().to_string())
-            .filter(|t| !t.is_empty()),
+        title: e.title.and_then(|t| clean_title(&t.content)),
         link,
-        published: plausible(e.published, now),
-        updated: plausible(e.updated, now),
+        published: plausible(e.published, now, warnings),
+        updated: plausible(e.updated, now, warnings),
         authors,
         summary: e
             .summary
@@ -103,8 +155,28 @@ fn pick_link(links: &[model::Link]) -> Option<&str> {
         .filter(|h| !h.trim().is_empty())
 }
 
-fn plausible(date: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    date.filter(|d| *d <= now + Duration::hours(MAX_FUTURE_SKEW_HOURS))
+fn plausible(
+    date: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Option<DateTime<Utc>> {
+    let date = date?;
+    if date > now + Duration::hours(MAX_FUTURE_SKEW_HOURS) {
+        warnings.push(format!("date {date} is in the future; left out"));
+        return None;
+    }
+    Some(date)
+}
+
+/// Titles are plain text to a reader, but RSS titles often carry entities and markup meant as
+/// HTML (`AT&amp;amp;T`, `&lt;b&gt;`): decode and strip them, and fold whitespace.
+fn clean_title(raw: &str) -> Option<String> {
+    let title = if raw.contains(['<', '&']) {
+        html_to_text(raw).replace("\n\n", " ")
+    } else {
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    (!title.is_empty()).then_some(title)
 }
 
 #[cfg(test)]
@@ -129,8 +201,10 @@ mod tests {
     #[test]
     fn future_dates_are_dropped() {
         let now = Utc::now();
-        assert!(plausible(Some(now + Duration::days(30)), now).is_none());
-        assert!(plausible(Some(now + Duration::hours(2)), now).is_some());
+        let mut warnings = Vec::new();
+        assert!(plausible(Some(now + Duration::days(30)), now, &mut warnings).is_none());
+        assert!(plausible(Some(now + Duration::hours(2)), now, &mut warnings).is_some());
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub fn parse_listing(
                 .map(text_of),
             entries,
             sitemaps: Vec::new(),
+            warnings: Vec::new(),
         })
     })
 }

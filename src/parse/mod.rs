@@ -4,10 +4,12 @@
 //! Everything here runs on untrusted bytes, so [`parse_document`] contains panics: a parser bug on a
 //! hostile document becomes a [`ParseError`] for that document, never a dead daemon.
 
+mod dates;
 mod encoding;
 mod federal_register;
 mod feed;
 pub mod listing;
+mod repair;
 mod sitemap;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -56,6 +58,10 @@ pub struct ParsedFeed {
     /// For a sitemap index: the child sitemaps to read next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sitemaps: Vec<String>,
+    /// What had to be repaired or left out to read the document (unreadable dates, a broken-off
+    /// end, unescaped `&`): for the source's log and `parse-feed`'s stderr, not for readers.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Why a document could not be read.
@@ -91,12 +97,12 @@ pub fn parse_document(
             if federal_register::looks_like(trimmed) {
                 return federal_register::parse(trimmed);
             }
-            return feed::parse(trimmed.as_bytes(), base);
+            return feed::parse(trimmed, base);
         }
         if sitemap::looks_like(trimmed) {
             return sitemap::parse(trimmed);
         }
-        feed::parse(trimmed.as_bytes(), base)
+        feed::parse(trimmed, base)
     })
 }
 

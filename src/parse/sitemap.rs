@@ -33,6 +33,7 @@ pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
                 .filter(|n| n.has_tag_name_local("sitemap"))
                 .filter_map(|n| child_text(n, "loc"))
                 .collect(),
+            warnings: Vec::new(),
         }),
         "urlset" => Ok(ParsedFeed {
             format: Format::Sitemap,
@@ -43,6 +44,7 @@ pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
                 .filter_map(url_entry)
                 .collect(),
             sitemaps: Vec::new(),
+            warnings: Vec::new(),
         }),
         other => Err(ParseError::Unrecognised(format!(
             "root element <{other}> is neither <urlset> nor <sitemapindex>"

@@ -45,7 +45,11 @@ fn iso(s: &str) -> Option<DateTime<Utc>> {
     let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
     let year = num(1)? as i32;
     let date = NaiveDate::from_ymd_opt(year, num(2).unwrap_or(1), num(3).unwrap_or(1))?;
-    let time = NaiveTime::from_hms_opt(num(4).unwrap_or(0), num(5).unwrap_or(0), num(6).unwrap_or(0))?;
+    let time = NaiveTime::from_hms_opt(
+        num(4).unwrap_or(0),
+        num(5).unwrap_or(0),
+        num(6).unwrap_or(0),
+    )?;
     let offset = match c.get(7).map(|m| m.as_str()) {
         None | Some("Z" | "z" | "UTC" | "GMT") => 0,
         Some(o) => numeric_offset(o)?,
@@ -74,10 +78,29 @@ fn to_utc(date: NaiveDate, time: NaiveTime, offset: i32) -> Option<DateTime<Utc>
         .map(|d| d.with_timezone(&Utc))
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+/// Month names and abbreviations in the languages of the feeds we read (English, Portuguese,
+/// Spanish, French, German, Italian, Dutch), lower-case; a token names a month when it is one of
+/// these or a longer word starting with one of the three-letter forms.
+const MONTHS: [&[&str]; 12] = [
+    &["jan", "ene", "gen", "janv", "jän"],
+    &["feb", "fev", "fév", "févr"],
+    &["mar", "mär", "mrt", "mrz"],
+    &["apr", "abr", "avr"],
+    &["may", "mai", "mei", "mag"],
+    &["jun", "juin", "giu"],
+    &["jul", "juil", "lug"],
+    &["aug", "ago", "août", "aoû"],
+    &["sep", "set", "sept"],
+    &["oct", "out", "okt", "ott"],
+    &["nov"],
+    &["dec", "dez", "dic", "déc"],
 ];
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// Weekday abbreviations in the same languages; a date's weekday is redundant and ignored.
+const WEEKDAYS: &[&str] = &[
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "seg", "ter", "qua", "qui", "sex", "sáb",
+    "sab", "dom", "lun", "mié", "mie", "jue", "vie", "mer", "jeu", "ven", "sam", "dim", "mo", "di",
+    "mi", "do", "fr", "sa", "so", "gio", "ma", "wo", "vr", "za", "zo",
+];
 
 /// Zone abbreviations seen in feeds, in hours east of UTC. Where one name means several zones
 /// (CST, IST) the reading most feeds mean is taken.
@@ -131,7 +154,7 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
     let mut tokens: Vec<String> = Vec::new();
     for raw in spaced.split_whitespace() {
         // `GMT+8`, `UTC-05:00`, `02:02:33PM`, `16th`: split letters from what follows.
-        let lower = raw.to_ascii_lowercase();
+        let lower = raw.to_lowercase();
         match lower.find(['+', '-']) {
             Some(i) if i > 0 && lower[..i].chars().all(|c| c.is_ascii_alphabetic()) => {
                 tokens.push(lower[..i].to_string());
@@ -143,8 +166,11 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
     for token in &tokens {
         let t = token.trim_end_matches('.');
         if t.contains(':') && t.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            let (clock, suffix) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
-            let mut parts = clock.split(':').map(|p| p.split('.').next().unwrap_or("").parse::<u32>());
+            let (clock, suffix) =
+                t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+            let mut parts = clock
+                .split(':')
+                .map(|p| p.split('.').next().unwrap_or("").parse::<u32>());
             let h = parts.next()?.ok()?;
             let m = parts.next()?.ok()?;
             let sec = parts.next().and_then(|p| p.ok()).unwrap_or(0);
@@ -158,6 +184,8 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
             offset = numeric_offset(t)?;
         } else if t == "am" || t == "pm" {
             pm = Some(t == "pm");
+        } else if is_weekday(t) && day.is_none() && month.is_none() && year.is_none() {
+            // Leading weekday ("mar, 24 sep 2018": Spanish Tuesday, not March).
         } else if let Some(m) = month_of(t) {
             month = Some(m);
         } else if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
@@ -167,7 +195,11 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
             } else if day.is_none() && (1..=31).contains(&n) {
                 day = Some(n);
             } else if year.is_none() && t.len() == 2 {
-                year = Some(if n < 50 { 2000 + n as i32 } else { 1900 + n as i32 });
+                year = Some(if n < 50 {
+                    2000 + n as i32
+                } else {
+                    1900 + n as i32
+                });
             } else {
                 return None;
             }
@@ -181,7 +213,7 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
             day = Some(day_number);
         } else if let Some(&(_, hours)) = ZONES.iter().find(|(z, _)| *z == t) {
             offset = (hours * 3600.0) as i32;
-        } else if WEEKDAYS.iter().any(|w| t.starts_with(w)) || t == "at" || t == "of" {
+        } else if is_weekday(t) || matches!(t, "at" | "of" | "de" | "à" | "um") {
         } else {
             return None;
         }
@@ -197,18 +229,38 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn month_of(t: &str) -> Option<u32> {
-    if t.len() < 3 || !t.chars().all(|c| c.is_ascii_alphabetic()) {
+    if t.chars().count() < 3 || !t.chars().all(char::is_alphabetic) {
         return None;
     }
-    let position = MONTHS.iter().position(|m| t.starts_with(m))?;
-    // "march" or "mar", not "marshal".
-    const FULL: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december",
-    ];
-    let full = FULL[position];
-    let ok = t.len() == 3 || full.starts_with(t) || (position == 8 && t == "sept");
-    ok.then_some(position as u32 + 1)
+    let head: String = t.chars().take(3).collect();
+    (0..12)
+        .find(|&m| {
+            MONTHS[m].contains(&t)
+                || (MONTHS[m].contains(&head.as_str())
+                    && FULL_MONTHS[m].split(' ').any(|full| full.starts_with(t)))
+        })
+        .map(|m| m as u32 + 1)
+}
+
+/// Full month names, to tell "sept." or "Dezember" from a word that merely starts like a month.
+const FULL_MONTHS: [&str; 12] = [
+    "january janeiro enero janvier januar gennaio januari jänner",
+    "february fevereiro febrero février februar febbraio februari",
+    "march março marzo mars märz maart",
+    "april abril avril aprile",
+    "may maio mayo mai maggio mei",
+    "june junho junio juin juni giugno",
+    "july julho julio juillet juli luglio",
+    "august agosto août augustus",
+    "september setembro septiembre septembre settembre",
+    "october outubro octubre octobre oktober ottobre",
+    "november novembro noviembre novembre",
+    "december dezembro diciembre décembre dezember dicembre",
+];
+
+fn is_weekday(t: &str) -> bool {
+    let head: String = t.chars().take(3).collect();
+    WEEKDAYS.contains(&t) || (t.chars().count() > 3 && WEEKDAYS.contains(&head.as_str()))
 }
 
 #[cfg(test)]
@@ -231,7 +283,10 @@ mod tests {
             ("Sat, Dec 16 2023 02:02:33 PM", "2023-12-16T14:02:33+00:00"),
             ("Dec 16, 2023 2:02 am", "2023-12-16T02:02:00+00:00"),
             ("December 16, 2023", "2023-12-16T00:00:00+00:00"),
-            ("Saturday, 16th December 2023 09:00 CET", "2023-12-16T08:00:00+00:00"),
+            (
+                "Saturday, 16th December 2023 09:00 CET",
+                "2023-12-16T08:00:00+00:00",
+            ),
             ("2020/1/10 14:03:00", "2020-01-10T14:03:00+00:00"),
             ("2003-12-31T10:14:55-08", "2003-12-31T18:14:55+00:00"),
             ("2003-12-31T10:14:55+0530", "2003-12-31T04:44:55+00:00"),
@@ -240,7 +295,23 @@ mod tests {
             ("2003-12", "2003-12-01T00:00:00+00:00"),
             ("2003", "2003-01-01T00:00:00+00:00"),
             ("20031231T101455Z", "2003-12-31T10:14:55+00:00"),
-            ("Wed, 31 Dec 2003 10:14:55 GMT+8", "2003-12-31T02:14:55+00:00"),
+            (
+                "Wed, 31 Dec 2003 10:14:55 GMT+8",
+                "2003-12-31T02:14:55+00:00",
+            ),
+            (
+                "Seg, 24 Set 2018 19:42:40 -0300",
+                "2018-09-24T22:42:40+00:00",
+            ),
+            (
+                "mar, 24 sep 2018 19:42:40 +0200",
+                "2018-09-24T17:42:40+00:00",
+            ),
+            ("Mo, 3 Mär 2025 10:00:00 +0100", "2025-03-03T09:00:00+00:00"),
+            (
+                "jeu., 5 déc. 2024 08:00:00 +0100",
+                "2024-12-05T07:00:00+00:00",
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(read(s), want, "{s}");
@@ -249,7 +320,13 @@ mod tests {
 
     #[test]
     fn no_guessing() {
-        for s in ["03/04/2020", "soon", "32 Dec 2023", "2023-13-01", "Marshal 3 2020"] {
+        for s in [
+            "03/04/2020",
+            "soon",
+            "32 Dec 2023",
+            "2023-13-01",
+            "Marshal 3 2020",
+        ] {
             assert!(parse_feed_date(s).is_none(), "{s}");
         }
     }

@@ -1,13 +1,18 @@
 //! Turning bytes of unknown encoding into UTF-8 text before any parser sees them.
 //!
-//! Order of trust: a byte-order mark, then the HTTP `charset`, then the document's own declaration
-//! (`<?xml encoding=...?>` or `<meta charset>`), then UTF-8 if the bytes are valid UTF-8, then
-//! Windows-1252, which never fails.
+//! Order of trust: a byte-order mark (as the WHATWG encoding standard has it: a BOM cannot be
+//! there by accident, and a declaration cannot even be read without knowing the code unit width),
+//! then the HTTP `charset`, then the document's own declaration (`<?xml encoding=...?>` or
+//! `<meta charset>`), then UTF-8 if the bytes are valid UTF-8, then a statistical guess
+//! (chardetng, Firefox's detector), which reads GBK, Big5 and Shift_JIS pages that say nothing.
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 /// Decodes a document to UTF-8 and drops an XML `encoding` declaration that would no longer be true.
 pub fn decode_to_utf8(bytes: &[u8], content_type: Option<&str>) -> String {
+    if let Some(text) = utf32(bytes) {
+        return drop_xml_encoding_decl(text);
+    }
     let (encoding, bom_len) = detect(bytes, content_type);
     let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
     let text = text.into_owned();
@@ -16,6 +21,31 @@ pub fn decode_to_utf8(bytes: &[u8], content_type: Option<&str>) -> String {
     } else {
         drop_xml_encoding_decl(text)
     }
+}
+
+/// UTF-32, which encoding_rs leaves out (no browser supports it) but a few feeds are written in:
+/// recognised by its BOM or by `<` in a four-byte unit.
+fn utf32(bytes: &[u8]) -> Option<String> {
+    let (big_endian, skip) = match bytes.get(..4)? {
+        [0, 0, 0xfe, 0xff] => (true, 4),
+        [0xff, 0xfe, 0, 0] => (false, 4),
+        [0, 0, 0, b'<'] => (true, 0),
+        [b'<', 0, 0, 0] => (false, 0),
+        _ => return None,
+    };
+    let text = bytes[skip..]
+        .chunks_exact(4)
+        .map(|unit| {
+            let unit = [unit[0], unit[1], unit[2], unit[3]];
+            let code = if big_endian {
+                u32::from_be_bytes(unit)
+            } else {
+                u32::from_le_bytes(unit)
+            };
+            char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+        })
+        .collect();
+    Some(text)
 }
 
 fn detect(bytes: &[u8], content_type: Option<&str>) -> (&'static Encoding, usize) {
@@ -36,8 +66,9 @@ fn detect(bytes: &[u8], content_type: Option<&str>) -> (&'static Encoding, usize
     if let Some(label) = declared
         && let Some(enc) = Encoding::for_label(label.as_bytes())
     {
-        // A document declared as Latin-1 that is valid UTF-8 was written as UTF-8 (a common
-        // server misconfiguration); decoding it as Latin-1 would garble every non-ASCII letter.
+        // A document declared as Latin-1 (or US-ASCII) that is valid UTF-8 was written as
+        // UTF-8 (a common server misconfiguration); decoding it as Latin-1 would garble every
+        // non-ASCII letter.
         if enc == WINDOWS_1252 && std::str::from_utf8(bytes).is_ok() {
             return (UTF_8, 0);
         }
@@ -48,10 +79,11 @@ fn detect(bytes: &[u8], content_type: Option<&str>) -> (&'static Encoding, usize
         return (enc, 0);
     }
     if std::str::from_utf8(bytes).is_ok() {
-        (UTF_8, 0)
-    } else {
-        (WINDOWS_1252, 0)
+        return (UTF_8, 0);
     }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    (detector.guess(None, true), 0)
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -134,6 +166,23 @@ mod tests {
     fn declared_latin1_that_is_utf8() {
         let doc = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>café</t>";
         assert!(decode_to_utf8(doc.as_bytes(), None).contains("café"));
+    }
+
+    #[test]
+    fn utf32_with_and_without_bom() {
+        let doc = "<rss><title>出口</title></rss>";
+        let be: Vec<u8> = doc.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        assert_eq!(decode_to_utf8(&be, None), doc);
+        let mut le = vec![0xff, 0xfe, 0, 0];
+        le.extend(doc.chars().flat_map(|c| (c as u32).to_le_bytes()));
+        assert_eq!(decode_to_utf8(&le, None), doc);
+    }
+
+    #[test]
+    fn undeclared_gbk_is_sniffed() {
+        let text = "<rss><channel><title>美国商务部将中国企业列入实体清单，限制芯片出口</title></channel></rss>";
+        let (bytes, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(decode_to_utf8(&bytes, None), text);
     }
 
     #[test]

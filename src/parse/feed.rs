@@ -116,10 +116,10 @@ fn entry(
         .filter(|l| *l != repair::MISSING_LINK)
         .map(|l| resolve(l, base))
         .or_else(|| {
-        // Many RSS feeds put the permalink only in <guid isPermaLink="true">.
-        let id = e.id.trim();
-        (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
-    });
+            // Many RSS feeds put the permalink only in <guid isPermaLink="true">.
+            let id = e.id.trim();
+            (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
+        });
     let authors = e
         .authors
         .iter()

@@ -28,14 +28,22 @@ pub(super) const MISSING_LINK: &str = "urn:wirewatch:missing-link";
 
 /// Entry-level date elements feed-rs does not read in RSS, mapped to `dc:date`, which it does.
 const RSS_DATE_ALIASES: &[&str] = &[
-    "issued", "created", "modified", "date", "available", "published", "updated",
+    "issued",
+    "created",
+    "modified",
+    "date",
+    "available",
+    "published",
+    "updated",
 ];
 
 /// Which feed dialect the root element announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialect {
     /// `<rss>`; `legacy` for versions 0.90 to 0.94.
-    Rss { legacy: bool },
+    Rss {
+        legacy: bool,
+    },
     Rdf,
     Atom,
     /// Not a feed root: the document is handed on untouched for feed-rs to refuse.
@@ -85,9 +93,7 @@ pub(super) fn repair_xml(text: &str) -> Repaired {
                 let inner: &str = &c;
                 rewriter.raw_text(&format!("<![CDATA[{inner}]]>"), !inner.trim().is_empty());
             }
-            Event::GeneralRef(r) => {
-                rewriter.raw_text(&format!("&{};", &*r), true)
-            }
+            Event::GeneralRef(r) => rewriter.raw_text(&format!("&{};", &*r), true),
             Event::Eof => break,
             // Declarations (the encoding one would now lie), comments, PIs and DOCTYPEs go.
             _ => {}
@@ -155,6 +161,9 @@ struct Rewriter {
     /// Default namespaces removed from the root, removed again wherever they are redeclared.
     dropped_defaults: Vec<String>,
     record: Option<Record>,
+    /// RSS 2.0 written with a prefix for its own namespace (`<r:rss xmlns:r=...>`): feed-rs only
+    /// reads unprefixed RSS, so the prefix goes.
+    rss_prefix: Option<String>,
     seen_root_child: bool,
     done: bool,
     unmatched_ends: usize,
@@ -178,7 +187,10 @@ impl Rewriter {
             self.push_raw(e, &raw, empty, Role::Other);
             return;
         }
-        let (prefix, local) = split_name(&raw);
+        let (mut prefix, local) = split_name(&raw);
+        if prefix.is_some() && prefix == self.rss_prefix.as_deref() {
+            prefix = None;
+        }
         let ns = prefix.and_then(|p| self.prefixes.get(p)).cloned();
         let ns = ns.as_deref();
         let Some(dialect) = self.dialect else {
@@ -204,12 +216,13 @@ impl Rewriter {
                     }
                 }
                 if prefix.is_none() && local == "channel" && depth == 1 {
-                    self.push_tag(&raw, &raw, attrs, empty, Role::Channel);
+                    self.push_tag(&raw, local, attrs, empty, Role::Channel);
                     return;
                 }
-                self.rss_element(&raw, prefix, local, ns, attrs, empty);
+                let out = if prefix.is_none() { local } else { &raw };
+                self.rss_element(&raw, out, prefix, local, ns, attrs, empty);
             }
-            Dialect::Rdf => self.rss_element(&raw, prefix, local, ns, attrs, empty),
+            Dialect::Rdf => self.rss_element(&raw, &raw, prefix, local, ns, attrs, empty),
             Dialect::Atom => self.atom_element(&raw, prefix, local, ns, attrs, empty),
             Dialect::Unknown => {}
         }
@@ -233,6 +246,12 @@ impl Rewriter {
                 });
                 if !keep {
                     attrs.push(("version".into(), "2.0".into()));
+                }
+                if let (Some(prefix), _) = split_name(raw) {
+                    self.rss_prefix = Some(prefix.to_string());
+                    self.dialect = Some(Dialect::Rss { legacy });
+                    self.push_tag(raw, "rss", attrs, empty, Role::Root);
+                    return;
                 }
                 Dialect::Rss { legacy }
             }
@@ -291,9 +310,11 @@ impl Rewriter {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn rss_element(
         &mut self,
         raw: &str,
+        out: &str,
         prefix: Option<&str>,
         local: &str,
         ns: Option<&str>,
@@ -313,7 +334,7 @@ impl Rewriter {
                 about,
                 ..Record::default()
             });
-            self.push_tag(raw, raw, attrs, empty, Role::Record);
+            self.push_tag(raw, out, attrs, empty, Role::Record);
             return;
         }
         if let Some(record) = self.record.as_mut()
@@ -323,8 +344,8 @@ impl Rewriter {
                 record.has_link = true;
             }
             let dated = (native && local == "pubDate") || (ns == Some(DC) && local == "date");
-            let alias = matches!(ns, Some(DCTERMS | ATOM10 | ATOM03))
-                && RSS_DATE_ALIASES.contains(&local);
+            let alias =
+                matches!(ns, Some(DCTERMS | ATOM10 | ATOM03)) && RSS_DATE_ALIASES.contains(&local);
             if dated {
                 record.has_date = true;
             } else if alias && !record.has_date && !empty {
@@ -336,7 +357,7 @@ impl Rewriter {
                 return;
             }
         }
-        self.push_tag(raw, raw, attrs, empty, Role::Other);
+        self.push_tag(raw, out, attrs, empty, Role::Other);
     }
 
     fn atom_element(
@@ -353,10 +374,17 @@ impl Rewriter {
             self.push_tag(raw, raw, attrs, empty, Role::Other);
             return;
         }
+        // `<item>` in an Atom feed (a publisher mixing dialects) is an entry all the same.
+        let local = if local == "item" && self.stack.len() == 1 {
+            "entry"
+        } else {
+            local
+        };
         if local == "entry" && self.record.is_none() {
             if !empty {
                 self.record = Some(Record::default());
-                self.push_tag(raw, raw, attrs, empty, Role::Record);
+                let emitted = if raw == "item" { "entry" } else { raw };
+                self.push_tag(raw, emitted, attrs, empty, Role::Record);
             }
             return;
         }
@@ -387,8 +415,10 @@ impl Rewriter {
             _ if renamed.is_some() => name.to_string(),
             _ => raw.to_string(),
         };
-        if matches!(name, "title" | "subtitle" | "summary" | "rights" | "content")
-            && !matches!(parent.as_deref(), Some("author" | "contributor" | "source"))
+        if matches!(
+            name,
+            "title" | "subtitle" | "summary" | "rights" | "content"
+        ) && !matches!(parent.as_deref(), Some("author" | "contributor" | "source"))
         {
             if empty {
                 // An empty text construct carries nothing and makes feed-rs fail the document,
@@ -490,22 +520,18 @@ impl Rewriter {
     }
 
     fn end(&mut self, name: &str) {
-        let at = self
-            .stack
-            .iter()
-            .rposition(|o| o.raw == name)
-            .or_else(|| {
-                self.stack
-                    .iter()
-                    .rposition(|o| o.raw.eq_ignore_ascii_case(name))
-            });
+        let at = self.stack.iter().rposition(|o| o.raw == name).or_else(|| {
+            self.stack
+                .iter()
+                .rposition(|o| o.raw.eq_ignore_ascii_case(name))
+        });
         let Some(at) = at else {
             self.unmatched_ends += 1;
             return;
         };
         // RSS feeds that close <channel> before their items: the channel stays open until </rss>.
-        let keep_open =
-            self.stack[at].role == Role::Channel && matches!(self.dialect, Some(Dialect::Rss { .. }));
+        let keep_open = self.stack[at].role == Role::Channel
+            && matches!(self.dialect, Some(Dialect::Rss { .. }));
         let until = if keep_open { at + 1 } else { at };
         while self.stack.len() > until {
             self.close_top();
@@ -521,6 +547,13 @@ impl Rewriter {
         };
         match open.role {
             Role::Text => self.close_text_construct(open),
+            Role::Root
+                if matches!(self.dialect, Some(Dialect::Rss { .. })) && !self.seen_root_child =>
+            {
+                // `<rss></rss>`: an empty feed is still a feed.
+                self.out.push_str("<channel></channel>");
+                write_end(&mut self.out, &open.emitted);
+            }
             Role::Record => {
                 if let Some(record) = self.record.take()
                     && self.dialect == Some(Dialect::Rdf)
@@ -570,7 +603,9 @@ impl Rewriter {
             // Content both inline and by reference: the inline copy is what we can read.
             attrs.retain(|(k, _)| k != "src");
         }
-        let mime = declared.as_deref().unwrap_or(if self.atom03 { "text/plain" } else { "text" });
+        let mime = declared
+            .as_deref()
+            .unwrap_or(if self.atom03 { "text/plain" } else { "text" });
         let textual = matches!(mime, "text" | "html" | "xhtml")
             || mime.starts_with("text/")
             || mime.ends_with("xml");
@@ -588,19 +623,21 @@ impl Rewriter {
             return;
         }
         let (body, kind) = if let Some(decoded) = decoded {
-            let kind = if mime.contains("html") { "html" } else { "text" };
+            let kind = if mime.contains("html") {
+                "html"
+            } else {
+                "text"
+            };
             (Cow::Owned(escape_text(&decoded)), kind)
         } else {
             let escaped = mode.as_deref() == Some("escaped");
             let kind = match mime {
                 "text" | "html" | "xhtml" => mime,
                 "text/html" => "html",
-                m if m.contains("xhtml") || (m.ends_with("xml") && !escaped) => {
-                    if content.trim_start().starts_with('<') {
-                        "xhtml"
-                    } else {
-                        "text"
-                    }
+                m if (m.contains("xhtml") || (m.ends_with("xml") && !escaped))
+                    && content.trim_start().starts_with('<') =>
+                {
+                    "xhtml"
                 }
                 _ => "text",
             };
@@ -630,13 +667,15 @@ impl Rewriter {
             ));
         }
         if let Some(why) = broken {
-            self.notes
-                .push(format!("document breaks off ({why}); kept what came before"));
+            self.notes.push(format!(
+                "document breaks off ({why}); kept what came before"
+            ));
             if let Some(at) = self.stack.iter().position(|o| o.role == Role::Record) {
                 self.out.truncate(self.stack[at].out_pos);
                 self.stack.truncate(at);
                 self.record = None;
-                self.notes.push("the incomplete last entry was dropped".into());
+                self.notes
+                    .push("the incomplete last entry was dropped".into());
             }
         } else if self.stack.len() > 1 {
             self.notes
@@ -653,12 +692,7 @@ fn attributes(e: &BytesStart) -> Vec<(String, String)> {
     attrs.with_checks(false);
     attrs
         .flatten()
-        .map(|a| {
-            (
-                a.key.as_ref().to_string(),
-                a.value.into_owned(),
-            )
-        })
+        .map(|a| (a.key.as_ref().to_string(), a.value.into_owned()))
         .collect()
 }
 
@@ -695,7 +729,9 @@ fn write_end(out: &mut String, name: &str) {
 }
 
 fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Base64 text, tolerating line breaks and a CDATA wrapper; `None` unless it decodes to UTF-8.
@@ -855,10 +891,7 @@ pub(super) fn repair_json(text: &str) -> Cow<'_, str> {
         .and_then(|v| v.as_str())
         .is_some_and(|v| v.starts_with("https://jsonfeed.org/version/1"));
     if !version_ok {
-        feed.insert(
-            "version".into(),
-            "https://jsonfeed.org/version/1.1".into(),
-        );
+        feed.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
     }
     if let Some(author) = feed.get_mut("author") {
         fix_author(author);
@@ -967,6 +1000,25 @@ mod tests {
     }
 
     #[test]
+    fn prefixed_rss_loses_its_prefix() {
+        let out = repaired(
+            "<r:rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\"><r:channel><r:item><r:title>A</r:title></r:item></r:channel></r:rss>",
+        );
+        assert_eq!(
+            out,
+            "<rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\"><channel><item><title>A</title></item></channel></rss>"
+        );
+    }
+
+    #[test]
+    fn empty_rss_is_an_empty_feed() {
+        assert_eq!(
+            repaired("<rss version=\"0.92\">\n</rss>"),
+            "<rss version=\"0.92\">\n<channel></channel></rss>"
+        );
+    }
+
+    #[test]
     fn items_after_a_closed_channel_stay_in_it() {
         let out = repaired(
             "<rss version=\"0.91\"><channel><title>T</title></channel><item><title>A</title></item></rss>",
@@ -979,7 +1031,9 @@ mod tests {
 
     #[test]
     fn mismatched_and_stray_end_tags() {
-        let out = repaired("<rss version=\"2.0\"><channel><item><title>A</titel></b></item></channel></rss>");
+        let out = repaired(
+            "<rss version=\"2.0\"><channel><item><title>A</titel></b></item></channel></rss>",
+        );
         assert_eq!(
             out,
             "<rss version=\"2.0\"><channel><item><title>A</title></item></channel></rss>"
@@ -995,7 +1049,11 @@ mod tests {
             r.text,
             "<rss version=\"2.0\"><channel><item><title>A</title></item></channel></rss>"
         );
-        assert!(r.notes.iter().any(|n| n.contains("incomplete")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("incomplete")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
@@ -1007,9 +1065,14 @@ mod tests {
         ));
         assert!(out.contains("xmlns=\"http://purl.org/rss/1.0/\""), "{out}");
         assert!(out.contains("<link>http://e.com/1</link></item>"), "{out}");
-        assert!(out.contains(&format!("<link>{MISSING_LINK}</link>")), "{out}");
         assert!(
-            out.contains("<dc:date xmlns:dc=\"http://purl.org/dc/elements/1.1/\">2024-01-02</dc:date>"),
+            out.contains(&format!("<link>{MISSING_LINK}</link>")),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "<dc:date xmlns:dc=\"http://purl.org/dc/elements/1.1/\">2024-01-02</dc:date>"
+            ),
             "{out}"
         );
     }

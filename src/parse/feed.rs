@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use feed_rs::model::{self, FeedType};
+use sha2::{Digest, Sha256};
 
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,12 @@ fn build(base: Option<&str>, unreadable: &Arc<Mutex<Vec<String>>>) -> feed_rs::p
     let unreadable = Arc::clone(unreadable);
     feed_rs::parser::Builder::new()
         .base_uri(base)
+        // feed-rs falls back to a random UUID for an entry with neither link nor title, which
+        // would make the same entry new on every poll; `entry` derives one from its text instead.
+        .id_generator(|links, title, _| match links.first() {
+            Some(link) => feed_rs::parser::generate_id_from_link_and_title(link, title),
+            None => String::new(),
+        })
         .timestamp_parser(move |s| {
             let date = dates::parse_feed_date(s);
             if date.is_none()
@@ -127,8 +134,13 @@ fn entry(
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
         .collect();
+    let id = if e.id.is_empty() {
+        content_id(&e)
+    } else {
+        e.id
+    };
     Entry {
-        id: e.id,
+        id,
         title: e.title.and_then(|t| clean_title(&t.content)),
         link,
         published: plausible(e.published, now, warnings),
@@ -143,6 +155,22 @@ fn entry(
             .and_then(|c| c.body)
             .filter(|s| !s.trim().is_empty()),
     }
+}
+
+/// An id for an entry that has neither id nor link: a digest of what it says, so the same
+/// entry gets the same id on every poll.
+fn content_id(e: &model::Entry) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        e.title.as_ref().map(|t| t.content.as_str()),
+        e.summary.as_ref().map(|t| t.content.as_str()),
+        e.content.as_ref().and_then(|c| c.body.as_deref()),
+    ] {
+        hash.update(part.unwrap_or("").as_bytes());
+        hash.update([0]);
+    }
+    hash.update(e.published.map(|d| d.to_rfc3339()).unwrap_or_default());
+    format!("urn:wirewatch:{}", &hex::encode(hash.finalize())[..32])
 }
 
 /// The entry's own page: an `alternate` (or unlabelled) link, else the first one.
@@ -205,6 +233,15 @@ mod tests {
         assert!(plausible(Some(now + Duration::days(30)), now, &mut warnings).is_none());
         assert!(plausible(Some(now + Duration::hours(2)), now, &mut warnings).is_some());
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn entries_without_id_or_link_get_the_same_id_every_time() {
+        let doc = "<rss version=\"2.0\"><channel><item><description>Only text</description></item></channel></rss>";
+        let a = parse_document(doc.as_bytes(), None, None).unwrap();
+        let b = parse_document(doc.as_bytes(), None, None).unwrap();
+        assert_eq!(a.entries[0].id, b.entries[0].id);
+        assert!(a.entries[0].id.starts_with("urn:wirewatch:"));
     }
 
     #[test]

@@ -126,8 +126,24 @@ enum Role {
     /// An Atom text construct (title, summary, content…), written out only at its end, once
     /// its content is known.
     Text,
+    /// An RSS element whose content is text (or escaped HTML) by the spec.
+    RssText,
+    /// Naked HTML inside an RSS text element, written back out escaped.
+    Escaped,
     Other,
 }
+
+/// RSS elements whose content is text; markup found inside them is HTML the publisher forgot to
+/// escape, and feed-rs would drop everything after its first tag.
+const RSS_TEXT: &[&str] = &[
+    "title",
+    "description",
+    "author",
+    "category",
+    "comments",
+    "copyright",
+    "encoded",
+];
 
 #[derive(Debug)]
 struct Open {
@@ -182,9 +198,47 @@ impl Rewriter {
                 self.prefixes.insert(prefix.to_string(), v.clone());
             }
         }
+        // feed-rs refuses the whole document over one unparseable xml:base; without it, links
+        // resolve against the enclosing base instead.
+        let bad_base = attrs.iter().any(|(k, v)| {
+            k == "xml:base"
+                && matches!(
+                    url::Url::parse(v.trim()),
+                    Err(e) if e != url::ParseError::RelativeUrlWithoutBase
+                )
+        });
+        if bad_base {
+            attrs.retain(|(k, _)| k != "xml:base");
+            self.notes
+                .push(format!("invalid xml:base on <{raw}> ignored"));
+        }
+        if self
+            .stack
+            .last()
+            .is_some_and(|o| matches!(o.role, Role::RssText | Role::Escaped))
+        {
+            let out_pos = self.out.len();
+            self.out.push_str("&lt;");
+            self.out.push_str(&escape_text(e));
+            self.out.push_str(if empty { "/&gt;" } else { "&gt;" });
+            if !empty {
+                self.stack.push(Open {
+                    raw: raw.clone(),
+                    emitted: raw.clone(),
+                    role: Role::Escaped,
+                    out_pos,
+                    attrs: Vec::new(),
+                });
+            }
+            return;
+        }
         if self.in_text_construct() {
             // Inline XHTML and the like: kept as written.
-            self.push_raw(e, &raw, empty, Role::Other);
+            if bad_base {
+                self.push_tag(&raw, &raw, attrs, empty, Role::Other);
+            } else {
+                self.push_raw(e, &raw, empty, Role::Other);
+            }
             return;
         }
         let (mut prefix, local) = split_name(&raw);
@@ -357,7 +411,9 @@ impl Rewriter {
                 return;
             }
         }
-        self.push_tag(raw, out, attrs, empty, Role::Other);
+        let text = RSS_TEXT.contains(&local) && (native || (local == "encoded"));
+        let role = if text { Role::RssText } else { Role::Other };
+        self.push_tag(raw, out, attrs, empty, role);
     }
 
     fn atom_element(
@@ -565,6 +621,11 @@ impl Rewriter {
                     self.out.push_str("</link>");
                 }
                 write_end(&mut self.out, &open.emitted);
+            }
+            Role::Escaped => {
+                self.out.push_str("&lt;/");
+                self.out.push_str(&open.emitted);
+                self.out.push_str("&gt;");
             }
             _ => write_end(&mut self.out, &open.emitted),
         }
@@ -776,6 +837,20 @@ pub(super) fn fix_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<
             b'<' if text[i..].starts_with("<!--") => {
                 i = text[i..].find("-->").map_or(bytes.len(), |e| i + e + 3);
             }
+            // A `<` that cannot start markup ("x < y") is text that was never escaped.
+            b'<' if !bytes.get(i + 1).is_some_and(|&c| {
+                c.is_ascii_alphabetic()
+                    || c >= 0x80
+                    || matches!(c, b'_' | b':' | b'/' | b'!' | b'?')
+            }) =>
+            {
+                let buf = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                buf.push_str(&text[copied..i]);
+                buf.push_str("&lt;");
+                bare += 1;
+                copied = i + 1;
+                i += 1;
+            }
             b'&' => {
                 let (replacement, len) = reference(&text[i..]);
                 match replacement {
@@ -805,7 +880,7 @@ pub(super) fn fix_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<
         }
     }
     if bare > 0 {
-        notes.push(format!("{bare} unescaped '&' escaped"));
+        notes.push(format!("{bare} unescaped '&' or '<' escaped"));
     }
     if html > 0 {
         notes.push(format!("{html} HTML entity reference(s) decoded"));
@@ -965,12 +1040,12 @@ mod tests {
     fn references_become_xml() {
         let mut notes = Vec::new();
         let fixed = fix_references(
-            "<t a='x&y'>AT&T &hearts; &amp; &#38; &#150; &#0; &bogus; <![CDATA[a&b]]></t>",
+            "<t a='x&y'>AT&T &hearts; &amp; &#38; &#150; &#0; &bogus; <![CDATA[a&b]]> 1 < 2</t>",
             &mut notes,
         );
         assert_eq!(
             fixed,
-            "<t a='x&amp;y'>AT&amp;T &#9829; &amp; &#38; &#8211;  &amp;bogus; <![CDATA[a&b]]></t>"
+            "<t a='x&amp;y'>AT&amp;T &#9829; &amp; &#38; &#8211;  &amp;bogus; <![CDATA[a&b]]> 1 &lt; 2</t>"
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(matches!(
@@ -1015,6 +1090,17 @@ mod tests {
         assert_eq!(
             repaired("<rss version=\"0.92\">\n</rss>"),
             "<rss version=\"0.92\">\n<channel></channel></rss>"
+        );
+    }
+
+    #[test]
+    fn naked_html_in_rss_text_is_escaped() {
+        let out = repaired(
+            "<rss version=\"2.0\"><channel><item><title>B <i>it</i><br/></title><description><p>x</p></description></item></channel></rss>",
+        );
+        assert_eq!(
+            out,
+            "<rss version=\"2.0\"><channel><item><title>B &lt;i&gt;it&lt;/i&gt;&lt;br/&gt;</title><description>&lt;p&gt;x&lt;/p&gt;</description></item></channel></rss>"
         );
     }
 
@@ -1107,6 +1193,18 @@ mod tests {
             out,
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title>T</title><content type=\"text\">Hi</content></entry></feed>"
         );
+    }
+
+    #[test]
+    fn an_unparseable_xml_base_is_dropped() {
+        let r = repair_xml(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://[bad/\"><entry><link href=\"a\"/></entry></feed>",
+        );
+        assert_eq!(
+            r.text,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link href=\"a\"/></entry></feed>"
+        );
+        assert_eq!(r.notes.len(), 1);
     }
 
     #[test]

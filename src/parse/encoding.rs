@@ -6,21 +6,33 @@
 //! `<meta charset>`), then UTF-8 if the bytes are valid UTF-8, then a statistical guess
 //! (chardetng, Firefox's detector), which reads GBK, Big5 and Shift_JIS pages that say nothing.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 /// Decodes a document to UTF-8 and drops an XML `encoding` declaration that would no longer be true.
 pub fn decode_to_utf8(bytes: &[u8], content_type: Option<&str>) -> String {
+    decode(bytes, content_type).into_owned()
+}
+
+/// [`decode_to_utf8`] without a copy when the document already is UTF-8.
+pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     if let Some(text) = utf32(bytes) {
-        return drop_xml_encoding_decl(text);
+        return Cow::Owned(drop_xml_encoding_decl(text));
     }
     let (encoding, bom_len) = detect(bytes, content_type);
+    if encoding == UTF_8
+        && let Ok(text) = std::str::from_utf8(&bytes[bom_len..])
+    {
+        return Cow::Borrowed(text);
+    }
     let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
     let text = text.into_owned();
-    if encoding == UTF_8 {
+    Cow::Owned(if encoding == UTF_8 {
         text
     } else {
         drop_xml_encoding_decl(text)
-    }
+    })
 }
 
 /// UTF-32, which encoding_rs leaves out (no browser supports it) but a few feeds are written in:

@@ -18,10 +18,13 @@ const MAX_FUTURE_SKEW_HOURS: i64 = 26;
 pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseError> {
     let unreadable_dates = Arc::new(Mutex::new(Vec::new()));
     let (feed, dialect, mut warnings) = if text.starts_with('{') {
-        let repaired = repair::repair_json(text);
-        let feed = build(base, &unreadable_dates)
-            .parse(repaired.as_bytes())
-            .map_err(|e| classify(&e))?;
+        // Most JSON feeds are fine as they are; repairing means parsing the JSON twice.
+        let feed = match build(base, &unreadable_dates).parse(text.as_bytes()) {
+            Ok(feed) => feed,
+            Err(_) => build(base, &unreadable_dates)
+                .parse(repair::repair_json(text).as_bytes())
+                .map_err(|e| classify(&e))?,
+        };
         (feed, Dialect::Unknown, Vec::new())
     } else {
         let repaired = repair::repair_xml(text);
@@ -199,10 +202,11 @@ fn plausible(
 /// Titles are plain text to a reader, but RSS titles often carry entities and markup meant as
 /// HTML (`AT&amp;amp;T`, `&lt;b&gt;`): decode and strip them, and fold whitespace.
 fn clean_title(raw: &str) -> Option<String> {
-    let title = if raw.contains(['<', '&']) {
+    let title = if raw.contains('<') {
         html_to_text(raw).replace("\n\n", " ")
     } else {
-        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+        let decoded = repair::decode_references(raw);
+        decoded.split_whitespace().collect::<Vec<_>>().join(" ")
     };
     (!title.is_empty()).then_some(title)
 }

@@ -88,7 +88,7 @@ pub fn parse_document(
     content_type: Option<&str>,
 ) -> Result<ParsedFeed, ParseError> {
     guarded(|| {
-        let text = decode_to_utf8(bytes, content_type);
+        let text = encoding::decode(bytes, content_type);
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
         if trimmed.is_empty() {
             return Err(ParseError::Empty);

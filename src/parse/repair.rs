@@ -89,10 +89,7 @@ pub(super) fn repair_xml(text: &str) -> Repaired {
             Event::Empty(e) => rewriter.start(&e, true),
             Event::End(e) => rewriter.end(e.name().as_ref()),
             Event::Text(t) => rewriter.text(&t),
-            Event::CData(c) => {
-                let inner: &str = &c;
-                rewriter.raw_text(&format!("<![CDATA[{inner}]]>"), !inner.trim().is_empty());
-            }
+            Event::CData(c) => rewriter.cdata(&c),
             Event::GeneralRef(r) => rewriter.raw_text(&format!("&{};", &*r), true),
             Event::Eof => break,
             // Declarations (the encoding one would now lie), comments, PIs and DOCTYPEs go.
@@ -126,6 +123,9 @@ enum Role {
     /// An Atom text construct (title, summary, content…), written out only at its end, once
     /// its content is known.
     Text,
+    /// An Atom text construct already in a form feed-rs reads: written at once, dropped at its
+    /// end only if it turned out empty.
+    PlainText,
     /// An RSS element whose content is text (or escaped HTML) by the spec.
     RssText,
     /// Naked HTML inside an RSS text element, written back out escaped.
@@ -154,6 +154,8 @@ struct Open {
     role: Role,
     /// Where this element's start tag begins in the output.
     out_pos: usize,
+    /// Where its content begins in the output.
+    content_pos: usize,
     /// For text constructs: the attributes to write once the content is known.
     attrs: Vec<(String, String)>,
 }
@@ -183,16 +185,53 @@ struct Rewriter {
     seen_root_child: bool,
     done: bool,
     unmatched_ends: usize,
+    /// The current start tag as written, when it can be copied through unchanged (its
+    /// attributes were not even parsed: most elements need nothing rewritten).
+    verbatim: Option<String>,
 }
+
+/// Elements whose attributes the rewrite reads; any other element's attributes are parsed only
+/// when they declare namespaces or an xml:base.
+const ATTRIBUTES_READ: &[&str] = &[
+    "rss",
+    "RDF",
+    "feed",
+    "entry",
+    "item",
+    "channel",
+    "title",
+    "subtitle",
+    "summary",
+    "rights",
+    "content",
+    "tagline",
+    "copyright",
+];
 
 impl Rewriter {
     fn in_text_construct(&self) -> bool {
-        self.stack.iter().any(|o| o.role == Role::Text)
+        self.stack
+            .iter()
+            .any(|o| matches!(o.role, Role::Text | Role::PlainText))
     }
 
     fn start(&mut self, e: &BytesStart, empty: bool) {
         let raw = e.name().as_ref().to_string();
-        let mut attrs = attributes(e);
+        let raw_attrs = e.attributes_raw();
+        let read_attrs = !raw_attrs.trim().is_empty()
+            && (self.dialect.is_none()
+                || raw_attrs.contains("xml")
+                || ATTRIBUTES_READ.contains(&split_name(&raw).1));
+        let mut attrs = if read_attrs {
+            self.verbatim = None;
+            attributes(e)
+        } else {
+            let mut tag = self.verbatim.take().unwrap_or_default();
+            tag.clear();
+            tag.push_str(e);
+            self.verbatim = Some(tag);
+            Vec::new()
+        };
         for (k, v) in &attrs {
             if let Some(prefix) = k.strip_prefix("xmlns:") {
                 self.prefixes.insert(prefix.to_string(), v.clone());
@@ -227,6 +266,7 @@ impl Rewriter {
                     emitted: raw.clone(),
                     role: Role::Escaped,
                     out_pos,
+                    content_pos: self.out.len(),
                     attrs: Vec::new(),
                 });
             }
@@ -485,11 +525,21 @@ impl Rewriter {
                 }
                 return;
             }
+            let plain = attrs.iter().all(|(k, v)| match k.as_str() {
+                "mode" | "src" => false,
+                "type" => matches!(v.as_str(), "text" | "html" | "xhtml"),
+                _ => true,
+            });
+            if plain && !self.atom03 {
+                self.push_tag(raw, &emitted, attrs, false, Role::PlainText);
+                return;
+            }
             self.stack.push(Open {
                 raw: raw.to_string(),
                 emitted,
                 role: Role::Text,
                 out_pos: self.out.len(),
+                content_pos: self.out.len(),
                 attrs,
             });
             return;
@@ -505,6 +555,7 @@ impl Rewriter {
                 emitted: String::new(),
                 role: Role::Text,
                 out_pos: self.out.len(),
+                content_pos: self.out.len(),
                 attrs: vec![("wirewatch:skip".into(), String::new())],
             });
         }
@@ -521,6 +572,7 @@ impl Rewriter {
                 emitted: raw.to_string(),
                 role,
                 out_pos,
+                content_pos: self.out.len(),
                 attrs: Vec::new(),
             });
         }
@@ -535,13 +587,22 @@ impl Rewriter {
         role: Role,
     ) {
         let out_pos = self.out.len();
-        write_start(&mut self.out, emitted, &attrs, empty);
+        match self.verbatim.as_deref() {
+            Some(tag) if !raw.is_empty() && attrs.is_empty() && tag.starts_with(raw) => {
+                self.out.push('<');
+                self.out.push_str(emitted);
+                self.out.push_str(&tag[raw.len()..]);
+                self.out.push_str(if empty { "/>" } else { ">" });
+            }
+            _ => write_start(&mut self.out, emitted, &attrs, empty),
+        }
         if !empty {
             self.stack.push(Open {
                 raw: raw.to_string(),
                 emitted: emitted.to_string(),
                 role,
                 out_pos,
+                content_pos: self.out.len(),
                 attrs: Vec::new(),
             });
         }
@@ -558,6 +619,15 @@ impl Rewriter {
     fn text(&mut self, raw: &str) {
         let meaningful = !raw.trim().is_empty();
         self.raw_text(raw, meaningful);
+    }
+
+    fn cdata(&mut self, inner: &str) {
+        if self.stack.is_empty() {
+            return;
+        }
+        self.raw_text("<![CDATA[", !inner.trim().is_empty());
+        self.out.push_str(inner);
+        self.out.push_str("]]>");
     }
 
     fn raw_text(&mut self, raw: &str, meaningful: bool) {
@@ -621,6 +691,13 @@ impl Rewriter {
                     self.out.push_str("</link>");
                 }
                 write_end(&mut self.out, &open.emitted);
+            }
+            Role::PlainText => {
+                if self.out[open.content_pos..].trim().is_empty() {
+                    self.out.truncate(open.out_pos);
+                } else {
+                    write_end(&mut self.out, &open.emitted);
+                }
             }
             Role::Escaped => {
                 self.out.push_str("&lt;/");
@@ -749,6 +826,9 @@ impl Rewriter {
 }
 
 fn attributes(e: &BytesStart) -> Vec<(String, String)> {
+    if e.attributes_raw().trim().is_empty() {
+        return Vec::new();
+    }
     let mut attrs = e.html_attributes();
     attrs.with_checks(false);
     attrs
@@ -830,6 +910,10 @@ pub(super) fn fix_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<
     let (mut copied, mut i) = (0, 0);
     let (mut bare, mut html) = (0usize, 0usize);
     while i < bytes.len() {
+        match memchr::memchr2(b'&', b'<', &bytes[i..]) {
+            Some(at) => i += at,
+            None => break,
+        }
         match bytes[i] {
             b'<' if text[i..].starts_with("<![CDATA[") => {
                 i = text[i..].find("]]>").map_or(bytes.len(), |e| i + e + 3);
@@ -892,6 +976,53 @@ pub(super) fn fix_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<
         }
         None => Cow::Borrowed(text),
     }
+}
+
+/// Decodes HTML character references in plain text (`&hearts;`, `&#8217;`, `&amp;`), leaving a
+/// bare `&` as it is.
+pub(super) fn decode_references(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (reference, len) = reference(rest);
+        match reference {
+            Reference::Chars(a, b) => {
+                out.push(a);
+                out.extend(b);
+            }
+            Reference::Keep if len > 1 => {
+                let name = &rest[1..len - 1];
+                let decoded = match name {
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "amp" => Some('&'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => name.strip_prefix('#').and_then(|n| {
+                        match n.strip_prefix(['x', 'X']) {
+                            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                            None => n.parse().ok(),
+                        }
+                        .and_then(char::from_u32)
+                    }),
+                };
+                match decoded {
+                    Some(c) => out.push(c),
+                    None => out.push_str(&rest[..len]),
+                }
+            }
+            Reference::Drop => {}
+            _ => out.push_str(&rest[..len.max(1)]),
+        }
+        rest = &rest[len.max(1)..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 enum Reference {
@@ -1052,6 +1183,14 @@ mod tests {
             fix_references("<a>plain</a>", &mut notes),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn references_in_text_are_decoded() {
+        assert_eq!(
+            decode_references("A &hearts; B &amp; C &#8217; &x & y"),
+            "A \u{2665} B & C \u{2019} &x & y"
+        );
     }
 
     #[test]

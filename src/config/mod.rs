@@ -3,6 +3,7 @@
 //! Every problem is collected with its place (file, source name, field) so that an operator fixes a
 //! broken file in one pass instead of one error per restart.
 
+pub mod opml;
 mod units;
 
 use std::collections::HashSet;

@@ -92,6 +92,7 @@ pub async fn poll_source(
         debug!(source = %source.name, "poll abandoned at shutdown");
         return Utc::now();
     }
+    let mut feed_url = None;
     let (status, error, etag, last_modified, sent, retry_after) = match outcome {
         Ok(done) => {
             if done.sent > 0 || done.failed > 0 {
@@ -99,6 +100,7 @@ pub async fn poll_source(
             } else {
                 debug!(source = %source.name, status = done.status.as_str(), "polled, nothing new");
             }
+            feed_url = done.feed_url;
             // Keep the old validators when some articles failed, so the next poll sees them again.
             let keep = done.failed > 0;
             let error = (done.failed > 0).then(|| {
@@ -156,6 +158,7 @@ pub async fn poll_source(
         next_check_at: schedule.next_check(Utc::now(), failures, retry_after),
         consecutive_failures: failures,
         new_articles: sent,
+        feed_url,
     };
     let next = update.next_check_at;
     let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
@@ -186,6 +189,8 @@ impl PollError {
 
 struct PollDone {
     status: SourceStatus,
+    /// A feed newly found on (or forgotten for) the source's page.
+    feed_url: Option<Option<String>>,
     etag: Option<String>,
     last_modified: Option<String>,
     sent: u64,
@@ -199,16 +204,10 @@ async fn poll(
     prior: &crate::store::SourceState,
     cancel: &CancellationToken,
 ) -> Result<PollDone, PollError> {
-    let url = Url::parse(&source.url)?;
-    let req = FetchRequest {
-        url: url.clone(),
-        purpose: Purpose::Source,
-        etag: prior.etag.clone(),
-        last_modified: prior.last_modified.clone(),
-    };
-    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
+    let (fetched, feed_url) = fetch_feed(ctx, source, prior, cancel).await?;
     if fetched.not_modified {
         return Ok(PollDone {
+            feed_url,
             status: SourceStatus::NotModified,
             etag: fetched.etag,
             last_modified: fetched.last_modified,
@@ -231,6 +230,7 @@ async fn poll(
         return Err(FetchError::Cancelled.into());
     }
     let mut done = PollDone {
+        feed_url,
         status: SourceStatus::Ok,
         etag: fetched.etag,
         last_modified: fetched.last_modified,
@@ -250,6 +250,82 @@ async fn poll(
         }
     }
     Ok(done)
+}
+
+/// Fetches what a source polls: its URL, or for a feed source configured as a site page, the
+/// feed that page advertises. The discovered feed is remembered in the state (returned here as
+/// an update) and polled directly next time; it is looked for again only when it stops being a
+/// feed (gone, or answering with a page).
+async fn fetch_feed(
+    ctx: &Context,
+    source: &SourceConfig,
+    prior: &crate::store::SourceState,
+    cancel: &CancellationToken,
+) -> Result<(Fetched, Option<Option<String>>), PollError> {
+    let page_url = Url::parse(&source.url)?;
+    let discovered = prior
+        .feed_url
+        .as_deref()
+        .filter(|_| source.kind == SourceKind::Feed)
+        .and_then(|u| Url::parse(u).ok());
+    let req = FetchRequest {
+        url: discovered.clone().unwrap_or_else(|| page_url.clone()),
+        purpose: Purpose::Source,
+        etag: prior.etag.clone(),
+        last_modified: prior.last_modified.clone(),
+    };
+    let first = timed_fetch(ctx, source, "source", &req, cancel).await;
+    let page = match (first, &discovered) {
+        (Ok(f), _) if source.kind != SourceKind::Feed || f.not_modified => return Ok((f, None)),
+        (Ok(f), _) if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) => {
+            return Ok((f, None));
+        }
+        // The configured URL is a page: look for its feed below.
+        (Ok(f), None) => f,
+        // The discovered feed turned into a page or went away: back to the site's page.
+        (Ok(_), Some(gone))
+        | (
+            Err(FetchError::Http {
+                status: 404 | 410, ..
+            }),
+            Some(gone),
+        ) => {
+            info!(source = %source.name, feed = %gone, "the discovered feed is gone; looking again on the page");
+            let req = FetchRequest {
+                url: page_url.clone(),
+                purpose: Purpose::Source,
+                etag: None,
+                last_modified: None,
+            };
+            let f = timed_fetch(ctx, source, "source", &req, cancel).await?;
+            if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) {
+                // The site's URL serves a feed itself now.
+                return Ok((f, Some(None)));
+            }
+            f
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
+    let html = parse::decode_to_utf8(&page.body, page.content_type.as_deref());
+    let Some(feed) = crate::discover::feed_links(&html, &page.url)
+        .into_iter()
+        .next()
+    else {
+        return Err(parse::ParseError::Unrecognised(format!(
+            "{} is an HTML page that links to no feed (no <link rel=\"alternate\" type=\"application/rss+xml\"> or atom/json); give the feed's URL, or kind = \"html\" with a link_selector",
+            page.url
+        ))
+        .into());
+    };
+    info!(source = %source.name, page = %page.url, feed = %feed, "discovered the feed of a site page");
+    let req = FetchRequest {
+        url: feed.clone(),
+        purpose: Purpose::Source,
+        etag: None,
+        last_modified: None,
+    };
+    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
+    Ok((fetched, Some(Some(feed.to_string()))))
 }
 
 async fn parse_source(

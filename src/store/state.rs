@@ -39,6 +39,9 @@ pub struct SourceUpdate {
     pub next_check_at: DateTime<Utc>,
     pub consecutive_failures: u32,
     pub new_articles: u64,
+    /// The feed found on the source's page (feed discovery): `Some(None)` forgets it, `None`
+    /// keeps what is stored.
+    pub feed_url: Option<Option<String>>,
 }
 
 /// A saved search matched a committed article.
@@ -128,6 +131,8 @@ pub struct SourceState {
     pub article_count: u64,
     /// When the source last brought a new article (or, before it ever did, when it was first polled).
     pub last_new_at: Option<DateTime<Utc>>,
+    /// For a source configured as a site page: the feed its page advertises, polled instead.
+    pub feed_url: Option<String>,
 }
 
 /// A shared handle on the state database.
@@ -207,6 +212,7 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
         }
     }
     for (table, column, kind) in [
+        ("sources", "feed_url", "TEXT"),
         ("seen", "updated_at", "INTEGER"),
         ("matches", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
         ("matches", "revision", "INTEGER NOT NULL DEFAULT 0"),
@@ -274,7 +280,7 @@ impl State {
             c.query_row(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at)
+                        COALESCE(last_new_at, first_seen_at), feed_url
                  FROM sources WHERE name = ?1",
                 [name],
                 row_to_source,
@@ -288,7 +294,7 @@ impl State {
             let mut stmt = c.prepare(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at)
+                        COALESCE(last_new_at, first_seen_at), feed_url
                  FROM sources ORDER BY name",
             )?;
             let rows = stmt.query_map([], row_to_source)?;
@@ -512,6 +518,12 @@ fn apply_update(tx: &rusqlite::Transaction, u: &SourceUpdate) -> Result<(), rusq
             params![u.name, etag],
         )?;
     }
+    if let Some(feed_url) = &u.feed_url {
+        tx.execute(
+            "UPDATE sources SET feed_url = ?2 WHERE name = ?1",
+            params![u.name, feed_url],
+        )?;
+    }
     if let Some(lm) = &u.last_modified {
         tx.execute(
             "UPDATE sources SET last_modified = ?2 WHERE name = ?1",
@@ -536,6 +548,7 @@ fn row_to_source(r: &rusqlite::Row) -> Result<SourceState, rusqlite::Error> {
         last_error: r.get(10)?,
         article_count: r.get::<_, i64>(11)? as u64,
         last_new_at: from_ts(r.get(12)?),
+        feed_url: r.get(13)?,
     })
 }
 
@@ -570,6 +583,7 @@ mod tests {
             next_check_at: Utc::now(),
             consecutive_failures: 0,
             new_articles: 2,
+            feed_url: None,
         }
     }
 

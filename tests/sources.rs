@@ -1,0 +1,230 @@
+//! More kinds of sources, against servers on 127.0.0.1: a site page whose feed is discovered,
+//! and the schedule that a feed's `<ttl>` and caching headers ask for.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use common::*;
+
+/// A response the fixture server gives for a path: content type, extra headers, body.
+#[derive(Clone)]
+struct Doc {
+    content_type: &'static str,
+    headers: Vec<(HeaderName, String)>,
+    body: String,
+}
+
+/// Serves whatever the test puts in `docs`, with an ETag (and 304s), and records every request.
+#[derive(Clone, Default)]
+struct Docs {
+    docs: Arc<Mutex<HashMap<String, Doc>>>,
+    requests: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+}
+
+impl Docs {
+    fn put(&self, path: &str, content_type: &'static str, body: String) {
+        self.put_with(path, content_type, &[], body);
+    }
+
+    fn put_with(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        headers: &[(HeaderName, &str)],
+        body: String,
+    ) {
+        self.docs.lock().unwrap().insert(
+            path.into(),
+            Doc {
+                content_type,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                body,
+            },
+        );
+    }
+
+    fn gets(&self, path: &str) -> Vec<HeaderMap> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+}
+
+async fn answer(State(docs): State<Docs>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().to_string();
+    docs.requests
+        .lock()
+        .unwrap()
+        .push((path.clone(), headers.clone()));
+    let Some(doc) = docs.docs.lock().unwrap().get(&path).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!(
+        "\"{}-{}\"",
+        doc.body.len(),
+        doc.body.bytes().map(u64::from).sum::<u64>()
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(&etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, doc.content_type.to_string()),
+            (header::ETAG, etag),
+        ],
+        doc.body,
+    )
+        .into_response();
+    for (k, v) in doc.headers {
+        resp.headers_mut().insert(k, v.parse().unwrap());
+    }
+    resp
+}
+
+async fn serve_docs(docs: Docs) -> SocketAddr {
+    let app = Router::new().fallback(answer).with_state(docs);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+const FULL_TEXT: &str = "Customs officers in the port said on Monday that they had stopped a shipment of \
+servers declared as office equipment, and that the case had been passed to prosecutors. The servers held \
+accelerators of a kind that needs a licence for export, according to the officers, who said the papers named \
+a trading company registered a month earlier. Officials declined to say where the shipment was bound, but \
+said the inquiry would look at earlier shipments by the same company and at the brokers who arranged them. \
+The company could not be reached for comment on Monday evening, and its registered office was closed.";
+
+/// An RSS document whose items carry their full text (so no page is fetched); `extra` goes into
+/// the channel (a `<ttl>`, a hub link).
+fn full_text_rss(base: &str, items: &[(&str, &str)], extra: &str) -> String {
+    let items: String = items
+        .iter()
+        .map(|(slug, title)| {
+            format!(
+                "<item><title>{title}</title><link>{base}/news/{slug}</link><guid>{base}/news/{slug}</guid><description>{FULL_TEXT}</description></item>"
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Port news</title><link>{base}/</link><description>d</description>{extra}{items}</channel></rss>"#
+    )
+}
+
+fn open_state(env: &Env) -> wirewatch::store::State {
+    wirewatch::store::State::open(&env.dir.path().join("data/state.sqlite")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_page_leads_to_its_feed_which_is_then_polled_directly() {
+    let docs = Docs::default();
+    let addr = serve_docs(docs.clone()).await;
+    let base = format!("http://{addr}");
+    docs.put(
+        "/port/index.html",
+        "text/html; charset=utf-8",
+        r#"<!DOCTYPE html><html><head><title>Port news</title>
+<link rel="alternate" type="application/rss+xml" title="Port news" href="../feeds/port.rss">
+<link rel="alternate" type="application/rss+xml" title="Comments" href="/feeds/comments.rss">
+</head><body><h1>Port news</h1></body></html>"#
+            .into(),
+    );
+    docs.put(
+        "/feeds/port.rss",
+        "application/rss+xml",
+        full_text_rss(
+            &base,
+            &[("servers-seized", "Servers seized at the port")],
+            "",
+        ),
+    );
+    let env = Env::new(
+        &source("Port", "feed", &format!("{base}/port/index.html")),
+        "",
+    );
+    env.use_small_rules();
+
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.total("title:servers"), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("discovered the feed"),
+        "{}",
+        stderr(&out)
+    );
+    let st = open_state(&env).source("Port").unwrap().unwrap();
+    assert_eq!(
+        st.feed_url.as_deref(),
+        Some(format!("{base}/feeds/port.rss").as_str())
+    );
+    assert_eq!(st.status.as_deref(), Some("ok"));
+    assert!(docs.gets("/feeds/comments.rss").is_empty());
+
+    // The next poll goes to the feed, conditionally, without reading the page again.
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(docs.gets("/port/index.html").len(), 1);
+    let feed_gets = docs.gets("/feeds/port.rss");
+    assert_eq!(feed_gets.len(), 2);
+    assert!(feed_gets[1].contains_key(header::IF_NONE_MATCH));
+    let st = open_state(&env).source("Port").unwrap().unwrap();
+    assert_eq!(st.status.as_deref(), Some("not-modified"));
+
+    // The site moves its feed: the old one is gone, the page names the new one.
+    docs.docs.lock().unwrap().remove("/feeds/port.rss");
+    docs.put(
+        "/port/index.html",
+        "text/html",
+        r#"<html><head><link rel="alternate" type="application/atom+xml" href="/feeds/port.atom"></head></html>"#.into(),
+    );
+    docs.put(
+        "/feeds/port.atom",
+        "application/atom+xml",
+        format!(
+            r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Port</title><id>urn:port</id><updated>2026-11-20T08:00:00Z</updated>
+<entry><title>Brokers questioned over shipments</title><id>urn:port:2</id><link href="{base}/news/brokers"/><updated>2026-11-20T08:00:00Z</updated><content type="text">{FULL_TEXT}</content></entry></feed>"#
+        ),
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.total("title:brokers"), 1, "{}", stderr(&out));
+    let st = open_state(&env).source("Port").unwrap().unwrap();
+    assert_eq!(
+        st.feed_url.as_deref(),
+        Some(format!("{base}/feeds/port.atom").as_str())
+    );
+
+    // A page without any feed link is a parse error that says what to do.
+    docs.put(
+        "/plain.html",
+        "text/html",
+        "<!doctype html><html><head><title>x</title></head><body>hi</body></html>".into(),
+    );
+    let env = Env::new(&source("Plain", "feed", &format!("{base}/plain.html")), "");
+    env.use_small_rules();
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let st = open_state(&env).source("Plain").unwrap().unwrap();
+    assert_eq!(st.status.as_deref(), Some("parse-error"));
+    let error = st.last_error.unwrap_or_default();
+    assert!(error.contains("links to no feed"), "{error}");
+}

@@ -82,17 +82,14 @@ pub async fn poll_source(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let schedule = Schedule {
-        interval: ctx.config.interval_of(source),
-        max_backoff: ctx.config.daemon.max_backoff.0,
-        jitter: ctx.config.daemon.jitter,
-    };
+    let bounds = ctx.config.bounds_of(source);
     let outcome = poll(ctx, source, &prior, cancel).await;
     if matches!(outcome, Err(PollError::Fetch(FetchError::Cancelled))) {
         debug!(source = %source.name, "poll abandoned at shutdown");
         return Utc::now();
     }
     let mut feed_url = None;
+    let mut interval = None;
     let (status, error, etag, last_modified, sent, retry_after) = match outcome {
         Ok(done) => {
             if done.sent > 0 || done.failed > 0 {
@@ -100,6 +97,7 @@ pub async fn poll_source(
             } else {
                 debug!(source = %source.name, status = done.status.as_str(), "polled, nothing new");
             }
+            interval = Some(next_interval(bounds, &prior, &done));
             feed_url = done.feed_url;
             // Keep the old validators when some articles failed, so the next poll sees them again.
             let keep = done.failed > 0;
@@ -135,6 +133,12 @@ pub async fn poll_source(
     } else {
         prior.consecutive_failures + 1
     };
+    // Failures back off from the configured interval; successes wait the adapted one.
+    let schedule = Schedule {
+        interval: interval.unwrap_or(bounds.base),
+        max_backoff: ctx.config.daemon.max_backoff.0,
+        jitter: ctx.config.daemon.jitter,
+    };
     if let Some(ops) = &ctx.ops
         && let Some((title, text)) = crate::alert::ops::poll_notice(
             &source.name,
@@ -159,10 +163,29 @@ pub async fn poll_source(
         consecutive_failures: failures,
         new_articles: sent,
         feed_url,
+        interval,
     };
     let next = update.next_check_at;
     let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
     next
+}
+
+/// The adapted interval after a successful poll, with the publisher's freshness hint honoured.
+fn next_interval(
+    bounds: crate::scheduler::Bounds,
+    prior: &crate::store::SourceState,
+    done: &PollDone,
+) -> std::time::Duration {
+    use crate::scheduler::{Turnover, adapt, honour_hint};
+    let turnover = if done.fresh == 0 {
+        Turnover::Nothing
+    // A first poll (nothing stored yet) finds everything new; that says nothing of the pace.
+    } else if done.fresh == done.listed && prior.article_count > 0 {
+        Turnover::Full
+    } else {
+        Turnover::Some
+    };
+    honour_hint(bounds, adapt(bounds, prior.interval, turnover), done.hint)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +212,11 @@ impl PollError {
 
 struct PollDone {
     status: SourceStatus,
+    /// Entries the source listed, and how many of them were not stored yet.
+    listed: usize,
+    fresh: usize,
+    /// How long the publisher says the document stays fresh (`<ttl>`, `max-age`, `Expires`).
+    hint: Option<std::time::Duration>,
     /// A feed newly found on (or forgotten for) the source's page.
     feed_url: Option<Option<String>>,
     etag: Option<String>,
@@ -207,6 +235,9 @@ async fn poll(
     let (fetched, feed_url) = fetch_feed(ctx, source, prior, cancel).await?;
     if fetched.not_modified {
         return Ok(PollDone {
+            listed: 0,
+            fresh: 0,
+            hint: fetched.max_age,
             feed_url,
             status: SourceStatus::NotModified,
             etag: fetched.etag,
@@ -217,7 +248,9 @@ async fn poll(
         });
     }
     let parsed = parse_source(ctx, source, &fetched, cancel).await?;
-    let candidates = candidates(ctx, source, parsed.entries);
+    let head = crate::discover::feed_head(&fetched.body);
+    let hint = fetched.max_age.max(head.ttl);
+    let (candidates, listed, fresh) = candidates(ctx, source, parsed.entries);
     // Page fetches per poll are capped; entries past the cap are stored with their feed text now
     // and completed at a later poll.
     let budget = AtomicUsize::new(ctx.config.fetch.max_articles_per_poll);
@@ -230,6 +263,9 @@ async fn poll(
         return Err(FetchError::Cancelled.into());
     }
     let mut done = PollDone {
+        listed,
+        fresh,
+        hint,
         feed_url,
         status: SourceStatus::Ok,
         etag: fetched.etag,
@@ -430,7 +466,12 @@ fn maybe_gunzip(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Entries that are new: canonical id not stored and not being processed by another poll.
 /// An entry without a usable link is identified by its source and feed id instead.
-fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<Candidate> {
+/// Also returns how many distinct entries were listed and how many of them are not stored yet.
+fn candidates(
+    ctx: &Context,
+    source: &SourceConfig,
+    entries: Vec<Entry>,
+) -> (Vec<Candidate>, usize, usize) {
     let mut out = Vec::new();
     let mut ids = HashSet::new();
     for entry in entries {
@@ -454,6 +495,7 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
     };
     let updates = out.iter().filter(|c| updated(c)).count();
     let seen_here = out.iter().filter(|c| seen.contains_key(&c.id)).count();
+    let fresh = listed - seen_here;
     // Some feeds stamp every entry with the time of the request: that is no news, and fetching
     // every page again at every poll would be anything but polite.
     let believable = updates <= MAX_UPDATES_PER_POLL.max(seen_here / 2);
@@ -473,7 +515,7 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
         wanted && ctx.inflight.claim(&c.id)
     });
     ctx.metrics.entries(&source.name, listed, out.len());
-    out
+    (out, listed, fresh)
 }
 
 /// At most this many stored articles are fetched again in one poll of a source because their

@@ -228,3 +228,102 @@ async fn a_site_page_leads_to_its_feed_which_is_then_polled_directly() {
     let error = st.last_error.unwrap_or_default();
     assert!(error.contains("links to no feed"), "{error}");
 }
+
+/// The adapted interval stored for a source, and the next check (minus now) in minutes.
+fn schedule_of(env: &Env, name: &str) -> (f64, f64) {
+    let st = open_state(env).source(name).unwrap().unwrap();
+    let interval = st.interval.expect("an adapted interval").as_secs_f64() / 60.0;
+    let next = (st.next_check_at.unwrap() - chrono::Utc::now()).num_seconds() as f64 / 60.0;
+    (interval, next)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_cache_headers_and_turnover_shape_the_schedule() {
+    let docs = Docs::default();
+    let addr = serve_docs(docs.clone()).await;
+    let base = format!("http://{addr}");
+    let rss = |slug: &str, extra: &str| full_text_rss(&base, &[(slug, "Servers seized")], extra);
+    docs.put(
+        "/ttl.rss",
+        "application/rss+xml",
+        rss("a", "<ttl>120</ttl>"),
+    );
+    docs.put_with(
+        "/max-age.rss",
+        "application/rss+xml",
+        &[(header::CACHE_CONTROL, "public, max-age=7200")],
+        rss("b", ""),
+    );
+    docs.put_with(
+        "/expires.rss",
+        "application/rss+xml",
+        // Measured from the server's Date, whatever the clocks say.
+        &[
+            (header::DATE, "Wed, 25 Nov 2026 10:00:00 GMT"),
+            (header::EXPIRES, "Wed, 25 Nov 2026 13:00:00 GMT"),
+        ],
+        rss("c", ""),
+    );
+    docs.put_with(
+        "/capped.rss",
+        "application/rss+xml",
+        &[(header::CACHE_CONTROL, "max-age=86400")],
+        rss("d", "<ttl>1440</ttl>"),
+    );
+    docs.put("/busy.rss", "application/rss+xml", rss("e1", ""));
+    let sources = [
+        ("TTL", "/ttl.rss", ""),
+        ("Max-age", "/max-age.rss", ""),
+        ("Expires", "/expires.rss", ""),
+        ("Capped", "/capped.rss", "max_interval = \"90m\"\n"),
+        ("Busy", "/busy.rss", ""),
+    ]
+    .iter()
+    .map(|(name, path, extra)| {
+        source(name, "feed", &format!("{base}{path}")) + "interval = \"1h\"\n" + extra
+    })
+    .collect::<String>();
+    let env = Env::new(&sources, "");
+    env.use_small_rules();
+    env.edit_config("[daemon]\n", "[daemon]\njitter = 0.0\n");
+
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let close = |(interval, next): (f64, f64), want: f64| {
+        assert!(
+            (interval - want).abs() < 0.01,
+            "interval {interval} min, want {want}"
+        );
+        assert!(
+            (next - want).abs() < 1.0,
+            "next check in {next} min, want {want}"
+        );
+    };
+    close(schedule_of(&env, "TTL"), 120.0);
+    close(schedule_of(&env, "Max-age"), 120.0);
+    close(schedule_of(&env, "Expires"), 180.0);
+    close(schedule_of(&env, "Capped"), 90.0);
+    // A first poll finds everything new: that says nothing about the pace yet.
+    close(schedule_of(&env, "Busy"), 60.0);
+
+    // Everything the feed lists is new at the next poll: entries may scroll off unseen, so the
+    // source is polled twice as often (down to min_interval, by default half the interval).
+    docs.put(
+        "/busy.rss",
+        "application/rss+xml",
+        full_text_rss(
+            &base,
+            &[("e2", "Brokers questioned"), ("e3", "Port closed")],
+            "",
+        ),
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    close(schedule_of(&env, "Busy"), 30.0);
+    // Nothing new (a 304): a quarter slower each time, up to max_interval (default 4x).
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    close(schedule_of(&env, "Busy"), 37.5);
+    // The TTL source had two quiet polls: 120 min * 1.25 * 1.25.
+    close(schedule_of(&env, "TTL"), 187.5);
+}

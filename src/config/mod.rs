@@ -299,6 +299,14 @@ pub struct SourceConfig {
     /// Poll interval; `[daemon] default_interval` when absent.
     #[serde(default)]
     pub interval: Option<HumanDuration>,
+    /// The schedule adapts between these bounds: faster for a feed that turns over completely
+    /// between polls, slower for one that rarely changes, and no sooner than its `<ttl>`,
+    /// `Cache-Control: max-age` or `Expires` ask. Default: half the interval.
+    #[serde(default)]
+    pub min_interval: Option<HumanDuration>,
+    /// Default: four times the interval. Also the polling interval while a WebSub hub pushes.
+    #[serde(default)]
+    pub max_interval: Option<HumanDuration>,
     /// A disabled source stays in the config and the state database but is never polled.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -446,6 +454,23 @@ impl Config {
             .interval
             .map(|d| d.0)
             .unwrap_or(self.daemon.default_interval.0)
+    }
+
+    /// The bounds the adaptive schedule of one source keeps to.
+    pub fn bounds_of(&self, source: &SourceConfig) -> crate::scheduler::Bounds {
+        bounds(source, self.interval_of(source))
+    }
+}
+
+fn bounds(source: &SourceConfig, interval: Duration) -> crate::scheduler::Bounds {
+    crate::scheduler::Bounds {
+        min: source
+            .min_interval
+            .map(|d| d.0)
+            .unwrap_or(interval / 2)
+            .max(Duration::from_secs(1)),
+        base: interval,
+        max: source.max_interval.map(|d| d.0).unwrap_or(interval * 4),
     }
 }
 
@@ -605,6 +630,30 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             && interval.0 < Duration::from_secs(1)
         {
             push(&place, "interval", "must be at least 1s".into());
+        }
+        let b = bounds(s, s.interval.map(|d| d.0).unwrap_or(d.default_interval.0));
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        if s.min_interval.is_some() && b.min > b.base {
+            push(
+                &place,
+                "min_interval",
+                format!(
+                    "{} is longer than the interval ({})",
+                    show(b.min),
+                    show(b.base)
+                ),
+            );
+        }
+        if s.max_interval.is_some() && b.max < b.base {
+            push(
+                &place,
+                "max_interval",
+                format!(
+                    "{} is shorter than the interval ({})",
+                    show(b.max),
+                    show(b.base)
+                ),
+            );
         }
         match (s.kind, &s.link_selector) {
             (SourceKind::Html, None) => push(

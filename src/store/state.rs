@@ -42,6 +42,8 @@ pub struct SourceUpdate {
     /// The feed found on the source's page (feed discovery): `Some(None)` forgets it, `None`
     /// keeps what is stored.
     pub feed_url: Option<Option<String>>,
+    /// The adaptive interval after this poll (see `scheduler::adapt`); `None` keeps the stored one.
+    pub interval: Option<std::time::Duration>,
 }
 
 /// A saved search matched a committed article.
@@ -133,6 +135,9 @@ pub struct SourceState {
     pub last_new_at: Option<DateTime<Utc>>,
     /// For a source configured as a site page: the feed its page advertises, polled instead.
     pub feed_url: Option<String>,
+    /// The adaptive poll interval in force (`None`: the configured one).
+    #[serde(skip)]
+    pub interval: Option<std::time::Duration>,
 }
 
 /// A shared handle on the state database.
@@ -213,6 +218,7 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     }
     for (table, column, kind) in [
         ("sources", "feed_url", "TEXT"),
+        ("sources", "interval_ms", "INTEGER"),
         ("seen", "updated_at", "INTEGER"),
         ("matches", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
         ("matches", "revision", "INTEGER NOT NULL DEFAULT 0"),
@@ -280,7 +286,7 @@ impl State {
             c.query_row(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at), feed_url
+                        COALESCE(last_new_at, first_seen_at), feed_url, interval_ms
                  FROM sources WHERE name = ?1",
                 [name],
                 row_to_source,
@@ -294,7 +300,7 @@ impl State {
             let mut stmt = c.prepare(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at), feed_url
+                        COALESCE(last_new_at, first_seen_at), feed_url, interval_ms
                  FROM sources ORDER BY name",
             )?;
             let rows = stmt.query_map([], row_to_source)?;
@@ -518,6 +524,12 @@ fn apply_update(tx: &rusqlite::Transaction, u: &SourceUpdate) -> Result<(), rusq
             params![u.name, etag],
         )?;
     }
+    if let Some(interval) = u.interval {
+        tx.execute(
+            "UPDATE sources SET interval_ms = ?2 WHERE name = ?1",
+            params![u.name, interval.as_millis().min(i64::MAX as u128) as i64],
+        )?;
+    }
     if let Some(feed_url) = &u.feed_url {
         tx.execute(
             "UPDATE sources SET feed_url = ?2 WHERE name = ?1",
@@ -549,6 +561,9 @@ fn row_to_source(r: &rusqlite::Row) -> Result<SourceState, rusqlite::Error> {
         article_count: r.get::<_, i64>(11)? as u64,
         last_new_at: from_ts(r.get(12)?),
         feed_url: r.get(13)?,
+        interval: r
+            .get::<_, Option<i64>>(14)?
+            .map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)),
     })
 }
 
@@ -584,6 +599,7 @@ mod tests {
             consecutive_failures: 0,
             new_articles: 2,
             feed_url: None,
+            interval: None,
         }
     }
 

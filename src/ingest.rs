@@ -59,6 +59,8 @@ pub struct Context {
     pub metrics: Arc<crate::telemetry::Metrics>,
     /// Where source trouble is reported, when configured.
     pub ops: Option<crate::alert::ops::OpsChannel>,
+    /// WebSub subscriptions, when `[daemon] public_url` is set and the API listens.
+    pub websub: Option<crate::websub::WebSub>,
 }
 
 /// A candidate article from a source entry.
@@ -97,7 +99,13 @@ pub async fn poll_source(
             } else {
                 debug!(source = %source.name, status = done.status.as_str(), "polled, nothing new");
             }
-            interval = Some(next_interval(bounds, &prior, &done));
+            // While a hub pushes updates, polling is only the fallback.
+            let pushed = ctx.websub.as_ref().is_some_and(|w| w.is_live(&source.name));
+            interval = Some(if pushed {
+                bounds.max
+            } else {
+                next_interval(bounds, &prior, &done)
+            });
             feed_url = done.feed_url;
             // Keep the old validators when some articles failed, so the next poll sees them again.
             let keep = done.failed > 0;
@@ -247,9 +255,92 @@ async fn poll(
             first_error: None,
         });
     }
-    let parsed = parse_source(ctx, source, &fetched, cancel).await?;
     let head = crate::discover::feed_head(&fetched.body);
-    let hint = fetched.max_age.max(head.ttl);
+    if source.kind == SourceKind::Feed
+        && let Some(websub) = &ctx.websub
+    {
+        // Off the poll's path: a slow hub must not hold the source's poll.
+        let (websub, name, fetched, head) = (
+            websub.clone(),
+            source.name.clone(),
+            fetched.clone(),
+            head.clone(),
+        );
+        tokio::spawn(async move { websub.consider(&name, &fetched, &head).await });
+    }
+    let mut done = ingest_fetched(ctx, source, fetched, cancel).await?;
+    done.hint = done.hint.max(head.ttl);
+    done.feed_url = feed_url;
+    Ok(done)
+}
+
+/// A document a hub pushed (WebSub) goes through the same path as a polled one. The source's
+/// schedule stays as planned: polling is the fallback whatever hubs do.
+pub async fn ingest_push(
+    ctx: &Context,
+    source: &SourceConfig,
+    push: crate::websub::Push,
+    cancel: &CancellationToken,
+) {
+    let started = Utc::now();
+    let Ok(url) = Url::parse(&push.topic) else {
+        return;
+    };
+    let fetched = Fetched {
+        url,
+        not_modified: false,
+        body: push.body,
+        content_type: push.content_type,
+        etag: None,
+        last_modified: None,
+        max_age: None,
+        links: Vec::new(),
+    };
+    let done = match ingest_fetched(ctx, source, fetched, cancel).await {
+        Ok(done) => done,
+        Err(e) => {
+            warn!(source = %source.name, error = %e, "WebSub push unreadable; polling will pick the entries up");
+            return;
+        }
+    };
+    info!(source = %source.name, new = done.sent, "WebSub push ingested");
+    ctx.metrics.poll_done(&source.name, "push", true);
+    let next_check_at = ctx
+        .state
+        .source(&source.name)
+        .ok()
+        .flatten()
+        .and_then(|st| st.next_check_at)
+        .unwrap_or_else(|| {
+            started + chrono::Duration::from_std(ctx.config.interval_of(source)).unwrap_or_default()
+        });
+    let update = SourceUpdate {
+        name: source.name.clone(),
+        url: source.url.clone(),
+        kind: source.kind.to_string(),
+        attempted_at: started,
+        status: SourceStatus::Ok,
+        error: None,
+        etag: None,
+        last_modified: None,
+        next_check_at,
+        consecutive_failures: 0,
+        new_articles: done.sent,
+        feed_url: None,
+        interval: None,
+    };
+    let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
+}
+
+/// Parses a fetched (or pushed) document and stores what is new in it.
+async fn ingest_fetched(
+    ctx: &Context,
+    source: &SourceConfig,
+    fetched: Fetched,
+    cancel: &CancellationToken,
+) -> Result<PollDone, PollError> {
+    let parsed = parse_source(ctx, source, &fetched, cancel).await?;
+    let hint = fetched.max_age;
     let (candidates, listed, fresh) = candidates(ctx, source, parsed.entries);
     // Page fetches per poll are capped; entries past the cap are stored with their feed text now
     // and completed at a later poll.
@@ -266,7 +357,7 @@ async fn poll(
         listed,
         fresh,
         hint,
-        feed_url,
+        feed_url: None,
         status: SourceStatus::Ok,
         etag: fetched.etag,
         last_modified: fetched.last_modified,

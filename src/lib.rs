@@ -22,6 +22,7 @@
 //! - [`store`]: the tantivy index, the SQLite state and the single writer that owns both;
 //! - [`ingest`]: one poll of one source through all of the above;
 //! - [`api`]: the HTTP API;
+//! - [`websub`]: hubs push feed updates to a callback on the API listener;
 //! - [`app`]: wiring and lifecycle (signals, drain, final commit).
 
 pub mod alert;
@@ -39,3 +40,4 @@ pub mod reindex;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod websub;

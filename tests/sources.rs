@@ -327,3 +327,243 @@ async fn ttl_cache_headers_and_turnover_shape_the_schedule() {
     // The TTL source had two quiet polls: 120 min * 1.25 * 1.25.
     close(schedule_of(&env, "TTL"), 187.5);
 }
+
+/// A tiny WebSub hub: records subscription requests, verifies each callback (first with a topic
+/// nobody asked for, then properly, granting `lease` seconds), and remembers what it saw.
+#[derive(Clone, Default)]
+struct Hub {
+    subscribes: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    /// (topic sent, status, body) of each verification GET.
+    verifications: Arc<Mutex<Vec<(String, u16, String)>>>,
+}
+
+async fn hub_endpoint(State(hub): State<Hub>, body: String) -> StatusCode {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let n = {
+        let mut subs = hub.subscribes.lock().unwrap();
+        subs.push(form.clone());
+        subs.len()
+    };
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let callback = form["hub.callback"].clone();
+        let topic = form["hub.topic"].clone();
+        let challenge = format!("challenge-{n}");
+        for (t, lease) in [
+            ("http://elsewhere.example/feed", "2"),
+            (topic.as_str(), "2"),
+        ] {
+            let resp = client
+                .get(&callback)
+                .query(&[
+                    ("hub.mode", "subscribe"),
+                    ("hub.topic", t),
+                    ("hub.challenge", challenge.as_str()),
+                    ("hub.lease_seconds", lease),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap();
+            hub.verifications
+                .lock()
+                .unwrap()
+                .push((t.to_string(), status, body));
+        }
+    });
+    StatusCode::ACCEPTED
+}
+
+fn hmac_hex(method: &str, secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let tag = match method {
+        "sha1" => {
+            let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+            m.update(body);
+            m.finalize().into_bytes().to_vec()
+        }
+        _ => {
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            m.update(body);
+            m.finalize().into_bytes().to_vec()
+        }
+    };
+    format!("{method}={}", hex::encode(tag))
+}
+
+fn atom(base: &str, hub: &str, entries: &[(&str, &str)]) -> String {
+    let entries: String = entries
+        .iter()
+        .map(|(slug, title)| format!(r#"<entry><title>{title}</title><id>urn:hubbed:{slug}</id><link href="{base}/news/{slug}"/><updated>2026-11-20T08:00:00Z</updated><content type="text">{FULL_TEXT}</content></entry>"#))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Hubbed</title><id>urn:hubbed</id><updated>2026-11-20T08:00:00Z</updated><link rel="hub" href="{hub}"/><link rel="self" href="{base}/hubbed.atom"/>{entries}</feed>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_subscribes_verifies_ingests_signed_pushes_and_renews() {
+    let docs = Docs::default();
+    let base = format!("http://{}", serve_docs(docs.clone()).await);
+    let hub = Hub::default();
+    let app = Router::new()
+        .route("/hub", axum::routing::post(hub_endpoint))
+        .with_state(hub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_url = format!("http://{}/hub", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    docs.put(
+        "/hubbed.atom",
+        "application/atom+xml",
+        atom(&base, &hub_url, &[("first", "Servers seized at the port")]),
+    );
+
+    let port = free_port();
+    let env = Env::new(
+        &(source("Hubbed", "feed", &format!("{base}/hubbed.atom")) + "interval = \"1h\"\n"),
+        "",
+    );
+    env.use_small_rules();
+    env.edit_config(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\""),
+    );
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+
+    // The first poll finds the hub; the hub verifies; only the topic we asked for is confirmed.
+    wait_until("the hub's verification", 20, || {
+        hub.verifications.lock().unwrap().len() >= 2
+    })
+    .await;
+    let form = hub.subscribes.lock().unwrap()[0].clone();
+    assert_eq!(form["hub.mode"], "subscribe");
+    assert_eq!(form["hub.topic"], format!("{base}/hubbed.atom"));
+    assert!(
+        form["hub.callback"].starts_with(&format!("http://127.0.0.1:{port}/websub/")),
+        "{form:?}"
+    );
+    assert!(form["hub.secret"].len() >= 32, "{form:?}");
+    assert!(form["hub.lease_seconds"].parse::<u64>().unwrap() > 0);
+    let checks = hub.verifications.lock().unwrap().clone();
+    assert_eq!(checks[0].1, 404, "a topic we did not ask for: {checks:?}");
+    assert_eq!(
+        (checks[1].1, checks[1].2.as_str()),
+        (200, "challenge-1"),
+        "{checks:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let (callback, secret) = (form["hub.callback"].clone(), form["hub.secret"].clone());
+    let push = |body: String, signature: String| {
+        let (client, callback) = (client.clone(), callback.clone());
+        async move {
+            client
+                .post(&callback)
+                .header("content-type", "application/atom+xml")
+                .header("x-hub-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let search_total = |q: &str| {
+        let (client, url) = (
+            client.clone(),
+            format!("http://127.0.0.1:{port}/api/v1/search"),
+        );
+        let q = q.to_string();
+        async move {
+            let text = client
+                .get(url)
+                .query(&[("q", q)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v["total"].as_u64().unwrap()
+        }
+    };
+
+    // A signed push goes into the archive as if polled.
+    let signed = atom(&base, &hub_url, &[("pushed", "Pushed story on brokers")]);
+    assert_eq!(
+        push(
+            signed.clone(),
+            hmac_hex("sha256", &secret, signed.as_bytes())
+        )
+        .await,
+        202
+    );
+    // A forged one is acknowledged (as the spec asks) and ignored; so is an unsigned one.
+    let forged = atom(&base, &hub_url, &[("forged", "Forged story")]);
+    assert_eq!(
+        push(
+            forged.clone(),
+            hmac_hex("sha256", "guessed", forged.as_bytes())
+        )
+        .await,
+        202
+    );
+    assert_eq!(push(forged.clone(), String::new()).await, 202);
+    // sha1 signatures are accepted too.
+    let third = atom(&base, &hub_url, &[("third", "Third story via sha1")]);
+    assert_eq!(
+        push(third.clone(), hmac_hex("sha1", &secret, third.as_bytes())).await,
+        202
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if search_total("title:pushed").await == 1 && search_total("title:third").await == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushed entries never indexed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(search_total("title:forged").await, 0);
+    assert_eq!(search_total("title:servers").await, 1, "the polled entry");
+    // Unknown callbacks are 404s.
+    let (status, _) = http_get(
+        port,
+        "/websub/0000?hub.mode=subscribe&hub.topic=x&hub.challenge=y",
+    );
+    assert_eq!(status, 404);
+
+    // The 2 s lease is renewed before it runs out, with the same callback and secret.
+    wait_until("a lease renewal", 10, || {
+        hub.subscribes.lock().unwrap().len() >= 2
+    })
+    .await;
+    let renewal = hub.subscribes.lock().unwrap()[1].clone();
+    assert_eq!(
+        (&renewal["hub.callback"], &renewal["hub.secret"]),
+        (&callback, &secret)
+    );
+    wait_until("the renewal's verification", 10, || {
+        hub.verifications.lock().unwrap().len() >= 4
+    })
+    .await;
+
+    let log = stop(daemon).await;
+    assert!(log.contains("bad or missing signature"), "{log}");
+    let subs = wirewatch::websub::all(&open_state(&env)).unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].status, "active");
+    assert_eq!(subs[0].hub, hub_url);
+}

@@ -179,6 +179,11 @@ pub struct DaemonConfig {
     pub shutdown_grace: HumanDuration,
     /// A `[[channel]]` told when a source starts failing (3 polls in a row), recovers, or goes stale.
     pub operators_channel: Option<String>,
+    /// The URL at which WebSub hubs reach this daemon's API listener (`https://host[:port][/prefix]`,
+    /// as seen from the internet, e.g. behind a reverse proxy). When set, feeds that advertise a
+    /// hub are subscribed to, with callbacks at `<public_url>/websub/<id>`; unset, feeds are only
+    /// polled.
+    pub public_url: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -197,6 +202,7 @@ impl Default for DaemonConfig {
             commit_interval: HumanDuration(Duration::from_secs(10)),
             shutdown_grace: HumanDuration(Duration::from_secs(10)),
             operators_channel: None,
+            public_url: None,
         }
     }
 }
@@ -547,6 +553,27 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             format!("`{}` is not an address like 127.0.0.1:8088", d.listen),
         );
     }
+    if let Some(public) = &d.public_url {
+        match url::Url::parse(public) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none() => {}
+            Ok(_) => push(
+                "[daemon]",
+                "public_url",
+                format!(
+                    "`{public}` must be an http(s) URL with a host and no query or fragment, like https://wirewatch.example.org"
+                ),
+            ),
+            Err(e) => push(
+                "[daemon]",
+                "public_url",
+                format!("`{public}` is not a URL: {e}"),
+            ),
+        }
+    }
     if !matches!(d.log_format.as_str(), "plain" | "json") {
         push(
             "[daemon]",
@@ -846,6 +873,7 @@ topic = "weather"
         let text = r#"
 [daemon]
 listen = "nowhere"
+public_url = "https://wirewatch.example.org/?x=1"
 [[source]]
 name = "A"
 kind = "feed"
@@ -871,7 +899,8 @@ url = "https://example.com/news"
         assert!(fields.contains(&("source \"A\"".into(), "name".into())));
         assert!(fields.contains(&("source \"A\"".into(), "interval".into())));
         assert!(fields.contains(&("source \"H\"".into(), "link_selector".into())));
-        assert_eq!(err.problems.len(), 6, "{err}");
+        assert!(fields.contains(&("[daemon]".into(), "public_url".into())));
+        assert_eq!(err.problems.len(), 7, "{err}");
         assert!(err.to_string().contains("test.toml"));
     }
 

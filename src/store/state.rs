@@ -197,6 +197,17 @@ CREATE TABLE IF NOT EXISTS reindex (
     last_id TEXT,
     finished INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS websub (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    hub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    status TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    lease_seconds INTEGER,
+    expires_at INTEGER
+);
 CREATE TABLE IF NOT EXISTS seen (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,

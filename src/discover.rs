@@ -95,11 +95,7 @@ pub fn feed_head(body: &[u8]) -> FeedHead {
     let mut head = FeedHead::default();
     let mut buf = Vec::new();
     let mut in_ttl = false;
-    loop {
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(e) => e,
-            Err(_) => break,
-        };
+    while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Start(e) | Event::Empty(e) => match e.local_name().into_inner() {
                 "item" | "entry" => break,
@@ -118,11 +114,10 @@ pub fn feed_head(body: &[u8]) -> FeedHead {
                     }
                     match (rel.as_deref(), href) {
                         (Some(rel), Some(href))
-                            if rel.split_ascii_whitespace().any(|r| r == "hub") =>
+                            if rel.split_ascii_whitespace().any(|r| r == "hub")
+                                && !head.hubs.contains(&href) =>
                         {
-                            if !head.hubs.contains(&href) {
-                                head.hubs.push(href);
-                            }
+                            head.hubs.push(href);
                         }
                         (Some("self"), Some(href)) => {
                             head.self_url.get_or_insert(href);

@@ -418,12 +418,7 @@ async fn fetch_feed(
             Some(gone),
         ) => {
             info!(source = %source.name, feed = %gone, "the discovered feed is gone; looking again on the page");
-            let req = FetchRequest {
-                url: page_url.clone(),
-                purpose: Purpose::Source,
-                etag: None,
-                last_modified: None,
-            };
+            let req = source_request(page_url.clone());
             let f = timed_fetch(ctx, source, "source", &req, cancel).await?;
             if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) {
                 // The site's URL serves a feed itself now.
@@ -445,14 +440,19 @@ async fn fetch_feed(
         .into());
     };
     info!(source = %source.name, page = %page.url, feed = %feed, "discovered the feed of a site page");
-    let req = FetchRequest {
-        url: feed.clone(),
+    let req = source_request(feed.clone());
+    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
+    Ok((fetched, Some(Some(feed.to_string()))))
+}
+
+/// An unconditional fetch for a source (a page, a discovered feed, a child sitemap).
+fn source_request(url: Url) -> FetchRequest {
+    FetchRequest {
+        url,
         purpose: Purpose::Source,
         etag: None,
         last_modified: None,
-    };
-    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
-    Ok((fetched, Some(Some(feed.to_string()))))
+    }
 }
 
 async fn parse_source(
@@ -485,12 +485,7 @@ async fn parse_source(
                 let Ok(url) = Url::parse(&child) else {
                     continue;
                 };
-                let req = FetchRequest {
-                    url,
-                    purpose: Purpose::Source,
-                    etag: None,
-                    last_modified: None,
-                };
+                let req = source_request(url);
                 match timed_fetch(ctx, source, "source", &req, cancel).await {
                     Ok(f) => match parse::parse_document(
                         &maybe_gunzip(&f.body),

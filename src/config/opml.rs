@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Config, ConfigError, SourceConfig, SourceKind};
+use crate::alert::feed::esc;
 
 /// Why an OPML document (or the configuration it goes into) could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -147,31 +148,14 @@ pub fn export(sources: &[SourceConfig]) -> String {
         chrono::Utc::now().to_rfc2822()
     );
     for s in sources.iter().filter(|s| s.kind == SourceKind::Feed) {
-        let name = escape(&s.name);
+        let name = esc(&s.name);
         let _ = writeln!(
             out,
             "    <outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"/>",
-            escape(&s.url)
+            esc(&s.url)
         );
     }
     out.push_str("  </body>\n</opml>\n");
-    out
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0 at all; a name never needs them.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
     out
 }
 

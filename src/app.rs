@@ -144,6 +144,24 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     spawn_signal_handlers(stop.clone(), reload_tx);
 
     let shared_config: SharedConfig = Arc::new(RwLock::new(config.clone()));
+    // WebSub needs the API listener for its callbacks, so a one-shot run only polls.
+    let (push_tx, push_rx) = mpsc::channel(64);
+    let websub = match (&config.daemon.public_url, mode) {
+        (Some(url), Mode::Daemon) => Some(
+            crate::websub::WebSub::new(
+                stores.state.clone(),
+                url,
+                &config.fetch.user_agent,
+                config.fetch.timeout.0,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        _ => None,
+    };
+    let callbacks = websub.clone().map(|websub| crate::websub::Callback {
+        websub,
+        pushes: push_tx,
+    });
     let api = if mode == Mode::Daemon {
         let addr: std::net::SocketAddr = config.daemon.listen.parse().context("daemon.listen")?;
         let listener = tokio::net::TcpListener::bind(addr)
@@ -167,7 +185,10 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         };
         let shutdown = abort.clone();
         Some(tokio::spawn(async move {
-            let app = crate::api::router(api_state);
+            let mut app = crate::api::router(api_state);
+            if let Some(callbacks) = callbacks {
+                app = app.merge(crate::websub::routes(callbacks));
+            }
             let serve = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await });
             if let Err(e) = serve.await {
@@ -187,7 +208,9 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         inflight,
         metrics: metrics.clone(),
         ops: alerting.ops_channel(&config),
+        websub: websub.clone(),
     };
+    let renewals = websub.map(|w| tokio::spawn(w.run_renewals(stop.clone())));
     mark_disabled(&stores.state, &config.sources);
     health.heartbeats.scheduler();
     health.heartbeats.writer();
@@ -227,7 +250,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         config_path: config.file.clone(),
         alerting: &alerting,
     };
-    scheduler.run(ctx, reload_rx, &mut polls).await;
+    scheduler.run(ctx, reload_rx, push_rx, &mut polls).await;
     notifier.stopping();
     health.ready.store(false, Ordering::SeqCst);
 
@@ -270,6 +293,9 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     }
     abort.cancel();
     background.abort();
+    if let Some(renewals) = renewals {
+        renewals.abort();
+    }
     stale_watch.abort();
     if let Some(api) = api {
         let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
@@ -426,8 +452,12 @@ impl Scheduler<'_> {
         &self,
         mut ctx: Context,
         mut reload: mpsc::Receiver<()>,
+        mut pushes: mpsc::Receiver<crate::websub::Push>,
         polls: &mut JoinSet<(String, Option<chrono::DateTime<Utc>>)>,
     ) {
+        // Pushed documents being ingested. Dropped (aborted) at a stop: the feed still lists
+        // their entries, so the next poll after a restart finds them.
+        let mut pushing = JoinSet::new();
         let mut limit = Arc::new(Semaphore::new(ctx.config.daemon.max_concurrent_polls));
         let mut sources: Vec<SourceConfig> = ctx
             .config
@@ -505,6 +535,13 @@ impl Scheduler<'_> {
                         }
                     }
                 }
+                Some(push) = pushes.recv(), if ctx.websub.is_some() => {
+                    if let Some(s) = sources.iter().find(|s| s.name == push.source) {
+                        let (ctx, s, abort) = (ctx.clone(), s.clone(), self.abort.clone());
+                        pushing.spawn(async move { ingest::ingest_push(&ctx, &s, push, &abort).await });
+                    }
+                }
+                Some(_) = pushing.join_next(), if !pushing.is_empty() => {}
                 _ = tokio::time::sleep(wake), if self.mode == Mode::Daemon => {}
             }
         }

@@ -59,6 +59,8 @@ pub struct Context {
     pub metrics: Arc<crate::telemetry::Metrics>,
     /// Where source trouble is reported, when configured.
     pub ops: Option<crate::alert::ops::OpsChannel>,
+    /// WebSub subscriptions, when `[daemon] public_url` is set and the API listens.
+    pub websub: Option<crate::websub::WebSub>,
 }
 
 /// A candidate article from a source entry.
@@ -82,16 +84,14 @@ pub async fn poll_source(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let schedule = Schedule {
-        interval: ctx.config.interval_of(source),
-        max_backoff: ctx.config.daemon.max_backoff.0,
-        jitter: ctx.config.daemon.jitter,
-    };
+    let bounds = ctx.config.bounds_of(source);
     let outcome = poll(ctx, source, &prior, cancel).await;
     if matches!(outcome, Err(PollError::Fetch(FetchError::Cancelled))) {
         debug!(source = %source.name, "poll abandoned at shutdown");
         return Utc::now();
     }
+    let mut feed_url = None;
+    let mut interval = None;
     let (status, error, etag, last_modified, sent, retry_after) = match outcome {
         Ok(done) => {
             if done.sent > 0 || done.failed > 0 {
@@ -99,6 +99,14 @@ pub async fn poll_source(
             } else {
                 debug!(source = %source.name, status = done.status.as_str(), "polled, nothing new");
             }
+            // While a hub pushes updates, polling is only the fallback.
+            let pushed = ctx.websub.as_ref().is_some_and(|w| w.is_live(&source.name));
+            interval = Some(if pushed {
+                bounds.max
+            } else {
+                next_interval(bounds, &prior, &done)
+            });
+            feed_url = done.feed_url;
             // Keep the old validators when some articles failed, so the next poll sees them again.
             let keep = done.failed > 0;
             let error = (done.failed > 0).then(|| {
@@ -133,6 +141,12 @@ pub async fn poll_source(
     } else {
         prior.consecutive_failures + 1
     };
+    // Failures back off from the configured interval; successes wait the adapted one.
+    let schedule = Schedule {
+        interval: interval.unwrap_or(bounds.base),
+        max_backoff: ctx.config.daemon.max_backoff.0,
+        jitter: ctx.config.daemon.jitter,
+    };
     if let Some(ops) = &ctx.ops
         && let Some((title, text)) = crate::alert::ops::poll_notice(
             &source.name,
@@ -156,10 +170,30 @@ pub async fn poll_source(
         next_check_at: schedule.next_check(Utc::now(), failures, retry_after),
         consecutive_failures: failures,
         new_articles: sent,
+        feed_url,
+        interval,
     };
     let next = update.next_check_at;
     let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
     next
+}
+
+/// The adapted interval after a successful poll, with the publisher's freshness hint honoured.
+fn next_interval(
+    bounds: crate::scheduler::Bounds,
+    prior: &crate::store::SourceState,
+    done: &PollDone,
+) -> std::time::Duration {
+    use crate::scheduler::{Turnover, adapt, honour_hint};
+    let turnover = if done.fresh == 0 {
+        Turnover::Nothing
+    // A first poll (nothing stored yet) finds everything new; that says nothing of the pace.
+    } else if done.fresh == done.listed && prior.article_count > 0 {
+        Turnover::Full
+    } else {
+        Turnover::Some
+    };
+    honour_hint(bounds, adapt(bounds, prior.interval, turnover), done.hint)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +220,13 @@ impl PollError {
 
 struct PollDone {
     status: SourceStatus,
+    /// Entries the source listed, and how many of them were not stored yet.
+    listed: usize,
+    fresh: usize,
+    /// How long the publisher says the document stays fresh (`<ttl>`, `max-age`, `Expires`).
+    hint: Option<std::time::Duration>,
+    /// A feed newly found on (or forgotten for) the source's page.
+    feed_url: Option<Option<String>>,
     etag: Option<String>,
     last_modified: Option<String>,
     sent: u64,
@@ -199,16 +240,13 @@ async fn poll(
     prior: &crate::store::SourceState,
     cancel: &CancellationToken,
 ) -> Result<PollDone, PollError> {
-    let url = Url::parse(&source.url)?;
-    let req = FetchRequest {
-        url: url.clone(),
-        purpose: Purpose::Source,
-        etag: prior.etag.clone(),
-        last_modified: prior.last_modified.clone(),
-    };
-    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
+    let (fetched, feed_url) = fetch_feed(ctx, source, prior, cancel).await?;
     if fetched.not_modified {
         return Ok(PollDone {
+            listed: 0,
+            fresh: 0,
+            hint: fetched.max_age,
+            feed_url,
             status: SourceStatus::NotModified,
             etag: fetched.etag,
             last_modified: fetched.last_modified,
@@ -217,8 +255,93 @@ async fn poll(
             first_error: None,
         });
     }
+    let head = crate::discover::feed_head(&fetched.body);
+    if source.kind == SourceKind::Feed
+        && let Some(websub) = &ctx.websub
+    {
+        // Off the poll's path: a slow hub must not hold the source's poll.
+        let (websub, name, fetched, head) = (
+            websub.clone(),
+            source.name.clone(),
+            fetched.clone(),
+            head.clone(),
+        );
+        tokio::spawn(async move { websub.consider(&name, &fetched, &head).await });
+    }
+    let mut done = ingest_fetched(ctx, source, fetched, cancel).await?;
+    done.hint = done.hint.max(head.ttl);
+    done.feed_url = feed_url;
+    Ok(done)
+}
+
+/// A document a hub pushed (WebSub) goes through the same path as a polled one. The source's
+/// schedule stays as planned: polling is the fallback whatever hubs do.
+pub async fn ingest_push(
+    ctx: &Context,
+    source: &SourceConfig,
+    push: crate::websub::Push,
+    cancel: &CancellationToken,
+) {
+    let started = Utc::now();
+    let Ok(url) = Url::parse(&push.topic) else {
+        return;
+    };
+    let fetched = Fetched {
+        url,
+        not_modified: false,
+        body: push.body,
+        content_type: push.content_type,
+        etag: None,
+        last_modified: None,
+        max_age: None,
+        links: Vec::new(),
+    };
+    let done = match ingest_fetched(ctx, source, fetched, cancel).await {
+        Ok(done) => done,
+        Err(e) => {
+            warn!(source = %source.name, error = %e, "WebSub push unreadable; polling will pick the entries up");
+            return;
+        }
+    };
+    info!(source = %source.name, new = done.sent, "WebSub push ingested");
+    ctx.metrics.poll_done(&source.name, "push", true);
+    let next_check_at = ctx
+        .state
+        .source(&source.name)
+        .ok()
+        .flatten()
+        .and_then(|st| st.next_check_at)
+        .unwrap_or_else(|| {
+            started + chrono::Duration::from_std(ctx.config.interval_of(source)).unwrap_or_default()
+        });
+    let update = SourceUpdate {
+        name: source.name.clone(),
+        url: source.url.clone(),
+        kind: source.kind.to_string(),
+        attempted_at: started,
+        status: SourceStatus::Ok,
+        error: None,
+        etag: None,
+        last_modified: None,
+        next_check_at,
+        consecutive_failures: 0,
+        new_articles: done.sent,
+        feed_url: None,
+        interval: None,
+    };
+    let _ = ctx.writer.send(WriteOp::SourceDone(Box::new(update))).await;
+}
+
+/// Parses a fetched (or pushed) document and stores what is new in it.
+async fn ingest_fetched(
+    ctx: &Context,
+    source: &SourceConfig,
+    fetched: Fetched,
+    cancel: &CancellationToken,
+) -> Result<PollDone, PollError> {
     let parsed = parse_source(ctx, source, &fetched, cancel).await?;
-    let candidates = candidates(ctx, source, parsed.entries);
+    let hint = fetched.max_age;
+    let (candidates, listed, fresh) = candidates(ctx, source, parsed.entries);
     // Page fetches per poll are capped; entries past the cap are stored with their feed text now
     // and completed at a later poll.
     let budget = AtomicUsize::new(ctx.config.fetch.max_articles_per_poll);
@@ -231,6 +354,10 @@ async fn poll(
         return Err(FetchError::Cancelled.into());
     }
     let mut done = PollDone {
+        listed,
+        fresh,
+        hint,
+        feed_url: None,
         status: SourceStatus::Ok,
         etag: fetched.etag,
         last_modified: fetched.last_modified,
@@ -250,6 +377,82 @@ async fn poll(
         }
     }
     Ok(done)
+}
+
+/// Fetches what a source polls: its URL, or for a feed source configured as a site page, the
+/// feed that page advertises. The discovered feed is remembered in the state (returned here as
+/// an update) and polled directly next time; it is looked for again only when it stops being a
+/// feed (gone, or answering with a page).
+async fn fetch_feed(
+    ctx: &Context,
+    source: &SourceConfig,
+    prior: &crate::store::SourceState,
+    cancel: &CancellationToken,
+) -> Result<(Fetched, Option<Option<String>>), PollError> {
+    let page_url = Url::parse(&source.url)?;
+    let discovered = prior
+        .feed_url
+        .as_deref()
+        .filter(|_| source.kind == SourceKind::Feed)
+        .and_then(|u| Url::parse(u).ok());
+    let req = FetchRequest {
+        url: discovered.clone().unwrap_or_else(|| page_url.clone()),
+        purpose: Purpose::Source,
+        etag: prior.etag.clone(),
+        last_modified: prior.last_modified.clone(),
+    };
+    let first = timed_fetch(ctx, source, "source", &req, cancel).await;
+    let page = match (first, &discovered) {
+        (Ok(f), _) if source.kind != SourceKind::Feed || f.not_modified => return Ok((f, None)),
+        (Ok(f), _) if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) => {
+            return Ok((f, None));
+        }
+        // The configured URL is a page: look for its feed below.
+        (Ok(f), None) => f,
+        // The discovered feed turned into a page or went away: back to the site's page.
+        (Ok(_), Some(gone))
+        | (
+            Err(FetchError::Http {
+                status: 404 | 410, ..
+            }),
+            Some(gone),
+        ) => {
+            info!(source = %source.name, feed = %gone, "the discovered feed is gone; looking again on the page");
+            let req = source_request(page_url.clone());
+            let f = timed_fetch(ctx, source, "source", &req, cancel).await?;
+            if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) {
+                // The site's URL serves a feed itself now.
+                return Ok((f, Some(None)));
+            }
+            f
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
+    let html = parse::decode_to_utf8(&page.body, page.content_type.as_deref());
+    let Some(feed) = crate::discover::feed_links(&html, &page.url)
+        .into_iter()
+        .next()
+    else {
+        return Err(parse::ParseError::Unrecognised(format!(
+            "{} is an HTML page that links to no feed (no <link rel=\"alternate\" type=\"application/rss+xml\"> or atom/json); give the feed's URL, or kind = \"html\" with a link_selector",
+            page.url
+        ))
+        .into());
+    };
+    info!(source = %source.name, page = %page.url, feed = %feed, "discovered the feed of a site page");
+    let req = source_request(feed.clone());
+    let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
+    Ok((fetched, Some(Some(feed.to_string()))))
+}
+
+/// An unconditional fetch for a source (a page, a discovered feed, a child sitemap).
+fn source_request(url: Url) -> FetchRequest {
+    FetchRequest {
+        url,
+        purpose: Purpose::Source,
+        etag: None,
+        last_modified: None,
+    }
 }
 
 async fn parse_source(
@@ -282,12 +485,7 @@ async fn parse_source(
                 let Ok(url) = Url::parse(&child) else {
                     continue;
                 };
-                let req = FetchRequest {
-                    url,
-                    purpose: Purpose::Source,
-                    etag: None,
-                    last_modified: None,
-                };
+                let req = source_request(url);
                 match timed_fetch(ctx, source, "source", &req, cancel).await {
                     Ok(f) => match parse::parse_document(
                         &maybe_gunzip(&f.body),
@@ -354,7 +552,12 @@ fn maybe_gunzip(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Entries that are new: canonical id not stored and not being processed by another poll.
 /// An entry without a usable link is identified by its source and feed id instead.
-fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<Candidate> {
+/// Also returns how many distinct entries were listed and how many of them are not stored yet.
+fn candidates(
+    ctx: &Context,
+    source: &SourceConfig,
+    entries: Vec<Entry>,
+) -> (Vec<Candidate>, usize, usize) {
     let mut out = Vec::new();
     let mut ids = HashSet::new();
     for entry in entries {
@@ -378,6 +581,7 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
     };
     let updates = out.iter().filter(|c| updated(c)).count();
     let seen_here = out.iter().filter(|c| seen.contains_key(&c.id)).count();
+    let fresh = listed - seen_here;
     // Some feeds stamp every entry with the time of the request: that is no news, and fetching
     // every page again at every poll would be anything but polite.
     let believable = updates <= MAX_UPDATES_PER_POLL.max(seen_here / 2);
@@ -397,7 +601,7 @@ fn candidates(ctx: &Context, source: &SourceConfig, entries: Vec<Entry>) -> Vec<
         wanted && ctx.inflight.claim(&c.id)
     });
     ctx.metrics.entries(&source.name, listed, out.len());
-    out
+    (out, listed, fresh)
 }
 
 /// At most this many stored articles are fetched again in one poll of a source because their

@@ -16,11 +16,13 @@
 //! - [`scheduler`]: when each source is polled next (interval, jitter, backoff);
 //! - [`fetch`]: the one polite HTTP client (per-host limits, conditional GET, robots.txt);
 //! - [`parse`]: feeds, sitemaps and HTML listings into one entry model, panics contained;
+//! - [`discover`]: the feed a site's page advertises (`<link rel="alternate">`);
 //! - [`extract`]: article pages into title, body, date, authors, language, canonical URL;
 //! - [`analyze`]: topics, mentions, entities and facts from rule packs and a gazetteer;
 //! - [`store`]: the tantivy index, the SQLite state and the single writer that owns both;
 //! - [`ingest`]: one poll of one source through all of the above;
 //! - [`api`]: the HTTP API;
+//! - [`websub`]: hubs push feed updates to a callback on the API listener;
 //! - [`app`]: wiring and lifecycle (signals, drain, final commit).
 
 pub mod alert;
@@ -28,6 +30,7 @@ pub mod analyze;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod discover;
 pub mod extract;
 pub mod fetch;
 pub mod ingest;
@@ -37,3 +40,4 @@ pub mod reindex;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod websub;

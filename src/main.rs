@@ -73,6 +73,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The source list in and out as OPML.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
     /// Search the archive.
     Search {
         #[arg(long, default_value = DEFAULT_CONFIG)]
@@ -95,6 +100,22 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Append the feeds of an OPML file (`-` for stdin) to the configuration as `[[source]]`
+    /// tables; feeds already configured are skipped. Reload the daemon (SIGHUP) to poll them.
+    ImportOpml {
+        file: String,
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the configured feed sources as OPML.
+    ExportOpml {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -106,6 +127,12 @@ fn main() -> ExitCode {
         }
         Command::Analyze { config } => report(analyze(&config)),
         Command::Reindex { config, force } => report(reindex(&config, force)),
+        Command::Sources {
+            command: SourcesCommand::ImportOpml { file, config },
+        } => import_opml(&file, &config),
+        Command::Sources {
+            command: SourcesCommand::ExportOpml { config },
+        } => export_opml(&config),
         Command::Search {
             config,
             query,
@@ -215,6 +242,68 @@ fn check_config(path: &Path) -> ExitCode {
         config.sources.len(),
         config.sources.iter().filter(|s| s.enabled).count()
     );
+    ExitCode::SUCCESS
+}
+
+fn import_opml(file: &str, config: &Path) -> ExitCode {
+    use wirewatch::config::opml::{self, OpmlError};
+    let text = match read_input(file)
+        .and_then(|b| String::from_utf8(b).with_context(|| format!("{file}: not UTF-8 text")))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("wirewatch: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = if file == "-" { "<stdin>" } else { file };
+    match opml::import(config, &text, name) {
+        Ok(r) => {
+            for (name, url) in &r.added {
+                println!("added   {name}  <{url}>");
+            }
+            for (name, url, why) in &r.skipped {
+                println!("skipped {name}  <{url}>: {why}");
+            }
+            println!(
+                "{}: {} source(s) added, {} skipped{}",
+                config.display(),
+                r.added.len(),
+                r.skipped.len(),
+                if r.added.is_empty() {
+                    ""
+                } else {
+                    "; reload the daemon (SIGHUP) to poll them"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        // The configuration it would go into has problems: the same exit as check-config.
+        Err(OpmlError::Config(e)) => {
+            eprint!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("wirewatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export_opml(path: &Path) -> ExitCode {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let left_out = config
+        .sources
+        .iter()
+        .filter(|s| s.kind != wirewatch::config::SourceKind::Feed)
+        .count();
+    if left_out > 0 {
+        eprintln!("wirewatch: {left_out} sitemap/html source(s) left out: OPML lists feeds");
+    }
+    print!("{}", wirewatch::config::opml::export(&config.sources));
     ExitCode::SUCCESS
 }
 

@@ -238,3 +238,113 @@ The US will raise tariffs on legacy semiconductors from 25% to 50%, and Commerce
     let sentence: String = text.chars().skip(start).take(end - start).collect();
     assert_eq!(sentence, mention["sentence"].as_str().unwrap());
 }
+
+#[test]
+fn sources_export_then_import_round_trips_the_feed_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = dir.path().join("from.toml");
+    std::fs::write(
+        &from,
+        r#"# The desk's sources.
+[[source]]
+name = "Trade & tariffs <daily>"
+kind = "feed"
+url = "https://trade.example.org/feed.xml?section=a&b=1"
+
+[[source]]
+name = "BIS press"
+kind = "feed"
+url = "https://bis.example.gov/rss"
+interval = "30m"
+
+[[source]]
+name = "News sitemap"
+kind = "sitemap"
+url = "https://news.example.com/sitemap.xml"
+"#,
+    )
+    .unwrap();
+    let out = wirewatch()
+        .args(["sources", "export-opml", "--config"])
+        .arg(&from)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opml = dir.path().join("sources.opml");
+    std::fs::write(&opml, &out.stdout).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 sitemap/html source(s) left out"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Into a configuration that does not exist yet, then once more: the second adds nothing.
+    let to = dir.path().join("to.toml");
+    let import = || {
+        wirewatch()
+            .args(["sources", "import-opml"])
+            .arg(&opml)
+            .arg("--config")
+            .arg(&to)
+            .output()
+            .unwrap()
+    };
+    let out = import();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("2 source(s) added, 0 skipped"), "{said}");
+    let out = import();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("0 source(s) added, 2 skipped"), "{said}");
+    assert!(said.contains("already configured"), "{said}");
+
+    let feeds = |path: &std::path::Path| {
+        let config = wirewatch::config::Config::load(path).unwrap();
+        let mut v: Vec<(String, String)> = config
+            .sources
+            .iter()
+            .filter(|s| s.kind == wirewatch::config::SourceKind::Feed)
+            .map(|s| (s.name.clone(), s.url.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    // `Config::load` validated the written file: the daemon would take it at its next reload.
+    assert_eq!(feeds(&from), feeds(&to));
+}
+
+#[test]
+fn import_opml_names_the_problem_of_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("w.toml");
+    std::fs::write(&config, "# nothing yet\n").unwrap();
+    for (text, expect) in [
+        ("<opml><body><outline text=\"x\"", "not well-formed XML"),
+        (
+            "<rss version=\"2.0\"><channel/></rss>",
+            "the root element is <rss>",
+        ),
+    ] {
+        let opml = dir.path().join("bad.opml");
+        std::fs::write(&opml, text).unwrap();
+        let out = wirewatch()
+            .args(["sources", "import-opml"])
+            .arg(&opml)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.opml") && err.contains(expect), "{err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "# nothing yet\n");
+    }
+}

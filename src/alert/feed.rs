@@ -5,7 +5,8 @@ use chrono::Utc;
 use super::Alert;
 use super::store::MatchRecord;
 
-fn esc(s: &str) -> String {
+/// Text escaped for XML content and attribute values (also used for OPML).
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

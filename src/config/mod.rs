@@ -3,6 +3,7 @@
 //! Every problem is collected with its place (file, source name, field) so that an operator fixes a
 //! broken file in one pass instead of one error per restart.
 
+pub mod opml;
 mod units;
 
 use std::collections::HashSet;
@@ -178,6 +179,11 @@ pub struct DaemonConfig {
     pub shutdown_grace: HumanDuration,
     /// A `[[channel]]` told when a source starts failing (3 polls in a row), recovers, or goes stale.
     pub operators_channel: Option<String>,
+    /// The URL at which WebSub hubs reach this daemon's API listener (`https://host[:port][/prefix]`,
+    /// as seen from the internet, e.g. behind a reverse proxy). When set, feeds that advertise a
+    /// hub are subscribed to, with callbacks at `<public_url>/websub/<id>`; unset, feeds are only
+    /// polled.
+    pub public_url: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -196,6 +202,7 @@ impl Default for DaemonConfig {
             commit_interval: HumanDuration(Duration::from_secs(10)),
             shutdown_grace: HumanDuration(Duration::from_secs(10)),
             operators_channel: None,
+            public_url: None,
         }
     }
 }
@@ -298,6 +305,14 @@ pub struct SourceConfig {
     /// Poll interval; `[daemon] default_interval` when absent.
     #[serde(default)]
     pub interval: Option<HumanDuration>,
+    /// The schedule adapts between these bounds: faster for a feed that turns over completely
+    /// between polls, slower for one that rarely changes, and no sooner than its `<ttl>`,
+    /// `Cache-Control: max-age` or `Expires` ask. Default: half the interval.
+    #[serde(default)]
+    pub min_interval: Option<HumanDuration>,
+    /// Default: four times the interval. Also the polling interval while a WebSub hub pushes.
+    #[serde(default)]
+    pub max_interval: Option<HumanDuration>,
     /// A disabled source stays in the config and the state database but is never polled.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -446,6 +461,23 @@ impl Config {
             .map(|d| d.0)
             .unwrap_or(self.daemon.default_interval.0)
     }
+
+    /// The bounds the adaptive schedule of one source keeps to.
+    pub fn bounds_of(&self, source: &SourceConfig) -> crate::scheduler::Bounds {
+        bounds(source, self.interval_of(source))
+    }
+}
+
+fn bounds(source: &SourceConfig, interval: Duration) -> crate::scheduler::Bounds {
+    crate::scheduler::Bounds {
+        min: source
+            .min_interval
+            .map(|d| d.0)
+            .unwrap_or(interval / 2)
+            .max(Duration::from_secs(1)),
+        base: interval,
+        max: source.max_interval.map(|d| d.0).unwrap_or(interval * 4),
+    }
 }
 
 fn syntax_problem(text: &str, file: &str, e: &toml::de::Error) -> ConfigProblem {
@@ -520,6 +552,27 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             "listen",
             format!("`{}` is not an address like 127.0.0.1:8088", d.listen),
         );
+    }
+    if let Some(public) = &d.public_url {
+        match url::Url::parse(public) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none() => {}
+            Ok(_) => push(
+                "[daemon]",
+                "public_url",
+                format!(
+                    "`{public}` must be an http(s) URL with a host and no query or fragment, like https://wirewatch.example.org"
+                ),
+            ),
+            Err(e) => push(
+                "[daemon]",
+                "public_url",
+                format!("`{public}` is not a URL: {e}"),
+            ),
+        }
     }
     if !matches!(d.log_format.as_str(), "plain" | "json") {
         push(
@@ -604,6 +657,30 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             && interval.0 < Duration::from_secs(1)
         {
             push(&place, "interval", "must be at least 1s".into());
+        }
+        let b = bounds(s, s.interval.map(|d| d.0).unwrap_or(d.default_interval.0));
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        if s.min_interval.is_some() && b.min > b.base {
+            push(
+                &place,
+                "min_interval",
+                format!(
+                    "{} is longer than the interval ({})",
+                    show(b.min),
+                    show(b.base)
+                ),
+            );
+        }
+        if s.max_interval.is_some() && b.max < b.base {
+            push(
+                &place,
+                "max_interval",
+                format!(
+                    "{} is shorter than the interval ({})",
+                    show(b.max),
+                    show(b.base)
+                ),
+            );
         }
         match (s.kind, &s.link_selector) {
             (SourceKind::Html, None) => push(
@@ -796,6 +873,7 @@ topic = "weather"
         let text = r#"
 [daemon]
 listen = "nowhere"
+public_url = "https://wirewatch.example.org/?x=1"
 [[source]]
 name = "A"
 kind = "feed"
@@ -821,7 +899,8 @@ url = "https://example.com/news"
         assert!(fields.contains(&("source \"A\"".into(), "name".into())));
         assert!(fields.contains(&("source \"A\"".into(), "interval".into())));
         assert!(fields.contains(&("source \"H\"".into(), "link_selector".into())));
-        assert_eq!(err.problems.len(), 6, "{err}");
+        assert!(fields.contains(&("[daemon]".into(), "public_url".into())));
+        assert_eq!(err.problems.len(), 7, "{err}");
         assert!(err.to_string().contains("test.toml"));
     }
 

@@ -89,6 +89,8 @@ pub struct Fetched {
     pub last_modified: Option<String>,
     /// `Cache-Control: max-age` or `Expires`, for adaptive scheduling.
     pub max_age: Option<Duration>,
+    /// `Link` header values (WebSub hubs may be advertised there).
+    pub links: Vec<String>,
 }
 
 /// The shared, polite client.
@@ -211,6 +213,7 @@ impl Fetcher {
                     last_modified: text_header(header::LAST_MODIFIED)
                         .or_else(|| req.last_modified.clone()),
                     max_age: max_age(&h),
+                    links: links(&h),
                 });
             }
             let http_error = || {
@@ -237,6 +240,7 @@ impl Fetcher {
                 etag: text_header(header::ETAG),
                 last_modified: text_header(header::LAST_MODIFIED),
                 max_age: max_age(&h),
+                links: links(&h),
             };
             let suspicious = matches!(status.as_u16(), 403 | 429 | 503)
                 || h.contains_key("cf-mitigated")
@@ -353,12 +357,49 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
+/// How long the response says it stays fresh: `Cache-Control: max-age`, else `Expires` (measured
+/// from the server's own `Date`, so a skewed clock on either side does not matter). `no-cache` and
+/// `no-store` say nothing about when it changes, so they give no hint.
 fn max_age(h: &HeaderMap) -> Option<Duration> {
-    let cc = h.get(header::CACHE_CONTROL)?.to_str().ok()?;
-    cc.split(',').find_map(|d| {
-        let (k, v) = d.trim().split_once('=')?;
-        (k.trim() == "max-age").then(|| v.trim().parse().ok().map(Duration::from_secs))?
-    })
+    let text = |name| h.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(cc) = text(header::CACHE_CONTROL) {
+        let mut max_age = None;
+        for d in cc.split(',').map(str::trim) {
+            let lower = d.to_ascii_lowercase();
+            if lower == "no-cache" || lower == "no-store" {
+                return None;
+            }
+            if let Some((k, v)) = lower.split_once('=')
+                && k.trim() == "max-age"
+            {
+                max_age = v
+                    .trim()
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs);
+            }
+        }
+        if max_age.is_some() {
+            return max_age;
+        }
+    }
+    let http_date = |v: &str| chrono::DateTime::parse_from_rfc2822(v.trim()).ok();
+    // An invalid Expires ("0", "-1") means already expired: no hint.
+    let expires = http_date(text(header::EXPIRES)?)?;
+    let now = text(header::DATE)
+        .and_then(http_date)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    (expires.with_timezone(&Utc) - now).to_std().ok()
+}
+
+fn links(h: &HeaderMap) -> Vec<String> {
+    h.get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Literal private, loopback, link-local or unspecified addresses and `localhost` names.
@@ -430,6 +471,39 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn freshness_from_cache_control_or_expires() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(
+            max_age(&h(&[("cache-control", "public, max-age=600")])),
+            s(600)
+        );
+        assert_eq!(
+            max_age(&h(&[("cache-control", "no-cache, max-age=600")])),
+            None
+        );
+        let dated = [
+            ("date", "Wed, 25 Nov 2026 10:00:00 GMT"),
+            ("expires", "Wed, 25 Nov 2026 10:30:00 GMT"),
+        ];
+        assert_eq!(max_age(&h(&dated)), s(1800));
+        let both = [dated[0], dated[1], ("cache-control", "max-age=60")];
+        assert_eq!(max_age(&h(&both)), s(60), "max-age outranks Expires");
+        assert_eq!(max_age(&h(&[("expires", "0")])), None);
+        assert_eq!(
+            max_age(&h(&[("expires", "Wed, 21 Oct 2015 07:28:00 GMT")])),
+            None,
+            "expired in the past"
+        );
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! When each source is polled next: its interval with jitter, stretched by consecutive failures up
 //! to a cap, never sooner than a server's Retry-After.
+//!
+//! After a successful poll the interval adapts within the source's bounds ([`adapt`]): halved when
+//! everything the feed listed was new (entries may have scrolled off unseen), stretched by a
+//! quarter after each poll that found nothing new, and no sooner than the feed's `<ttl>` or the
+//! response's `Cache-Control: max-age` / `Expires` ask ([`honour_hint`]).
 
 use std::time::Duration;
 
@@ -50,9 +55,116 @@ impl Schedule {
     }
 }
 
+/// The range a source's adaptive interval keeps to, and the configured interval it starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: Duration,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+/// What a successful poll found, as far as the schedule cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turnover {
+    /// Not modified, or nothing new.
+    Nothing,
+    /// New entries beside ones already stored: the interval keeps up.
+    Some,
+    /// Every entry listed was new, after earlier polls had stored some: entries may have been
+    /// missed between polls.
+    Full,
+}
+
+/// The next interval after a successful poll, from the current one (`None`: the configured one).
+pub fn adapt(bounds: Bounds, current: Option<Duration>, turnover: Turnover) -> Duration {
+    let (min, max) = (bounds.min, bounds.max.max(bounds.min));
+    let current = current.unwrap_or(bounds.base).clamp(min, max);
+    let next = match turnover {
+        Turnover::Full => current / 2,
+        // News again after a quiet spell: back to the configured pace at once.
+        Turnover::Some => current.min(bounds.base),
+        Turnover::Nothing => current.mul_f64(1.25),
+    };
+    next.clamp(min, max)
+}
+
+/// A publisher's freshness hint (`<ttl>`, `max-age`, `Expires`) is a lower bound: polling before
+/// it is wasted on a copy the publisher says is still current. The source's bounds still win.
+pub fn honour_hint(bounds: Bounds, interval: Duration, hint: Option<Duration>) -> Duration {
+    let (min, max) = (bounds.min, bounds.max.max(bounds.min));
+    interval.max(hint.unwrap_or_default()).clamp(min, max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIN: u64 = 60;
+    fn b() -> Bounds {
+        Bounds {
+            min: Duration::from_secs(MIN),
+            base: Duration::from_secs(600),
+            max: Duration::from_secs(2400),
+        }
+    }
+    fn secs(d: Duration) -> u64 {
+        d.as_secs()
+    }
+
+    #[test]
+    fn a_feed_that_turns_over_is_polled_faster_down_to_the_minimum() {
+        let mut cur = None;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let next = adapt(b(), cur, Turnover::Full);
+            seen.push(secs(next));
+            cur = Some(next);
+        }
+        assert_eq!(seen, [300, 150, 75, 60, 60]);
+        // News beside known entries: the faster pace holds.
+        assert_eq!(secs(adapt(b(), cur, Turnover::Some)), 60);
+    }
+
+    #[test]
+    fn a_quiet_feed_is_polled_slower_up_to_the_maximum_and_news_resets_it() {
+        let mut cur = None;
+        for _ in 0..20 {
+            cur = Some(adapt(b(), cur, Turnover::Nothing));
+        }
+        assert_eq!(secs(cur.unwrap()), 2400);
+        assert_eq!(
+            secs(adapt(
+                b(),
+                Some(Duration::from_secs(750)),
+                Turnover::Nothing
+            )),
+            937
+        );
+        assert_eq!(secs(adapt(b(), cur, Turnover::Some)), 600);
+        // A stored interval outside new (narrower) bounds is brought back inside.
+        assert_eq!(
+            secs(adapt(b(), Some(Duration::from_secs(9)), Turnover::Some)),
+            60
+        );
+    }
+
+    #[test]
+    fn freshness_hints_are_lower_bounds_within_the_bounds() {
+        let i = Duration::from_secs(600);
+        assert_eq!(secs(honour_hint(b(), i, None)), 600);
+        assert_eq!(
+            secs(honour_hint(b(), i, Some(Duration::from_secs(30)))),
+            600
+        );
+        assert_eq!(
+            secs(honour_hint(b(), i, Some(Duration::from_secs(1800)))),
+            1800
+        );
+        assert_eq!(
+            secs(honour_hint(b(), i, Some(Duration::from_secs(86400)))),
+            2400
+        );
+    }
 
     fn s(jitter: f64) -> Schedule {
         Schedule {

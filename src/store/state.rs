@@ -39,6 +39,11 @@ pub struct SourceUpdate {
     pub next_check_at: DateTime<Utc>,
     pub consecutive_failures: u32,
     pub new_articles: u64,
+    /// The feed found on the source's page (feed discovery): `Some(None)` forgets it, `None`
+    /// keeps what is stored.
+    pub feed_url: Option<Option<String>>,
+    /// The adaptive interval after this poll (see `scheduler::adapt`); `None` keeps the stored one.
+    pub interval: Option<std::time::Duration>,
 }
 
 /// A saved search matched a committed article.
@@ -128,6 +133,11 @@ pub struct SourceState {
     pub article_count: u64,
     /// When the source last brought a new article (or, before it ever did, when it was first polled).
     pub last_new_at: Option<DateTime<Utc>>,
+    /// For a source configured as a site page: the feed its page advertises, polled instead.
+    pub feed_url: Option<String>,
+    /// The adaptive poll interval in force (`None`: the configured one).
+    #[serde(skip)]
+    pub interval: Option<std::time::Duration>,
 }
 
 /// A shared handle on the state database.
@@ -187,6 +197,17 @@ CREATE TABLE IF NOT EXISTS reindex (
     last_id TEXT,
     finished INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS websub (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    hub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    status TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    lease_seconds INTEGER,
+    expires_at INTEGER
+);
 CREATE TABLE IF NOT EXISTS seen (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -207,6 +228,8 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
         }
     }
     for (table, column, kind) in [
+        ("sources", "feed_url", "TEXT"),
+        ("sources", "interval_ms", "INTEGER"),
         ("seen", "updated_at", "INTEGER"),
         ("matches", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
         ("matches", "revision", "INTEGER NOT NULL DEFAULT 0"),
@@ -274,7 +297,7 @@ impl State {
             c.query_row(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at)
+                        COALESCE(last_new_at, first_seen_at), feed_url, interval_ms
                  FROM sources WHERE name = ?1",
                 [name],
                 row_to_source,
@@ -288,7 +311,7 @@ impl State {
             let mut stmt = c.prepare(
                 "SELECT name, url, kind, etag, last_modified, next_check_at, consecutive_failures,
                         last_attempt, last_success, status, last_error, article_count,
-                        COALESCE(last_new_at, first_seen_at)
+                        COALESCE(last_new_at, first_seen_at), feed_url, interval_ms
                  FROM sources ORDER BY name",
             )?;
             let rows = stmt.query_map([], row_to_source)?;
@@ -512,6 +535,18 @@ fn apply_update(tx: &rusqlite::Transaction, u: &SourceUpdate) -> Result<(), rusq
             params![u.name, etag],
         )?;
     }
+    if let Some(interval) = u.interval {
+        tx.execute(
+            "UPDATE sources SET interval_ms = ?2 WHERE name = ?1",
+            params![u.name, interval.as_millis().min(i64::MAX as u128) as i64],
+        )?;
+    }
+    if let Some(feed_url) = &u.feed_url {
+        tx.execute(
+            "UPDATE sources SET feed_url = ?2 WHERE name = ?1",
+            params![u.name, feed_url],
+        )?;
+    }
     if let Some(lm) = &u.last_modified {
         tx.execute(
             "UPDATE sources SET last_modified = ?2 WHERE name = ?1",
@@ -536,6 +571,10 @@ fn row_to_source(r: &rusqlite::Row) -> Result<SourceState, rusqlite::Error> {
         last_error: r.get(10)?,
         article_count: r.get::<_, i64>(11)? as u64,
         last_new_at: from_ts(r.get(12)?),
+        feed_url: r.get(13)?,
+        interval: r
+            .get::<_, Option<i64>>(14)?
+            .map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)),
     })
 }
 
@@ -570,6 +609,8 @@ mod tests {
             next_check_at: Utc::now(),
             consecutive_failures: 0,
             new_articles: 2,
+            feed_url: None,
+            interval: None,
         }
     }
 

@@ -57,6 +57,8 @@ pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseE
             warnings.push(format!("unreadable date {date:?} left out"));
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(ParsedFeed {
         format,
         title: feed.title.and_then(|t| clean_title(&t.content)),

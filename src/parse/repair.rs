@@ -653,6 +653,15 @@ impl Rewriter {
         });
         let Some(at) = at else {
             self.unmatched_ends += 1;
+            // `<title>x</titel>`: a misspelt end tag right after text closes that text element;
+            // ignoring it would let the title swallow the rest of the item.
+            if let Some(top) = self.stack.last()
+                && matches!(top.role, Role::RssText | Role::PlainText | Role::Other)
+                && self.stack.len() > 2
+                && !self.out[top.content_pos..].contains('<')
+            {
+                self.close_top();
+            }
             return;
         };
         // RSS feeds that close <channel> before their items: the channel stays open until </rss>.
@@ -804,20 +813,23 @@ impl Rewriter {
                 self.unmatched_ends
             ));
         }
-        if let Some(why) = broken {
-            self.notes.push(format!(
+        match broken {
+            Some(why) => self.notes.push(format!(
                 "document breaks off ({why}); kept what came before"
-            ));
-            if let Some(at) = self.stack.iter().position(|o| o.role == Role::Record) {
-                self.out.truncate(self.stack[at].out_pos);
-                self.stack.truncate(at);
-                self.record = None;
-                self.notes
-                    .push("the incomplete last entry was dropped".into());
-            }
-        } else if self.stack.len() > 1 {
+            )),
+            None if !self.stack.is_empty() => self
+                .notes
+                .push("document ends with elements still open; closed them".into()),
+            None => {}
+        }
+        // An entry whose end never came may be cut anywhere, even mid-word: only complete
+        // entries are kept.
+        if let Some(at) = self.stack.iter().position(|o| o.role == Role::Record) {
+            self.out.truncate(self.stack[at].out_pos);
+            self.stack.truncate(at);
+            self.record = None;
             self.notes
-                .push("document ends with elements still open; closed them".into());
+                .push("the incomplete last entry was dropped".into());
         }
         while !self.stack.is_empty() {
             self.close_top();

@@ -269,6 +269,11 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             while polls.join_next().await.is_some() {}
         }
     }
+    // A daemon gets here because `stop` was cancelled; a one-shot run because its polls are
+    // done, and its delivery worker and watchers must hear so too (they waited out their 5 s
+    // grace on every `run --once` before).
+    stop.cancel();
+
     // Commit everything, then close the writer.
     let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
     if writer_tx.send(WriteOp::Flush(ack_tx)).await.is_ok()

@@ -477,6 +477,10 @@ async fn parse_source(
             let body = maybe_gunzip(&fetched.body);
             let mut parsed =
                 parse::parse_document(&body, Some(base), fetched.content_type.as_deref())?;
+            if !parsed.warnings.is_empty() {
+                // Repaired, not failed: worth a look by whoever runs the feed, not an alarm.
+                info!(source = %source.name, repairs = %parsed.warnings.join("; "), "feed read with repairs");
+            }
             // A sitemap index points at the sitemaps that hold the URLs.
             for child in std::mem::take(&mut parsed.sitemaps)
                 .into_iter()

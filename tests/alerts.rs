@@ -327,13 +327,14 @@ async fn dead_receiver_ends_in_dead_letter_and_replay_delivers() {
         "",
     );
     assert_eq!(status, 202);
-    wait_until("the replayed delivery", 15, || {
-        receiver.requests.lock().unwrap().len() == 7
-    })
-    .await;
-    let (_, body) = http_get(port, "/api/v1/deliveries?status=delivered");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["deliveries"].as_array().unwrap().len(), 1);
+    // The receiver sees the request before the worker records the outcome: wait for the record.
+    let delivered = || {
+        let (_, body) = http_get(port, "/api/v1/deliveries?status=delivered");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["deliveries"].as_array().map_or(0, Vec::len)
+    };
+    wait_until("the replayed delivery", 15, || delivered() == 1).await;
+    assert_eq!(receiver.requests.lock().unwrap().len(), 7);
     assert_eq!(dead(), 1);
     let (_, metrics) = http_get(port, "/metrics");
     assert!(

@@ -26,6 +26,9 @@ use crate::store::{SourceStatus, SourceUpdate, State, StoredArticle};
 const FULL_TEXT_MIN_CHARS: usize = 600;
 /// Child sitemaps read from one sitemap index per poll.
 const MAX_CHILD_SITEMAPS: usize = 5;
+/// How far back a sitemap source's first poll reaches (news sitemaps hold two days by Google's
+/// rules; a whole-site sitemap would otherwise turn its archive into a fetch queue).
+const SITEMAP_FIRST_POLL_DAYS: i64 = 2;
 
 /// Article ids being processed right now, so that two feeds carrying one story fetch it once.
 #[derive(Clone, Default)]
@@ -268,7 +271,14 @@ async fn poll(
         );
         tokio::spawn(async move { websub.consider(&name, &fetched, &head).await });
     }
-    let mut done = ingest_fetched(ctx, source, fetched, cancel).await?;
+    let since = (source.kind == SourceKind::Sitemap).then(|| {
+        let last = prior
+            .last_success
+            .unwrap_or_else(|| Utc::now() - chrono::Duration::days(SITEMAP_FIRST_POLL_DAYS));
+        // lastmod is often written a little after the fact, and clocks differ.
+        last - chrono::Duration::hours(1)
+    });
+    let mut done = ingest_fetched(ctx, source, fetched, since, cancel).await?;
     done.hint = done.hint.max(head.ttl);
     done.feed_url = feed_url;
     Ok(done)
@@ -296,7 +306,7 @@ pub async fn ingest_push(
         max_age: None,
         links: Vec::new(),
     };
-    let done = match ingest_fetched(ctx, source, fetched, cancel).await {
+    let done = match ingest_fetched(ctx, source, fetched, None, cancel).await {
         Ok(done) => done,
         Err(e) => {
             warn!(source = %source.name, error = %e, "WebSub push unreadable; polling will pick the entries up");
@@ -337,9 +347,16 @@ async fn ingest_fetched(
     ctx: &Context,
     source: &SourceConfig,
     fetched: Fetched,
+    since: Option<DateTime<Utc>>,
     cancel: &CancellationToken,
 ) -> Result<PollDone, PollError> {
-    let parsed = parse_source(ctx, source, &fetched, cancel).await?;
+    let mut parsed = parse_source(ctx, source, &fetched, cancel).await?;
+    if let Some(since) = since {
+        // A sitemap lists a site's whole archive: only what changed since the last poll is news.
+        parsed
+            .entries
+            .retain(|e| e.updated.or(e.published).is_none_or(|d| d >= since));
+    }
     let hint = fetched.max_age;
     let (candidates, listed, fresh) = candidates(ctx, source, parsed.entries);
     // Page fetches per poll are capped; entries past the cap are stored with their feed text now
@@ -393,7 +410,7 @@ async fn fetch_feed(
     let discovered = prior
         .feed_url
         .as_deref()
-        .filter(|_| source.kind == SourceKind::Feed)
+        .filter(|_| matches!(source.kind, SourceKind::Feed | SourceKind::Sitemap))
         .and_then(|u| Url::parse(u).ok());
     let req = FetchRequest {
         url: discovered.clone().unwrap_or_else(|| page_url.clone()),
@@ -403,7 +420,7 @@ async fn fetch_feed(
     };
     let first = timed_fetch(ctx, source, "source", &req, cancel).await;
     let page = match (first, &discovered) {
-        (Ok(f), _) if source.kind != SourceKind::Feed || f.not_modified => return Ok((f, None)),
+        (Ok(f), _) if source.kind == SourceKind::Html || f.not_modified => return Ok((f, None)),
         (Ok(f), _) if !crate::discover::looks_like_html(f.content_type.as_deref(), &f.body) => {
             return Ok((f, None));
         }
@@ -428,6 +445,19 @@ async fn fetch_feed(
         }
         (Err(e), _) => return Err(e.into()),
     };
+    if source.kind == SourceKind::Sitemap {
+        let sitemap = sitemap_from_robots(ctx, source, &page.url, cancel).await?;
+        info!(source = %source.name, page = %page.url, sitemap = %sitemap, "found the site's sitemap in robots.txt");
+        let fetched = timed_fetch(
+            ctx,
+            source,
+            "source",
+            &source_request(sitemap.clone()),
+            cancel,
+        )
+        .await?;
+        return Ok((fetched, Some(Some(sitemap.to_string()))));
+    }
     let html = parse::decode_to_utf8(&page.body, page.content_type.as_deref());
     let Some(feed) = crate::discover::feed_links(&html, &page.url)
         .into_iter()
@@ -443,6 +473,47 @@ async fn fetch_feed(
     let req = source_request(feed.clone());
     let fetched = timed_fetch(ctx, source, "source", &req, cancel).await?;
     Ok((fetched, Some(Some(feed.to_string()))))
+}
+
+/// A sitemap source given as a site: the sitemaps its robots.txt lists (`Sitemap:` lines), a news
+/// sitemap preferred since that is where new articles appear first.
+async fn sitemap_from_robots(
+    ctx: &Context,
+    source: &SourceConfig,
+    page: &Url,
+    cancel: &CancellationToken,
+) -> Result<Url, PollError> {
+    let robots = page.join("/robots.txt")?;
+    let fetched = timed_fetch(
+        ctx,
+        source,
+        "source",
+        &source_request(robots.clone()),
+        cancel,
+    )
+    .await?;
+    let text = String::from_utf8_lossy(&fetched.body);
+    let listed: Vec<Url> = text
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case("sitemap")
+                .then(|| robots.join(value.trim()).ok())
+                .flatten()
+        })
+        .collect();
+    listed
+        .iter()
+        .find(|u| u.as_str().to_ascii_lowercase().contains("news"))
+        .or(listed.first())
+        .cloned()
+        .ok_or_else(|| {
+            parse::ParseError::Unrecognised(format!(
+                "{page} is an HTML page and {robots} lists no Sitemap: give the sitemap's URL"
+            ))
+            .into()
+        })
 }
 
 /// An unconditional fetch for a source (a page, a discovered feed, a child sitemap).

@@ -36,6 +36,13 @@ pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseE
                 .parse(text.as_bytes())
                 .map_err(|_| classify(&e))?,
         };
+        if repaired.cut_entry && feed.entries.is_empty() {
+            // Nothing complete before the break: a broken document, not an empty feed.
+            return Err(ParseError::Malformed {
+                format: "XML feed",
+                message: repaired.notes.join("; "),
+            });
+        }
         (feed, repaired.dialect, repaired.notes)
     };
     let format = match (feed.feed_type, dialect) {

@@ -55,6 +55,8 @@ pub(super) struct Repaired {
     pub dialect: Dialect,
     /// What was rewritten in a way a reader of the source might care about.
     pub notes: Vec<String>,
+    /// The document broke off inside an entry, which was dropped.
+    pub cut_entry: bool,
 }
 
 /// Repairs an XML feed document (already decoded to UTF-8).
@@ -104,6 +106,7 @@ pub(super) fn repair_xml(text: &str) -> Repaired {
             text: fixed.into_owned(),
             dialect: Dialect::Unknown,
             notes: rewriter.notes,
+            cut_entry: false,
         };
     }
     rewriter.finish(broken);
@@ -111,6 +114,7 @@ pub(super) fn repair_xml(text: &str) -> Repaired {
         dialect: rewriter.dialect.unwrap_or(Dialect::Unknown),
         text: rewriter.out,
         notes: rewriter.notes,
+        cut_entry: rewriter.cut_entry,
     }
 }
 
@@ -188,6 +192,7 @@ struct Rewriter {
     /// The current start tag as written, when it can be copied through unchanged (its
     /// attributes were not even parsed: most elements need nothing rewritten).
     verbatim: Option<String>,
+    cut_entry: bool,
 }
 
 /// Elements whose attributes the rewrite reads; any other element's attributes are parsed only
@@ -828,6 +833,7 @@ impl Rewriter {
             self.out.truncate(self.stack[at].out_pos);
             self.stack.truncate(at);
             self.record = None;
+            self.cut_entry = true;
             self.notes
                 .push("the incomplete last entry was dropped".into());
         }

@@ -13,28 +13,46 @@ pub(super) fn looks_like(text: &str) -> bool {
 }
 
 pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
-    let opts = roxmltree::ParsingOptions {
+    let mut warnings = Vec::new();
+    let text = super::repair::fix_references(text, &mut warnings);
+    match roxmltree::Document::parse_with_options(&text, options()) {
+        Ok(doc) => read(doc.root_element(), warnings),
+        Err(e) => salvage(&text, &e.to_string(), warnings),
+    }
+}
+
+fn options() -> roxmltree::ParsingOptions {
+    roxmltree::ParsingOptions {
         allow_dtd: true,
         ..Default::default()
-    };
-    let doc =
-        roxmltree::Document::parse_with_options(text, opts).map_err(|e| ParseError::Malformed {
-            format: "sitemap",
-            message: e.to_string(),
-        })?;
-    let root = doc.root_element();
+    }
+}
+
+fn read(root: roxmltree::Node, warnings: Vec<String>) -> Result<ParsedFeed, ParseError> {
     match root.tag_name().name() {
-        "sitemapindex" => Ok(ParsedFeed {
-            format: Format::SitemapIndex,
-            title: None,
-            entries: Vec::new(),
-            sitemaps: root
+        "sitemapindex" => {
+            let mut children: Vec<(Option<DateTime<Utc>>, String)> = root
                 .children()
                 .filter(|n| n.has_tag_name_local("sitemap"))
-                .filter_map(|n| child_text(n, "loc"))
-                .collect(),
-            warnings: Vec::new(),
-        }),
+                .filter_map(|n| {
+                    let loc = child_text(n, "loc")?;
+                    Some((
+                        child_text(n, "lastmod").and_then(|d| parse_w3c_date(&d)),
+                        loc,
+                    ))
+                })
+                .collect();
+            // Newest first: the daemon reads only the first few children per poll, and indexes
+            // that list years of monthly sitemaps usually put the current one last.
+            children.sort_by(|a, b| b.0.cmp(&a.0));
+            Ok(ParsedFeed {
+                format: Format::SitemapIndex,
+                title: None,
+                entries: Vec::new(),
+                sitemaps: children.into_iter().map(|(_, loc)| loc).collect(),
+                warnings,
+            })
+        }
         "urlset" => Ok(ParsedFeed {
             format: Format::Sitemap,
             title: None,
@@ -44,12 +62,55 @@ pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
                 .filter_map(url_entry)
                 .collect(),
             sitemaps: Vec::new(),
-            warnings: Vec::new(),
+            warnings,
         }),
         other => Err(ParseError::Unrecognised(format!(
             "root element <{other}> is neither <urlset> nor <sitemapindex>"
         ))),
     }
+}
+
+/// A sitemap that is not well-formed (cut off, a stray tag): each complete `<url>` or `<sitemap>`
+/// element is read on its own, under the root's namespace declarations.
+fn salvage(text: &str, error: &str, mut warnings: Vec<String>) -> Result<ParsedFeed, ParseError> {
+    let malformed = || ParseError::Malformed {
+        format: "sitemap",
+        message: error.to_string(),
+    };
+    let (root, item) = if text.contains("<sitemapindex") {
+        ("sitemapindex", "sitemap")
+    } else {
+        ("urlset", "url")
+    };
+    let open_at = text.find(&format!("<{root}")).ok_or_else(malformed)?;
+    let open_end = open_at + text[open_at..].find('>').ok_or_else(malformed)?;
+    let open = text[open_at..open_end].trim_end_matches('/');
+    let (start, end) = (format!("<{item}>"), format!("</{item}>"));
+    let mut blocks = String::new();
+    let mut rest = &text[open_end..];
+    let mut kept = 0;
+    while let Some(at) = rest.find(&start) {
+        let Some(len) = rest[at..].find(&end) else {
+            break;
+        };
+        let block = &rest[at..at + len + end.len()];
+        let wrapped = format!("{open}>{block}</{root}>");
+        if roxmltree::Document::parse_with_options(&wrapped, options()).is_ok() {
+            blocks.push_str(block);
+            kept += 1;
+        }
+        rest = &rest[at + len + end.len()..];
+    }
+    if kept == 0 {
+        return Err(malformed());
+    }
+    warnings.push(format!(
+        "sitemap is not well-formed ({error}); read its {kept} complete <{item}> elements"
+    ));
+    let whole = format!("{open}>{blocks}</{root}>");
+    let doc =
+        roxmltree::Document::parse_with_options(&whole, options()).map_err(|_| malformed())?;
+    read(doc.root_element(), warnings)
 }
 
 trait LocalName {
@@ -109,6 +170,34 @@ pub(crate) fn parse_w3c_date(s: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::super::parse_document;
     use super::*;
+
+    #[test]
+    fn a_broken_sitemap_keeps_its_complete_urls() {
+        let doc = r#"<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<url><loc>https://e.com/1?a=1&b=2</loc></url><url><loc>https://e.com/2</loc></url><url><loc>https://e.com/3</lo"#;
+        let f = parse_document(doc.as_bytes(), None, None).unwrap();
+        let links: Vec<_> = f.entries.iter().filter_map(|e| e.link.as_deref()).collect();
+        assert_eq!(links, ["https://e.com/1?a=1&b=2", "https://e.com/2"]);
+        assert!(f.warnings.iter().any(|w| w.contains("not well-formed")));
+    }
+
+    #[test]
+    fn index_children_come_newest_first() {
+        let doc = r#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>https://e.com/2024.xml</loc><lastmod>2024-12-31</lastmod></sitemap>
+<sitemap><loc>https://e.com/undated.xml</loc></sitemap>
+<sitemap><loc>https://e.com/2026.xml</loc><lastmod>2026-11-28T10:00:00Z</lastmod></sitemap>
+</sitemapindex>"#;
+        let f = parse_document(doc.as_bytes(), None, None).unwrap();
+        assert_eq!(
+            f.sitemaps,
+            [
+                "https://e.com/2026.xml",
+                "https://e.com/2024.xml",
+                "https://e.com/undated.xml"
+            ]
+        );
+    }
 
     #[test]
     fn news_sitemap() {

@@ -192,9 +192,24 @@ async fn article(
     }
 }
 
-async fn robots(State(site): State<Site>, headers: HeaderMap) -> &'static str {
+/// Disallows /private/ and lists, as `Sitemap:` lines, every served document whose path names
+/// a sitemap.
+async fn robots(State(site): State<Site>, headers: HeaderMap) -> String {
     record(&site, "/robots.txt", &headers);
-    "User-agent: *\nDisallow: /private/\n"
+    let mut sitemaps: Vec<String> = site
+        .feeds
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|k| k.contains("sitemap"))
+        .cloned()
+        .collect();
+    sitemaps.sort();
+    let mut text = "User-agent: *\nDisallow: /private/\n".to_string();
+    for s in sitemaps {
+        text.push_str(&format!("Sitemap: {s}\n"));
+    }
+    text
 }
 
 /// Answers 429 with `Retry-After: 1` to the first request, then serves `/feeds/rss.xml`.

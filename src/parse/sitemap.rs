@@ -44,7 +44,7 @@ fn read(root: roxmltree::Node, warnings: Vec<String>) -> Result<ParsedFeed, Pars
                 .collect();
             // Newest first: the daemon reads only the first few children per poll, and indexes
             // that list years of monthly sitemaps usually put the current one last.
-            children.sort_by(|a, b| b.0.cmp(&a.0));
+            children.sort_by_key(|c| std::cmp::Reverse(c.0));
             Ok(ParsedFeed {
                 format: Format::SitemapIndex,
                 title: None,

@@ -17,16 +17,10 @@ const MAX_FUTURE_SKEW_HOURS: i64 = 26;
 /// Parses an XML or JSON feed: the repair layer first, then feed-rs, then normalisation.
 pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseError> {
     let unreadable_dates = Arc::new(Mutex::new(Vec::new()));
-    let (feed, dialect, mut warnings) = if text.starts_with('{') {
-        // Most JSON feeds are fine as they are; repairing means parsing the JSON twice.
-        let feed = match build(base, &unreadable_dates).parse(text.as_bytes()) {
-            Ok(feed) => feed,
-            Err(_) => build(base, &unreadable_dates)
-                .parse(repair::repair_json(text).as_bytes())
-                .map_err(|e| classify(&e))?,
-        };
-        (feed, Dialect::Unknown, Vec::new())
-    } else {
+    if text.starts_with('{') {
+        return super::json_feed::parse(text, base);
+    }
+    let (feed, dialect, mut warnings) = {
         let repaired = repair::repair_xml(text);
         let parsed = build(base, &unreadable_dates).parse(repaired.text.as_bytes());
         let feed = match parsed {
@@ -147,7 +141,12 @@ fn entry(
         .filter(|n| !n.is_empty())
         .collect();
     let id = if e.id.is_empty() {
-        content_id(&e)
+        content_id(
+            e.title.as_ref().map(|t| t.content.as_str()),
+            e.summary.as_ref().map(|t| t.content.as_str()),
+            e.content.as_ref().and_then(|c| c.body.as_deref()),
+            e.published,
+        )
     } else {
         e.id
     };
@@ -171,17 +170,18 @@ fn entry(
 
 /// An id for an entry that has neither id nor link: a digest of what it says, so the same
 /// entry gets the same id on every poll.
-fn content_id(e: &model::Entry) -> String {
+pub(super) fn content_id(
+    title: Option<&str>,
+    summary: Option<&str>,
+    content: Option<&str>,
+    published: Option<DateTime<Utc>>,
+) -> String {
     let mut hash = Sha256::new();
-    for part in [
-        e.title.as_ref().map(|t| t.content.as_str()),
-        e.summary.as_ref().map(|t| t.content.as_str()),
-        e.content.as_ref().and_then(|c| c.body.as_deref()),
-    ] {
+    for part in [title, summary, content] {
         hash.update(part.unwrap_or("").as_bytes());
         hash.update([0]);
     }
-    hash.update(e.published.map(|d| d.to_rfc3339()).unwrap_or_default());
+    hash.update(published.map(|d| d.to_rfc3339()).unwrap_or_default());
     format!("urn:wirewatch:{}", &hex::encode(hash.finalize())[..32])
 }
 
@@ -195,7 +195,7 @@ fn pick_link(links: &[model::Link]) -> Option<&str> {
         .filter(|h| !h.trim().is_empty())
 }
 
-fn plausible(
+pub(super) fn plausible(
     date: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
@@ -210,7 +210,7 @@ fn plausible(
 
 /// Titles are plain text to a reader, but RSS titles often carry entities and markup meant as
 /// HTML (`AT&amp;amp;T`, `&lt;b&gt;`): decode and strip them, and fold whitespace.
-fn clean_title(raw: &str) -> Option<String> {
+pub(super) fn clean_title(raw: &str) -> Option<String> {
     let title = if raw.contains('<') {
         html_to_text(raw).replace("\n\n", " ")
     } else {

@@ -8,6 +8,7 @@ mod dates;
 mod encoding;
 mod federal_register;
 mod feed;
+mod json_feed;
 pub mod listing;
 mod repair;
 mod sitemap;

@@ -1104,79 +1104,6 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
 }
 
-/// Repairs a JSON Feed: a missing or `http://` version, `tags` given as one string, ids given as
-/// numbers and authors given as strings are all things feed-rs refuses and publishers write.
-pub(super) fn repair_json(text: &str) -> Cow<'_, str> {
-    let Ok(serde_json::Value::Object(mut feed)) = serde_json::from_str(text) else {
-        return Cow::Borrowed(text);
-    };
-    let version_ok = feed
-        .get("version")
-        .and_then(|v| v.as_str())
-        .is_some_and(|v| v.starts_with("https://jsonfeed.org/version/1"));
-    if !version_ok {
-        feed.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
-    }
-    if let Some(author) = feed.get_mut("author") {
-        fix_author(author);
-    }
-    if let Some(serde_json::Value::Array(items)) = feed.get_mut("items") {
-        for item in items.iter_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            if let Some(id) = item.get_mut("id")
-                && !id.is_string()
-            {
-                *id = id.to_string().trim_matches('"').to_string().into();
-            }
-            if let Some(tags) = item.get_mut("tags")
-                && let Some(tag) = tags.as_str()
-            {
-                *tags = serde_json::Value::Array(
-                    tag.split(',')
-                        .map(|t| t.trim())
-                        .filter(|t| !t.is_empty())
-                        .map(|t| t.into())
-                        .collect(),
-                );
-            }
-            if let Some(author) = item.get_mut("author") {
-                fix_author(author);
-            }
-            if let Some(serde_json::Value::Array(authors)) = item.get_mut("authors") {
-                authors.iter_mut().for_each(fix_author);
-            }
-            // Fields with the wrong type are dropped rather than failing the whole feed.
-            for key in [
-                "url",
-                "external_url",
-                "title",
-                "content_html",
-                "content_text",
-                "summary",
-                "image",
-                "banner_image",
-                "date_published",
-                "date_modified",
-            ] {
-                if item.get(key).is_some_and(|v| !v.is_string()) {
-                    item.remove(key);
-                }
-            }
-        }
-    } else {
-        feed.insert("items".into(), serde_json::Value::Array(Vec::new()));
-    }
-    Cow::Owned(serde_json::Value::Object(feed).to_string())
-}
-
-fn fix_author(author: &mut serde_json::Value) {
-    if let Some(name) = author.as_str() {
-        *author = serde_json::json!({ "name": name });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1369,17 +1296,5 @@ mod tests {
         let r = repair_xml("<html><body>x</body></html>");
         assert_eq!(r.dialect, Dialect::Unknown);
         assert_eq!(r.text, "<html><body>x</body></html>");
-    }
-
-    #[test]
-    fn json_feed_variants() {
-        let fixed = repair_json(
-            r#"{"version":"http://jsonfeed.org/version/1","items":[{"id":7,"tags":"a, b","author":"Ann"}]}"#,
-        );
-        let v: serde_json::Value = serde_json::from_str(&fixed).unwrap();
-        assert_eq!(v["version"], "https://jsonfeed.org/version/1.1");
-        assert_eq!(v["items"][0]["id"], "7");
-        assert_eq!(v["items"][0]["tags"], serde_json::json!(["a", "b"]));
-        assert_eq!(v["items"][0]["author"]["name"], "Ann");
     }
 }

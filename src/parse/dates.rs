@@ -143,6 +143,11 @@ const ZONES: &[(&str, f32)] = &[
     ("akdt", -8.0),
     ("akst", -9.0),
     ("hst", -10.0),
+    // US zones written without standard/daylight.
+    ("et", -5.0),
+    ("ct", -6.0),
+    ("mt", -7.0),
+    ("pt", -8.0),
 ];
 
 /// Dates written with a month name, in any order: `Sat, Dec 16 2023 02:02:33 PM`,
@@ -155,6 +160,17 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
     for raw in spaced.split_whitespace() {
         // `GMT+8`, `UTC-05:00`, `02:02:33PM`, `16th`: split letters from what follows.
         let lower = raw.to_lowercase();
+        // `2004-05-25` beside other words (`2004-05-25 오후 11:23:17`): three numbers.
+        if lower.len() >= 8
+            && lower.starts_with(|c: char| c.is_ascii_digit())
+            && lower.split('-').count() == 3
+            && lower
+                .split('-')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        {
+            tokens.extend(lower.split('-').map(str::to_string));
+            continue;
+        }
         match lower.find(['+', '-']) {
             Some(i) if i > 0 && lower[..i].chars().all(|c| c.is_ascii_alphabetic()) => {
                 tokens.push(lower[..i].to_string());
@@ -163,7 +179,33 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
             _ => tokens.push(lower),
         }
     }
-    for token in &tokens {
+    // Year first and numeric (`2006/09/15 08:19:53 EDT`, `2004-05-25 오후 11:23:17`): Y M D.
+    let is_number = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    let numeric: Vec<usize> = (0..tokens.len())
+        .filter(|&i| is_number(&tokens[i]))
+        .take(3)
+        .collect();
+    let first_word = tokens
+        .iter()
+        .position(|t| !is_weekday(t.trim_end_matches('.')));
+    let mut year_first = None;
+    if numeric.len() == 3
+        && tokens[numeric[0]].len() == 4
+        && first_word == Some(numeric[0])
+        && !tokens
+            .iter()
+            .any(|t| month_of(t.trim_end_matches('.')).is_some())
+    {
+        year_first = Some((
+            tokens[numeric[0]].parse::<i32>().ok()?,
+            tokens[numeric[1]].parse::<u32>().ok()?,
+            tokens[numeric[2]].parse::<u32>().ok()?,
+        ));
+    }
+    for (i, token) in tokens.iter().enumerate() {
+        if year_first.is_some() && numeric.contains(&i) {
+            continue;
+        }
         let t = token.trim_end_matches('.');
         if t.contains(':') && t.chars().next().is_some_and(|c| c.is_ascii_digit()) {
             let (clock, suffix) =
@@ -182,8 +224,8 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
             }
         } else if t.starts_with(['+', '-']) && t.len() > 1 {
             offset = numeric_offset(t)?;
-        } else if t == "am" || t == "pm" {
-            pm = Some(t == "pm");
+        } else if matches!(t, "am" | "pm" | "a.m" | "p.m" | "오전" | "오후") {
+            pm = Some(matches!(t, "pm" | "p.m" | "오후"));
         } else if is_weekday(t) && day.is_none() && month.is_none() && year.is_none() {
             // Leading weekday ("mar, 24 sep 2018": Spanish Tuesday, not March).
         } else if let Some(m) = month_of(t) {
@@ -223,6 +265,9 @@ fn textual(s: &str) -> Option<DateTime<Utc>> {
         use chrono::Timelike;
         let h = time.hour() % 12 + if pm { 12 } else { 0 };
         time = time.with_hour(h)?;
+    }
+    if let Some((y, m, d)) = year_first {
+        (year, month, day) = (Some(y), Some(m), Some(d));
     }
     let date = NaiveDate::from_ymd_opt(year?, month?, day?)?;
     to_utc(date, time, offset)
@@ -312,6 +357,10 @@ mod tests {
                 "jeu., 5 déc. 2024 08:00:00 +0100",
                 "2024-12-05T07:00:00+00:00",
             ),
+            ("Fri, 2006/09/15 08:19:53 EDT", "2006-09-15T12:19:53+00:00"),
+            ("2004-05-25 오후 11:23:17", "2004-05-25T23:23:17+00:00"),
+            ("Mon, 26 Jan 2004 16:31:00 ET", "2004-01-26T21:31:00+00:00"),
+            ("2004-07-08 23:56:58.7", "2004-07-08T23:56:58+00:00"),
         ];
         for (s, want) in cases {
             assert_eq!(read(s), want, "{s}");

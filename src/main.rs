@@ -86,6 +86,10 @@ enum Command {
         query: String,
         #[arg(long)]
         topic: Option<String>,
+        /// Only articles at least this much about the topic (topic score 0..1; any topic without
+        /// --topic).
+        #[arg(long)]
+        min_score: Option<f64>,
         /// From this date (YYYY-MM-DD or RFC 3339).
         #[arg(long)]
         from: Option<String>,
@@ -137,11 +141,19 @@ fn main() -> ExitCode {
             config,
             query,
             topic,
+            min_score,
             from,
             to,
             limit,
             json,
-        } => report(search(&config, query, topic, from, to, limit, json)),
+        } => report(search(
+            &config,
+            query,
+            (topic, min_score),
+            (from, to),
+            limit,
+            json,
+        )),
     }
 }
 
@@ -466,9 +478,8 @@ fn reindex(config: &Path, force: bool) -> anyhow::Result<()> {
 fn search(
     config: &Path,
     query: String,
-    topic: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+    (topic, min_score): (Option<String>, Option<f64>),
+    (from, to): (Option<String>, Option<String>),
     limit: usize,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -477,6 +488,7 @@ fn search(
     let params = wirewatch::api::SearchParams {
         q: Some(query),
         topic,
+        min_score: min_score.map(|m| m.to_string()),
         from,
         to,
         limit: Some(limit.to_string()),

@@ -143,6 +143,9 @@ pub struct SearchParams {
     pub source: Option<String>,
     /// Only articles in this language (`en`, `zh`, ...).
     pub lang: Option<String>,
+    /// Only articles at least this much *about* `topic` (its topic score, 0 to 1; about any
+    /// topic when no `topic` is given): 0.5 leaves out articles that mention it in passing.
+    pub min_score: Option<String>,
     /// Published on or after this date (YYYY-MM-DD or RFC 3339, UTC).
     pub from: Option<String>,
     /// Published up to and including this date.
@@ -211,7 +214,19 @@ impl SearchParams {
             )));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let min_score = match nonempty(self.min_score) {
+            None => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(n) if (0.0..=1.0).contains(&n) => Some(n),
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "`min_score`: `{v}` is not a number from 0 to 1"
+                    )));
+                }
+            },
+        };
         Ok(SearchRequest {
+            min_score,
             q: self.q.unwrap_or_default(),
             topic: nonempty(self.topic),
             entity: nonempty(self.entity),

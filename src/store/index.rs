@@ -315,6 +315,20 @@ impl ArticleIndex {
                 clauses.push((Occur::Must, exact(field, v)));
             }
         }
+        if let Some(min) = req.min_score {
+            let topics: Vec<&str> = match req.topic.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => vec![t],
+                None => crate::analyze::TOPICS.to_vec(),
+            };
+            let terms = topics.iter().flat_map(|t| {
+                (percent(min)..=100)
+                    .map(move |p| Term::from_field_text(f.topic, &score_term(t, p as f64 / 100.0)))
+            });
+            clauses.push((
+                Occur::Must,
+                unscored(Box::new(tantivy::query::TermSetQuery::new(terms))),
+            ));
+        }
         use std::ops::Bound;
         let range = |lower: Bound<Term>, upper: Bound<Term>| -> Box<dyn Query> {
             unscored(Box::new(RangeQuery::new(lower, upper)))
@@ -402,6 +416,7 @@ impl ArticleIndex {
         )?;
         let mut list: Vec<FacetCount> = counts
             .into_iter()
+            .filter(|(value, _)| !(field == FacetField::Topic && value.contains(SCORE_MARK)))
             .map(|(value, count)| FacetCount { value, count })
             .collect();
         list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
@@ -790,6 +805,21 @@ fn lift_negations(q: &dyn Query) -> Box<dyn Query> {
     Box::new(out)
 }
 
+/// The term that records how much an article is about a topic, in whole percent
+/// (`tariffs#087`), so that a minimum score is a set of terms to look up rather than a stored
+/// value to read back for every hit. In the `topic` field, so an archive needs no new schema;
+/// facets leave these terms out. Articles indexed before these terms existed gain them with
+/// `wirewatch reindex --force`.
+fn score_term(topic: &str, score: f64) -> String {
+    format!("{topic}{SCORE_MARK}{:03}", percent(score))
+}
+
+const SCORE_MARK: char = '#';
+
+fn percent(score: f64) -> u32 {
+    (score.clamp(0.0, 1.0) * 100.0).round() as u32
+}
+
 /// A search, from the CLI or the API.
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
@@ -800,6 +830,8 @@ pub struct SearchRequest {
     pub lang: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Only articles at least this much about `topic` (0..1), or about any topic without one.
+    pub min_score: Option<f64>,
     pub sort: Sort,
     pub limit: usize,
     pub cursor: Option<String>,
@@ -868,6 +900,7 @@ pub(super) fn to_doc(f: &Fields, a: &StoredArticle, stored: bool) -> TantivyDocu
     }
     for t in &a.analysis.topics {
         d.add_text(f.topic, &t.name);
+        d.add_text(f.topic, score_term(&t.name, t.score));
     }
     for e in &a.analysis.entities {
         d.add_text(f.entity, &e.id);
@@ -1012,6 +1045,51 @@ pub(crate) mod tests {
             })
             .unwrap();
         assert!(r.total <= 2);
+    }
+
+    #[test]
+    fn min_score_keeps_articles_about_the_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        for (id, topic, score) in [
+            ("about", "tariffs", 0.9),
+            ("edge", "tariffs", 0.55),
+            ("passing", "tariffs", 0.2),
+            ("other", "sanctions", 0.8),
+        ] {
+            let mut a = article(id, "t", "chips", Some(topic));
+            a.analysis.topics[0].score = score;
+            w.upsert(&a).unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let ids = |topic: Option<&str>, min: Option<f64>| {
+            let mut ids: Vec<String> = idx
+                .search(&SearchRequest {
+                    topic: topic.map(str::to_string),
+                    min_score: min,
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(Some("tariffs"), None), ["about", "edge", "passing"]);
+        assert_eq!(ids(Some("tariffs"), Some(0.55)), ["about", "edge"]);
+        assert_eq!(ids(Some("tariffs"), Some(0.6)), ["about"]);
+        assert_eq!(ids(None, Some(0.5)), ["about", "edge", "other"]);
+        // Score terms are an implementation detail: facets list topics only.
+        let facets = idx
+            .facets(&SearchRequest::default(), FacetField::Topic, 10)
+            .unwrap();
+        let values: Vec<&str> = facets.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(values, ["tariffs", "sanctions"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ function params(extra) {
   const p = new URLSearchParams();
   const q = $("q").value.trim();
   if (q) p.set("q", q);
-  for (const id of ["topic", "source", "from", "to"]) {
+  for (const id of ["topic", "min_score", "source", "from", "to"]) {
     const v = $(id).value;
     if (v) p.set(id, v);
   }
@@ -230,7 +230,7 @@ function bodyWithMentions(body, mentions) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("search").addEventListener("submit", (ev) => { ev.preventDefault(); search(false); });
-  for (const id of ["topic", "source", "from", "to", "sort"]) $(id).addEventListener("change", () => search(false));
+  for (const id of ["topic", "min_score", "source", "from", "to", "sort"]) $(id).addEventListener("change", () => search(false));
   $("interval").addEventListener("change", timeline);
   $("more").addEventListener("click", () => search(true));
   $("close").addEventListener("click", () => $("article").close());

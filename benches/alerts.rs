@@ -21,6 +21,10 @@ use wirewatch::alert::{Alert, AlertConfig, AlertMode, matcher};
 use wirewatch::analyze::{Analysis, TopicScore};
 use wirewatch::store::{ArticleIndex, StoredArticle};
 
+// The allocator the daemon runs with (src/main.rs), so the figure is the daemon's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOPICS: &[&str] = &["sanctions", "tariffs", "export_controls", "chip_smuggling"];
 
 /// Words follow Zipf's law, as in real text: rank r turns up with probability ~ 1/r.

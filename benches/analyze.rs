@@ -8,6 +8,10 @@ use std::time::Instant;
 
 use wirewatch::analyze::Analyzer;
 
+// The allocator the daemon runs with (src/main.rs), so the figure is the daemon's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SENTENCES: &[&str] = &[
     "The Commerce Department added a dozen Chinese firms to the Entity List on Friday, citing support for military end users.",
     "Officials said the new export controls would cover advanced AI accelerators and the tools used to make them.",

@@ -5,6 +5,10 @@
 use std::io::Read;
 use std::time::Instant;
 
+// The allocator the daemon runs with (src/main.rs), so the figure is the daemon's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/extraction/html");

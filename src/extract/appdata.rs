@@ -48,7 +48,14 @@ const DATE_KEYS: &[&str] = &[
 ];
 const AUTHOR_KEYS: &[&str] = &["authors", "author", "byline", "bylines", "creators"];
 const BODY_KEYS: &[&str] = &["body", "articleBody", "content", "bodyHtml", "text"];
-const URL_KEYS: &[&str] = &["canonicalUrl", "canonical", "url", "urlAlias", "fullUrl", "path"];
+const URL_KEYS: &[&str] = &[
+    "canonicalUrl",
+    "canonical",
+    "url",
+    "urlAlias",
+    "fullUrl",
+    "path",
+];
 /// Bounds on the walk: app states can hold thousands of objects.
 const MAX_DEPTH: usize = 12;
 const MAX_NODES: usize = 50_000;
@@ -123,7 +130,10 @@ fn score(o: &Map<String, Value>, depth: usize, page_titles: &[String]) -> Option
     if AUTHOR_KEYS.iter().any(|k| o.contains_key(*k)) {
         s += 1.0;
     }
-    if BODY_KEYS.iter().any(|k| o.get(*k).is_some_and(|v| !v.is_null())) {
+    if BODY_KEYS
+        .iter()
+        .any(|k| o.get(*k).is_some_and(|v| !v.is_null()))
+    {
         s += 1.0;
     }
     if o.contains_key("headline") {
@@ -315,7 +325,11 @@ fn render(v: &Value, out: &mut String) {
                 return;
             }
             if kind == "text" {
-                if let Some(t) = o.get("data").or_else(|| o.get("text")).and_then(Value::as_str) {
+                if let Some(t) = o
+                    .get("data")
+                    .or_else(|| o.get("text"))
+                    .and_then(Value::as_str)
+                {
                     out.push_str(t);
                 }
                 return;

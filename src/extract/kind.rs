@@ -160,7 +160,12 @@ fn has_password_field(doc: &Html) -> bool {
 
 /// Says why a page is not an article, or `None` for an article. `html` is the decoded page,
 /// `body` the text extracted from it.
-pub(super) fn classify(html: &str, doc: &Html, meta: &Metadata, body: &str) -> Option<NotAnArticle> {
+pub(super) fn classify(
+    html: &str,
+    doc: &Html,
+    meta: &Metadata,
+    body: &str,
+) -> Option<NotAnArticle> {
     let chars = body.chars().count();
     let thin = chars < THIN_PAGE_MAX_CHARS;
     if thin && crate::fetch::bot_wall(&Default::default(), html.as_bytes()).is_some() {
@@ -169,9 +174,7 @@ pub(super) fn classify(html: &str, doc: &Html, meta: &Metadata, body: &str) -> O
     let cut = ["...", "\u{2026}", "[...]", "[\u{2026}]"]
         .iter()
         .any(|e| body.trim_end().ends_with(e));
-    if meta.paywalled
-        && (chars < PAYWALL_TEASER_MAX_CHARS || cut && chars < CUT_TEASER_MAX_CHARS)
-    {
+    if meta.paywalled && (chars < PAYWALL_TEASER_MAX_CHARS || cut && chars < CUT_TEASER_MAX_CHARS) {
         return Some(NotAnArticle::Paywall);
     }
     if !thin || meta.marked_article {

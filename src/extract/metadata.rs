@@ -171,8 +171,7 @@ pub(super) fn read(doc: &Html, url: Option<&str>) -> Metadata {
         }
         // Of two structured bodies, the longer: either may be cut.
         if let Some(body) = app.body
-            && m
-                .structured_body
+            && m.structured_body
                 .as_ref()
                 .is_none_or(|b| b.chars().count() < body.chars().count())
         {

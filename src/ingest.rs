@@ -815,29 +815,24 @@ async fn build_article(
                     complete = false;
                     problem = Some(format!("{url}: {}", NotAnArticle::BotWall));
                 }
-                (Ok(_), Some(a)) if a.not_article.is_some() => {
-                    if a.not_article == Some(NotAnArticle::Paywall) {
-                        if title.is_empty() {
-                            title = a.title.unwrap_or_default();
-                        }
-                        published = published.or(a.published);
-                        if authors.is_empty() {
-                            authors = a.authors;
-                        }
-                        language = language.or(a.language);
-                        if let Some(pc) = a.canonical_url.as_deref().and_then(canonical_str)
-                            && pc.host_str() == url.host_str()
-                        {
-                            canonical = Some(pc);
-                        }
-                    } else if body.is_empty() {
+                (Ok(_), Some(a))
+                    if matches!(
+                        a.not_article,
+                        Some(NotAnArticle::Login | NotAnArticle::ErrorPage)
+                    ) =>
+                {
+                    if body.is_empty() {
                         return (None, true, None, page_kind);
                     }
                 }
+                // An article, or a paywall teaser: the story's own page, right about its
+                // metadata, but only an article gives its text.
                 (Ok(_), Some(a)) => {
-                    page_kind = Page::Article;
-                    if a.body.chars().count() > body.chars().count() {
-                        body = a.body;
+                    if a.not_article.is_none() {
+                        page_kind = Page::Article;
+                        if a.body.chars().count() > body.chars().count() {
+                            body = a.body;
+                        }
                     }
                     if title.is_empty() {
                         title = a.title.unwrap_or_default();

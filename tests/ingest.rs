@@ -637,10 +637,9 @@ async fn pages_that_are_not_articles_are_not_stored_and_the_source_says_so() {
         .insert("/feeds/rss.xml".into(), rss("Mixed", &items));
     server.site.feeds.lock().unwrap().insert(
         "/feeds/listing.html".into(),
-        format!(
-            r#"<html><body><a class="story" href="/articles/17.html">Members only</a>
+        r#"<html><body><a class="story" href="/articles/17.html">Members only</a>
 <a class="story" href="/articles/16.html">Listing story</a></body></html>"#
-        ),
+            .to_string(),
     );
     let sources = source("Mixed", "feed", &server.url("/feeds/rss.xml"))
         + &source("Listing", "html", &server.url("/feeds/listing.html"))

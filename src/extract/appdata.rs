@@ -147,7 +147,7 @@ fn score(o: &Map<String, Value>, depth: usize, page_titles: &[String]) -> Option
         s += 3.0;
     }
     // Without a date, a title match and something more, it is a menu entry or a tag.
-    (s >= 3.0).then(|| (s - depth as f64 * 0.05, named))
+    (s >= 3.0).then_some((s - depth as f64 * 0.05, named))
 }
 
 type Best<'a> = Option<(f64, bool, &'a Map<String, Value>)>;

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::analyze::Analyzer;
 use crate::config::{Config, SourceConfig, SourceKind};
-use crate::extract;
+use crate::extract::{self, NotAnArticle};
 use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, Purpose};
 use crate::parse::{self, Entry, ParsedFeed, listing::ListingSelectors};
 use crate::scheduler::Schedule;
@@ -96,7 +96,7 @@ pub async fn poll_source(
     let mut feed_url = None;
     let mut interval = None;
     let (status, error, etag, last_modified, sent, retry_after) = match outcome {
-        Ok(done) => {
+        Ok(mut done) => {
             if done.sent > 0 || done.failed > 0 {
                 info!(source = %source.name, new = done.sent, failed = done.failed, "polled");
             } else {
@@ -109,18 +109,17 @@ pub async fn poll_source(
             } else {
                 next_interval(bounds, &prior, &done)
             });
-            feed_url = done.feed_url;
+            feed_url = done.feed_url.take();
             // Keep the old validators when some articles failed, so the next poll sees them again.
             let keep = done.failed > 0;
-            let error = (done.failed > 0).then(|| {
-                format!(
-                    "{} article(s) could not be fetched: {}",
-                    done.failed,
-                    done.first_error.unwrap_or_default()
-                )
-            });
+            let error = done.page_report();
+            let status = if done.walled() {
+                SourceStatus::Blocked
+            } else {
+                done.status
+            };
             (
-                done.status,
+                status,
                 error,
                 (!keep).then_some(done.etag),
                 (!keep).then_some(done.last_modified),
@@ -235,6 +234,55 @@ struct PollDone {
     sent: u64,
     failed: u64,
     first_error: Option<String>,
+    /// Article pages that were not articles (paywall teasers, login and error pages, bot walls),
+    /// with their URLs; their text was not stored.
+    not_articles: Vec<(NotAnArticle, String)>,
+    /// Article pages that were articles and were extracted.
+    pages_extracted: u64,
+}
+
+impl PollDone {
+    /// What the source's status shows about its article pages: `None` when all was well.
+    fn page_report(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.failed > 0 {
+            parts.push(format!(
+                "{} article(s) could not be fetched: {}",
+                self.failed,
+                self.first_error.as_deref().unwrap_or_default()
+            ));
+        }
+        if let Some((first, url)) = self.not_articles.first() {
+            let mut counts: Vec<(NotAnArticle, usize)> = Vec::new();
+            for (kind, _) in &self.not_articles {
+                match counts.iter_mut().find(|(k, _)| k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((*kind, 1)),
+                }
+            }
+            let counts = counts
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            parts.push(format!(
+                "{} page(s) were not articles ({counts}); their text was not stored: {url} is {first}",
+                self.not_articles.len()
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Every article page this poll asked for was a bot wall: the site is blocking us, whatever
+    /// the feed itself answered.
+    fn walled(&self) -> bool {
+        self.pages_extracted == 0
+            && !self.not_articles.is_empty()
+            && self
+                .not_articles
+                .iter()
+                .all(|(k, _)| *k == NotAnArticle::BotWall)
+    }
 }
 
 async fn poll(
@@ -256,6 +304,8 @@ async fn poll(
             sent: 0,
             failed: 0,
             first_error: None,
+            not_articles: Vec::new(),
+            pages_extracted: 0,
         });
     }
     let head = crate::discover::feed_head(&fetched.body);
@@ -362,7 +412,7 @@ async fn ingest_fetched(
     // Page fetches per poll are capped; entries past the cap are stored with their feed text now
     // and completed at a later poll.
     let budget = AtomicUsize::new(ctx.config.fetch.max_articles_per_poll);
-    let results: Vec<Outcome> = futures::stream::iter(candidates)
+    let results: Vec<(Outcome, Page)> = futures::stream::iter(candidates)
         .map(|c| process(ctx, source, c, &budget, cancel))
         .buffer_unordered(ctx.config.fetch.per_host_concurrency.max(1) * 2)
         .collect()
@@ -381,8 +431,15 @@ async fn ingest_fetched(
         sent: 0,
         failed: 0,
         first_error: None,
+        not_articles: Vec::new(),
+        pages_extracted: 0,
     };
-    for r in results {
+    for (r, page) in results {
+        match page {
+            Page::NotFetched => {}
+            Page::Article => done.pages_extracted += 1,
+            Page::Not(kind, url) => done.not_articles.push((kind, url)),
+        }
         match r {
             Outcome::Stored => done.sent += 1,
             Outcome::Provisional(err) => {
@@ -699,17 +756,26 @@ enum Outcome {
     Skipped,
 }
 
+/// What the article page turned out to be.
+enum Page {
+    /// Not fetched: the entry carried the text, the budget was used up, or the fetch failed.
+    NotFetched,
+    Article,
+    /// Not an article (a bot wall answered with an error status counts too); with its URL.
+    Not(NotAnArticle, String),
+}
+
 async fn process(
     ctx: &Context,
     source: &SourceConfig,
     c: Candidate,
     budget: &AtomicUsize,
     cancel: &CancellationToken,
-) -> Outcome {
-    let (article, complete, problem) = build_article(ctx, source, &c, budget, cancel).await;
+) -> (Outcome, Page) {
+    let (article, complete, problem, page) = build_article(ctx, source, &c, budget, cancel).await;
     let Some(article) = article else {
         ctx.inflight.release([c.id]);
-        return Outcome::Skipped;
+        return (Outcome::Skipped, page);
     };
     let op = WriteOp::Article {
         article: Box::new(article),
@@ -718,27 +784,37 @@ async fn process(
     };
     if ctx.writer.send(op).await.is_err() {
         ctx.inflight.release([c.id]);
-        return Outcome::Skipped;
+        return (Outcome::Skipped, page);
     }
     if !complete {
         // Not recorded as seen, so the claim must go now for the next poll to retry it.
         ctx.inflight.release([c.id]);
     }
-    match problem {
+    let outcome = match problem {
         Some(p) if !complete => Outcome::Provisional(p),
         _ => Outcome::Stored,
-    }
+    };
+    (outcome, page)
 }
 
-/// Builds one article: `(article, complete, problem)`. `complete` is false when the page was
-/// needed but could not be fetched for a reason that may pass (timeouts, 5xx, no budget left).
+/// Builds one article: `(article, complete, problem, page)`. `complete` is false when the page
+/// was needed but could not be fetched for a reason that may pass (timeouts, 5xx, bot walls, no
+/// budget left).
+///
+/// A page that is not an article never gives the article its text. A paywall teaser is the
+/// story's own page: its metadata (date, authors, canonical URL) is kept, and the entry is
+/// stored with the feed's title and summary, as an analyst would see it in the feed. A login or
+/// error page says nothing of the story: the entry is stored from its feed text when it has
+/// some, and not at all when it has none (a listing or sitemap link to a dead or sign-in page),
+/// so that no page title such as "Sign in" or "Page not found" reaches the archive. A bot wall
+/// may lift: the entry is stored provisionally and the page fetched again at a later poll.
 async fn build_article(
     ctx: &Context,
     source: &SourceConfig,
     c: &Candidate,
     budget: &AtomicUsize,
     cancel: &CancellationToken,
-) -> (Option<StoredArticle>, bool, Option<String>) {
+) -> (Option<StoredArticle>, bool, Option<String>, Page) {
     let e = &c.entry;
     let content_text = e
         .content
@@ -770,6 +846,7 @@ async fn build_article(
     let mut canonical = c.url.clone();
     let mut complete = true;
     let mut problem = None;
+    let mut page_kind = Page::NotFetched;
     if let (true, Some(url)) = (needs_page, &c.url) {
         let take = budget
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -785,17 +862,48 @@ async fn build_article(
                 last_modified: None,
             };
             let result = timed_fetch(ctx, source, "article", &req, cancel).await;
-            ctx.metrics
-                .article_fetch(&source.name, article_outcome(&result));
-            match result {
-                Ok(page) => {
-                    let a = extract::extract_bytes(
-                        &page.body,
-                        page.content_type.as_deref(),
-                        Some(page.url.as_str()),
-                    );
-                    if a.body.chars().count() > body.chars().count() {
-                        body = a.body;
+            let extracted = result.as_ref().ok().map(|page| {
+                extract::extract_bytes(
+                    &page.body,
+                    page.content_type.as_deref(),
+                    Some(page.url.as_str()),
+                )
+            });
+            let not_article = extracted.as_ref().and_then(|a| a.not_article);
+            let outcome = match not_article {
+                // One label for walls, whether the fetch or the extraction recognised them.
+                Some(NotAnArticle::BotWall) => "blocked",
+                Some(kind) => kind.as_str(),
+                None => article_outcome(&result),
+            };
+            ctx.metrics.article_fetch(&source.name, outcome);
+            if let Some(kind) = not_article {
+                info!(source = %source.name, url = %url, not_article = kind.as_str(), "the article page is {kind}; its text is not stored");
+                page_kind = Page::Not(kind, url.to_string());
+            }
+            match (result, extracted) {
+                (Ok(_), Some(a)) if a.not_article == Some(NotAnArticle::BotWall) => {
+                    complete = false;
+                    problem = Some(format!("{url}: {}", NotAnArticle::BotWall));
+                }
+                (Ok(_), Some(a))
+                    if matches!(
+                        a.not_article,
+                        Some(NotAnArticle::Login | NotAnArticle::ErrorPage)
+                    ) =>
+                {
+                    if body.is_empty() {
+                        return (None, true, None, page_kind);
+                    }
+                }
+                // An article, or a paywall teaser: the story's own page, right about its
+                // metadata, but only an article gives its text.
+                (Ok(_), Some(a)) => {
+                    if a.not_article.is_none() {
+                        page_kind = Page::Article;
+                        if a.body.chars().count() > body.chars().count() {
+                            body = a.body;
+                        }
                     }
                     if title.is_empty() {
                         title = a.title.unwrap_or_default();
@@ -813,8 +921,11 @@ async fn build_article(
                         canonical = Some(pc);
                     }
                 }
-                Err(FetchError::Cancelled) => return (None, false, None),
-                Err(err) => {
+                (Err(FetchError::Cancelled), _) => return (None, false, None, page_kind),
+                (Err(err), _) => {
+                    if matches!(err, FetchError::Blocked(_)) {
+                        page_kind = Page::Not(NotAnArticle::BotWall, url.to_string());
+                    }
                     let permanent = matches!(
                         err,
                         FetchError::RobotsDisallowed(_)
@@ -827,6 +938,7 @@ async fn build_article(
                     complete = permanent;
                     problem = Some(format!("{url}: {err}"));
                 }
+                (Ok(_), None) => {}
             }
         }
     }
@@ -859,7 +971,7 @@ async fn build_article(
         authors,
         analysis,
     };
-    (Some(article), complete, problem)
+    (Some(article), complete, problem, page_kind)
 }
 
 /// A feed text that is probably not the whole article.

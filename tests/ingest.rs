@@ -672,3 +672,116 @@ async fn a_sitemap_source_given_as_a_site_reads_only_what_is_new() {
         "a URL older than the last poll was fetched"
     );
 }
+
+/// Article pages that are not articles (a paywall teaser, a login page, a soft 404, a bot wall
+/// answered with 200) never give their text to the archive; the source's status says what
+/// happened; a listing link to a login page stores nothing at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_that_are_not_articles_are_not_stored_and_the_source_says_so() {
+    let server = serve(site(Duration::ZERO)).await;
+    let base = format!("http://{}", server.addr);
+    let fixture = |name: &str| {
+        std::fs::read_to_string(repo_file(&format!("tests/fixtures/extract/{name}"))).unwrap()
+    };
+    {
+        let mut pages = server.site.pages.lock().unwrap();
+        pages.insert(11, fixture("paywall-teaser.html"));
+        pages.insert(12, fixture("login.html"));
+        pages.insert(13, fixture("soft-404.html"));
+        pages.insert(14, fixture("cloudflare-challenge.html"));
+        pages.insert(
+            15,
+            article_page(
+                "Customs seize GPUs",
+                &[LONG_TEXT.split(". ").next().unwrap()],
+            ),
+        );
+        pages.insert(16, article_page("Listing story", &[LONG_TEXT]));
+        // Its own page: two sources claiming one URL at once would race.
+        pages.insert(17, fixture("login.html"));
+    }
+    let items: Vec<(String, String, String)> = [
+        (11, "Entity List talks", "Quokkapay teaser from the feed."),
+        (12, "Needs a login", "Quokkalogin teaser from the feed."),
+        (13, "Gone story", "Quokkagone teaser from the feed."),
+        (14, "Walled story", "Quokkawall teaser from the feed."),
+        (15, "Customs seize GPUs", "Short teaser."),
+    ]
+    .iter()
+    .map(|(n, t, d)| {
+        (
+            t.to_string(),
+            format!("{base}/articles/{n}.html"),
+            d.to_string(),
+        )
+    })
+    .collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(t, l, d)| (t.as_str(), l.as_str(), d.as_str()))
+        .collect();
+    server
+        .site
+        .feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/rss.xml".into(), rss("Mixed", &items));
+    server.site.feeds.lock().unwrap().insert(
+        "/feeds/listing.html".into(),
+        r#"<html><body><a class="story" href="/articles/17.html">Members only</a>
+<a class="story" href="/articles/16.html">Listing story</a></body></html>"#
+            .to_string(),
+    );
+    let sources = source("Mixed", "feed", &server.url("/feeds/rss.xml"))
+        + &source("Listing", "html", &server.url("/feeds/listing.html"))
+            .replace("\n\n", "\nlink_selector = \"a.story\"\n\n");
+    let env = Env::new(&sources, "");
+    let out = env.run_once().await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+
+    // The feed's own text is kept; the pages' text is not.
+    for word in ["quokkapay", "quokkalogin", "quokkagone", "quokkawall"] {
+        assert_eq!(env.total(word), 1, "{word}: {log}");
+    }
+    for page_word in ["collapse", "forgot", "broken", "cloudflare"] {
+        assert_eq!(env.total(page_word), 0, "{page_word}");
+    }
+    // The paywalled story is there under the feed's title.
+    let hit = &env.search("quokkapay", &[])["hits"][0];
+    assert_eq!(hit["title"], "Entity List talks", "{hit}");
+    // Nothing of the login page behind the listing link, the listing's article stored.
+    assert_eq!(env.total("source:\"Listing\""), 1);
+    assert_eq!(env.total("\"members only\""), 0);
+
+    let db = rusqlite::Connection::open(env.dir.path().join("data/state.sqlite")).unwrap();
+    let row = |name: &str| -> (String, String) {
+        db.query_row(
+            "SELECT status, COALESCE(last_error, '') FROM sources WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (status, error) = row("Mixed");
+    assert_eq!(status, "ok", "{error}");
+    assert!(
+        error.contains("1 article(s) could not be fetched")
+            && error.contains("blocked by a bot wall"),
+        "{error}"
+    );
+    assert!(
+        error.contains("4 page(s) were not articles (")
+            && error.contains("1 paywall")
+            && error.contains("1 login")
+            && error.contains("1 error-page")
+            && error.contains("1 bot-wall"),
+        "{error}"
+    );
+    let (status, error) = row("Listing");
+    assert_eq!(status, "ok");
+    assert!(
+        error.contains("1 page(s) were not articles (1 login)"),
+        "{error}"
+    );
+}

@@ -1,4 +1,4 @@
-//! Article metadata from JSON-LD, Next.js data, meta tags and the page.
+//! Article metadata from JSON-LD, app state (Next.js data), meta tags and the page.
 
 use chrono::{DateTime, Utc};
 use scraper::{Html, Selector};
@@ -17,6 +17,9 @@ pub(super) struct Metadata {
     pub paywalled: bool,
     /// `articleBody` from structured data: a fallback when the page shows no text of its own.
     pub structured_body: Option<String>,
+    /// Structured data or meta tags present the page as a dated article (not a mere `WebPage`):
+    /// such a page is never taken for a login or error page, whatever its title says.
+    pub marked_article: bool,
 }
 
 fn sel(s: &str) -> Selector {
@@ -100,7 +103,7 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 
 /// Author names from the forms publishers use: a string, an object, a list of either, or a
 /// string that itself holds JSON.
-fn author_names(v: &Value) -> Vec<String> {
+pub(super) fn author_names(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => {
             let t = s.trim();
@@ -145,8 +148,36 @@ pub(super) fn read(doc: &Html, url: Option<&str>) -> Metadata {
         m.structured_body = str_field(a, "articleBody");
         m.language = str_field(a, "inLanguage");
         m.canonical_url = str_field(a, "url").filter(|u| u.starts_with("http"));
+        let web_page_only = a.get("@type").and_then(Value::as_str) == Some("WebPage");
+        m.marked_article = m.published.is_some() && !web_page_only;
     }
 
+    // Next.js and other app states: below JSON-LD (which publishers write for search engines and
+    // keep right), above meta tags (which often carry a social-media headline).
+    if let Some(app) = super::appdata::read(doc) {
+        m.title = m.title.or(app.title);
+        m.published = m.published.or(app.published);
+        if m.authors.is_empty() {
+            m.authors = app.authors;
+        }
+        m.site_name = m.site_name.or(app.site_name);
+        m.paywalled |= app.paywalled;
+        m.marked_article |= app.published.is_some();
+        if m.canonical_url.is_none() {
+            m.canonical_url = app
+                .canonical
+                .map(|c| crate::parse::resolve(&c, url))
+                .filter(|c| c.starts_with("http"));
+        }
+        // Of two structured bodies, the longer: either may be cut.
+        if let Some(body) = app.body
+            && m.structured_body
+                .as_ref()
+                .is_none_or(|b| b.chars().count() < body.chars().count())
+        {
+            m.structured_body = Some(body);
+        }
+    }
     if m.title.is_none() {
         m.title = meta_content(doc, &["og:title", "twitter:title"])
             .or_else(|| first_text(doc, "h1"))
@@ -174,6 +205,11 @@ pub(super) fn read(doc: &Html, url: Option<&str>) -> Metadata {
                 .and_then(|t| t.value().attr("datetime"))
                 .and_then(parse_date)
         });
+    }
+    if meta_content(doc, &["og:type"]).is_some_and(|t| t.eq_ignore_ascii_case("article"))
+        && m.published.is_some()
+    {
+        m.marked_article = true;
     }
     if m.authors.is_empty()
         && let Some(a) = meta_content(

@@ -1,12 +1,17 @@
 //! Article extraction: from one HTML page to title, body text, date, authors, language, canonical
 //! URL, site name and whether the page is a paywall teaser.
 //!
-//! Metadata comes from the most trustworthy place that has it: JSON-LD, then OpenGraph and
-//! `article:*` meta tags, then the page itself. The body always comes from the page ([`body`]):
-//! JSON-LD bodies are often cut short.
+//! Metadata comes from the most trustworthy place that has it: JSON-LD, then the app state of
+//! pages built with Next.js and kin ([`appdata`]), then OpenGraph and `article:*` meta tags, then
+//! the page itself. The body comes from the page ([`body`]); structured bodies (JSON-LD, app
+//! state) are often cut short and are used only when the page's own text is missing or much
+//! shorter. Pages that are not articles (bot walls, paywall teasers, login and error pages) are
+//! recognised ([`kind`]) and say so in [`Article::not_article`].
 
+mod appdata;
 mod body;
 pub mod dates;
+mod kind;
 mod metadata;
 pub mod text;
 
@@ -14,6 +19,7 @@ use chrono::{DateTime, Utc};
 use scraper::Html;
 use serde::Serialize;
 
+pub use kind::NotAnArticle;
 pub use text::html_to_text;
 
 /// What `wirewatch extract` prints and what the pipeline stores.
@@ -27,6 +33,10 @@ pub struct Article {
     pub canonical_url: Option<String>,
     pub site_name: Option<String>,
     pub paywalled: bool,
+    /// Set when the page is not an article; printed only then, so an article's JSON is exactly
+    /// the contract's fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_article: Option<NotAnArticle>,
 }
 
 /// Extracts one page. `url` is where it was fetched from, used to resolve a relative canonical link.
@@ -34,14 +44,14 @@ pub fn extract(html: &str, url: Option<&str>) -> Article {
     let doc = Html::parse_document(html);
     let meta = metadata::read(&doc, url);
     let mut body = body::main_text(&doc);
-    if body.len() < 200 {
-        // A page whose text lives only in structured data (some apps render client-side).
-        if let Some(structured) = meta.structured_body.as_deref()
-            && structured.len() > body.len()
-        {
-            body = text::normalize_blocks(structured);
-        }
+    // A page whose text lives only in structured data (apps that render client-side), or whose
+    // visible text the extractor could only partly find.
+    if let Some(structured) = meta.structured_body.as_deref()
+        && structured.chars().count() > body.chars().count() * 2
+    {
+        body = text::normalize_blocks(structured);
     }
+    let not_article = kind::classify(html, &doc, &meta, &body);
     let language = meta.language.or_else(|| guess_language(&body));
     Article {
         title: meta.title,
@@ -52,6 +62,7 @@ pub fn extract(html: &str, url: Option<&str>) -> Article {
         canonical_url: meta.canonical_url,
         site_name: meta.site_name,
         paywalled: meta.paywalled,
+        not_article,
     }
 }
 

@@ -325,8 +325,11 @@ pub fn bot_wall(headers: &HeaderMap, body: &[u8]) -> Option<&'static str> {
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).to_ascii_lowercase();
     let has = |needle: &str| text.contains(needle);
+    // Cloudflare also injects `/cdn-cgi/challenge-platform/scripts/jsd/main.js` into ordinary
+    // pages it serves: only the challenge's own orchestrator (`/h/`) and options mark a wall.
     if has("cf-chl-")
-        || has("challenge-platform")
+        || has("/cdn-cgi/challenge-platform/h/")
+        || has("window._cf_chl_opt")
         || has("<title>just a moment...</title>")
         || has("attention required! | cloudflare")
     {
@@ -461,6 +464,12 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_article_served_through_cloudflare_is_not_a_wall() {
+        let page = b"<html><head><title>Chip curbs widen</title></head><body><p>Story.</p><script>(function(){var a=document.createElement('script');a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';document.head.appendChild(a);})();</script></body></html>";
+        assert_eq!(bot_wall(&HeaderMap::new(), page), None);
     }
 
     #[test]

@@ -30,14 +30,21 @@ pub fn parse_listing(
 ) -> Result<ParsedFeed, ParseError> {
     super::guarded(|| {
         let doc = Html::parse_document(html);
-        let mut seen = std::collections::HashSet::new();
-        let mut entries = Vec::new();
+        // Index of each link's entry: cards often link an article twice (image, then headline).
+        let mut seen = std::collections::HashMap::new();
+        let mut entries: Vec<Entry> = Vec::new();
         for el in doc.select(&selectors.link) {
             let Some(href) = link_of(el) else { continue };
             let link = resolve(href, Some(base));
-            if !seen.insert(link.clone()) {
+            if let Some(&i) = seen.get(&link) {
+                // The first link may have been an image with no text: a later one names it.
+                let entry: &mut Entry = &mut entries[i];
+                if entry.title.is_none() {
+                    entry.title = Some(text_of(el)).filter(|t| !t.is_empty());
+                }
                 continue;
             }
+            seen.insert(link.clone(), entries.len());
             let title = selectors
                 .title
                 .as_ref()

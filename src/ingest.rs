@@ -774,6 +774,17 @@ async fn process(
 ) -> (Outcome, Page) {
     let (article, complete, problem, page) = build_article(ctx, source, &c, budget, cancel).await;
     let Some(article) = article else {
+        if complete {
+            // Nothing to store, for good (a link to a sign-in or dead page): remember it, or
+            // every poll would fetch it again.
+            let seen = crate::store::SeenArticle {
+                id: c.id.clone(),
+                source: source.name.clone(),
+                url: c.url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                updated: c.entry.updated,
+            };
+            let _ = ctx.writer.send(WriteOp::Seen(seen)).await;
+        }
         ctx.inflight.release([c.id]);
         return (Outcome::Skipped, page);
     };

@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/golden.rs"]
+mod golden;
+
 use wirewatch::config::Config;
 use wirewatch::extract::extract_bytes;
 use wirewatch::parse::listing::{ListingSelectors, parse_listing};
@@ -85,35 +88,18 @@ fn reading(path: &Path) -> serde_json::Value {
 
 #[test]
 fn every_page_extracts_as_expected() {
-    let bless = std::env::var_os("WIREWATCH_BLESS").is_some();
-    let mut failures = Vec::new();
     let files = fixtures();
     assert!(files.len() >= 10, "fixtures missing: {files:?}");
-    for path in files {
-        let got = reading(&path);
-        let expected_path = fixture_dir().join(format!("{}.expected.json", stem(&path)));
-        if bless {
-            let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
-            std::fs::write(&expected_path, text).expect("write expected");
-            continue;
-        }
-        let expected: serde_json::Value = match std::fs::read_to_string(&expected_path) {
-            Ok(text) => serde_json::from_str(&text).expect("expected file is JSON"),
-            Err(_) => {
-                failures.push(format!("{}: no expected file", path.display()));
-                continue;
-            }
-        };
-        if got != expected {
-            failures.push(format!(
-                "{}:\n  expected {}\n  got      {}",
-                path.display(),
-                expected,
-                got
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    golden::check(
+        files
+            .into_iter()
+            .map(|path| golden::Case {
+                got: reading(&path),
+                expected: fixture_dir().join(format!("{}.expected.json", stem(&path))),
+                fixture: path,
+            })
+            .collect(),
+    );
 }
 
 #[test]

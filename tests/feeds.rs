@@ -7,6 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "common/golden.rs"]
+mod golden;
+
 use wirewatch::parse::parse_document;
 
 const BASE: &str = "https://example.com/feed";
@@ -36,35 +39,18 @@ fn reading(path: &Path) -> serde_json::Value {
 
 #[test]
 fn every_fixture_reads_as_expected() {
-    let bless = std::env::var_os("WIREWATCH_BLESS").is_some();
-    let mut failures = Vec::new();
     let files = fixtures();
     assert!(files.len() >= 15, "fixtures missing: {files:?}");
-    for path in files {
-        let got = reading(&path);
-        let expected_path = PathBuf::from(format!("{}.expected.json", path.display()));
-        if bless {
-            let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
-            std::fs::write(&expected_path, text).expect("write expected");
-            continue;
-        }
-        let expected: serde_json::Value = match std::fs::read_to_string(&expected_path) {
-            Ok(text) => serde_json::from_str(&text).expect("expected file is JSON"),
-            Err(_) => {
-                failures.push(format!("{}: no expected file", path.display()));
-                continue;
-            }
-        };
-        if got != expected {
-            failures.push(format!(
-                "{}:\n  expected {}\n  got      {}",
-                path.display(),
-                expected,
-                got
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    golden::check(
+        files
+            .into_iter()
+            .map(|path| golden::Case {
+                got: reading(&path),
+                expected: PathBuf::from(format!("{}.expected.json", path.display())),
+                fixture: path,
+            })
+            .collect(),
+    );
 }
 
 /// Truncating a real-looking feed at every byte never panics and never invents an entry: what

@@ -784,4 +784,19 @@ async fn pages_that_are_not_articles_are_not_stored_and_the_source_says_so() {
         error.contains("1 page(s) were not articles (1 login)"),
         "{error}"
     );
+    // The listing link to the login page is done with: the next poll does not fetch it again,
+    // though the listing changed (and so is read again, not answered with a 304).
+    server.site.feeds.lock().unwrap().insert(
+        "/feeds/listing.html".into(),
+        r#"<html><body><a class="story" href="/articles/17.html">Members only</a>
+<a class="story" href="/articles/16.html">Listing story</a><!-- changed --></body></html>"#
+            .to_string(),
+    );
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        server.site.seen.headers_for("/articles/17.html").len(),
+        1,
+        "the login page behind a listing link was fetched again"
+    );
 }

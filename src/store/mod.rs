@@ -9,4 +9,4 @@ pub mod state;
 pub mod writer;
 
 pub use index::{ArticleIndex, IndexError, SearchRequest, SearchResponse, Sort, StoredArticle};
-pub use state::{SourceState, SourceStatus, SourceUpdate, State, StateError};
+pub use state::{SeenArticle, SourceState, SourceStatus, SourceUpdate, State, StateError};

@@ -25,6 +25,9 @@ pub enum WriteOp {
         updated: Option<chrono::DateTime<chrono::Utc>>,
     },
     SourceDone(Box<SourceUpdate>),
+    /// An entry that is done without an article (its link led to a login or error page): recorded
+    /// as seen with the next commit, so later polls do not fetch it again.
+    Seen(SeenArticle),
     /// Commit now; the answer says whether it worked.
     Flush(oneshot::Sender<Result<(), String>>),
 }
@@ -153,10 +156,13 @@ async fn run(
                     let _ = commit(&mut writer, &index, &state, &mut p, &mut config);
                 }
             }
+            Some(WriteOp::Seen(seen)) => p.seen.push(seen),
             Some(WriteOp::SourceDone(u)) => {
                 if p.docs == 0 {
-                    if let Err(e) = state.record_commit(&[], &[*u]) {
+                    let seen = std::mem::take(&mut p.seen);
+                    if let Err(e) = state.record_commit(&seen, &[*u]) {
                         error!(error = %e, "could not record source state");
+                        p.seen = seen;
                     }
                 } else {
                     // A poll that ended has sent all it found: committing now makes its articles

@@ -134,7 +134,7 @@ impl Worker {
     }
 
     async fn deliver(&self, settings: &Settings, channel: &str, items: Vec<Due>) {
-        let ids: Vec<i64> = items.iter().map(|d| d.row.id).collect();
+        let ids: Vec<store::Attempted> = items.iter().map(|d| (d.row.id, d.revision)).collect();
         let attempts = items.iter().map(|d| d.row.attempts).max().unwrap_or(0) + 1;
         let alert = AlertRef {
             id: items[0].row.alert_id,
@@ -164,7 +164,7 @@ impl Worker {
 
     fn record(
         &self,
-        ids: &[i64],
+        ids: &[store::Attempted],
         channel_kind: &str,
         alert: &str,
         result: Result<(), SendError>,

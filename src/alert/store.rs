@@ -220,29 +220,49 @@ pub struct Due {
     pub row: OutboxRow,
     pub alert_name: String,
     pub payload: String,
+    /// The match's revision this payload is of: an outcome is recorded only while it is still
+    /// the current one (see [`mark_delivered`]).
+    pub revision: i64,
+}
+
+/// An outbox row and the match revision a delivery attempt sent.
+pub type Attempted = (i64, i64);
+
+/// The condition that the outbox row's match is still at the revision that was sent: a revised
+/// article resets the row to pending while an older revision may be in flight, and that older
+/// attempt's outcome must not settle the new revision.
+fn same_revision(param: usize) -> String {
+    format!(
+        "(SELECT m.revision FROM matches m WHERE m.alert_id = outbox.alert_id AND m.article_id = outbox.article_id) = ?{param}"
+    )
 }
 
 pub fn due(state: &State, now: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StateError> {
     state.with(|c| {
         let mut stmt = c.prepare(
             "SELECT o.id, o.alert_id, o.article_id, o.channel, o.status, o.attempts, o.next_attempt_at, o.last_error, o.delivered_at,
-                    a.name, m.payload
+                    a.name, m.payload, m.revision
              FROM outbox o JOIN alerts a ON a.id = o.alert_id JOIN matches m ON m.alert_id = o.alert_id AND m.article_id = o.article_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2"
         )?;
         let rows = stmt.query_map(params![ts(now), limit as i64], |r| {
-            Ok(Due { row: row_to_outbox(r)?, alert_name: r.get(9)?, payload: r.get(10)? })
+            Ok(Due {
+                row: row_to_outbox(r)?,
+                alert_name: r.get(9)?,
+                payload: r.get(10)?,
+                revision: r.get(11)?,
+            })
         })?;
         rows.collect()
     })
 }
 
-pub fn mark_delivered(state: &State, ids: &[i64]) -> Result<(), StateError> {
+pub fn mark_delivered(state: &State, ids: &[Attempted]) -> Result<(), StateError> {
     let now = ts(Utc::now());
     state.with(|c| {
         let tx = c.transaction()?;
-        for id in ids {
-            tx.execute("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE id = ?1", params![id, now])?;
+        for (id, revision) in ids {
+            tx.execute(&format!("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE id = ?1 AND {}", same_revision(3)), params![id, now, revision])?;
         }
         tx.commit()
     })
@@ -251,16 +271,16 @@ pub fn mark_delivered(state: &State, ids: &[i64]) -> Result<(), StateError> {
 /// Records a failed attempt: retried at `retry_at`, or dead when `retry_at` is `None`.
 pub fn mark_failed(
     state: &State,
-    ids: &[i64],
+    ids: &[Attempted],
     error: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StateError> {
     state.with(|c| {
         let tx = c.transaction()?;
-        for id in ids {
+        for (id, revision) in ids {
             match retry_at {
-                Some(at) => tx.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ts(at), error])?,
-                None => tx.execute("UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1", params![id, error])?,
+                Some(at) => tx.execute(&format!("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND {}", same_revision(4)), params![id, ts(at), error, revision])?,
+                None => tx.execute(&format!("UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND {}", same_revision(3)), params![id, error, revision])?,
             };
         }
         tx.commit()
@@ -291,4 +311,53 @@ pub fn outbox_depth(state: &State) -> Result<u64, StateError> {
         )
         .map(|n| n as u64)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::state::NewMatch;
+
+    /// A revision that arrives while the previous one is being sent is not marked delivered by
+    /// that older attempt's outcome: it is still due afterwards, and its own outcome counts.
+    #[test]
+    fn an_older_revisions_outcome_does_not_settle_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("state.sqlite")).unwrap();
+        let spec: AlertConfig = toml::from_str(
+            "name = \"desk\"\nquery = \"chips\"\nchannels = [\"hook\"]\non_update = true",
+        )
+        .unwrap();
+        let alert = create(&state, &spec, "config").unwrap();
+        let m = |fingerprint: &str| NewMatch {
+            alert_id: alert.id,
+            article_id: "art".into(),
+            payload: "{\"article_id\":\"art\"}".into(),
+            channels: vec!["hook".into()],
+            deliver_at: Utc::now(),
+            fingerprint: fingerprint.into(),
+            on_update: true,
+        };
+        let record = |ms: &[NewMatch]| state.record_commit_with_matches(&[], &[], ms).unwrap();
+        record(&[m("v1")]);
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        let first = due(&state, later, 10).unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].revision, 0);
+        // The article changes while revision 0 is in flight.
+        assert_eq!(record(&[m("v2")]).len(), 1);
+        mark_delivered(&state, &[(first[0].row.id, first[0].revision)]).unwrap();
+        let again = due(&state, later, 10).unwrap();
+        assert_eq!(
+            again.len(),
+            1,
+            "revision 1 was settled by revision 0's delivery"
+        );
+        assert_eq!(again[0].revision, 1);
+        // Nor may an old attempt's failure dead-letter it.
+        mark_failed(&state, &[(again[0].row.id, 0)], "boom", None).unwrap();
+        assert_eq!(due(&state, later, 10).unwrap().len(), 1);
+        mark_delivered(&state, &[(again[0].row.id, 1)]).unwrap();
+        assert!(due(&state, later, 10).unwrap().is_empty());
+    }
 }

@@ -139,6 +139,11 @@ fn url_entry(node: roxmltree::Node) -> Option<Entry> {
         .and_then(|d| parse_w3c_date(&d));
     let lastmod = child_text(node, "lastmod").and_then(|d| parse_w3c_date(&d));
     let title = news.and_then(|n| child_text(n, "title"));
+    // A sitemap has no summary; its news keywords are the nearest thing to one, and they are
+    // words analysis and search should see (`Huawei, export controls`).
+    let keywords = news
+        .and_then(|n| child_text(n, "keywords"))
+        .map(|k| format!("Keywords: {k}"));
     Some(Entry {
         id: loc.clone(),
         title,
@@ -146,7 +151,7 @@ fn url_entry(node: roxmltree::Node) -> Option<Entry> {
         published: published.or(lastmod),
         updated: lastmod,
         authors: Vec::new(),
-        summary: None,
+        summary: keywords,
         content: None,
     })
 }
@@ -204,7 +209,7 @@ mod tests {
         let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
 <url><loc>https://e.com/a?x=1&amp;y=2</loc><news:news><news:publication><news:name>E</news:name></news:publication>
-<news:publication_date>2026-11-27T08:00:00+08:00</news:publication_date><news:title>US widens chip curbs</news:title></news:news></url>
+<news:publication_date>2026-11-27T08:00:00+08:00</news:publication_date><news:title>US widens chip curbs</news:title><news:keywords>export controls, Huawei</news:keywords></news:news></url>
 <url><loc>https://e.com/b</loc><lastmod>2026-11-26</lastmod></url>
 </urlset>"#;
         let f = parse_document(doc.as_bytes(), None, None).unwrap();
@@ -215,6 +220,11 @@ mod tests {
             Some("https://e.com/a?x=1&y=2")
         );
         assert_eq!(f.entries[0].title.as_deref(), Some("US widens chip curbs"));
+        assert_eq!(
+            f.entries[0].summary.as_deref(),
+            Some("Keywords: export controls, Huawei")
+        );
+        assert_eq!(f.entries[1].summary, None);
         assert_eq!(
             f.entries[0].published.unwrap().to_rfc3339(),
             "2026-11-27T00:00:00+00:00"

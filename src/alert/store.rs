@@ -261,8 +261,9 @@ pub fn mark_delivered(state: &State, ids: &[Attempted]) -> Result<(), StateError
     let now = ts(Utc::now());
     state.with(|c| {
         let tx = c.transaction()?;
+        let sql = format!("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE id = ?1 AND {}", same_revision(3));
         for (id, revision) in ids {
-            tx.execute(&format!("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE id = ?1 AND {}", same_revision(3)), params![id, now, revision])?;
+            tx.execute(&sql, params![id, now, revision])?;
         }
         tx.commit()
     })
@@ -277,11 +278,15 @@ pub fn mark_failed(
 ) -> Result<(), StateError> {
     state.with(|c| {
         let tx = c.transaction()?;
+        // No retry time: dead.
+        let sql = format!(
+            "UPDATE outbox SET status = CASE WHEN ?4 IS NULL THEN 'dead' ELSE status END,
+                attempts = attempts + 1, next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?2
+             WHERE id = ?1 AND {}",
+            same_revision(3)
+        );
         for (id, revision) in ids {
-            match retry_at {
-                Some(at) => tx.execute(&format!("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND {}", same_revision(4)), params![id, ts(at), error, revision])?,
-                None => tx.execute(&format!("UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND {}", same_revision(3)), params![id, error, revision])?,
-            };
+            tx.execute(&sql, params![id, error, revision, retry_at.map(ts)])?;
         }
         tx.commit()
     })

@@ -2,17 +2,22 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+/// RFC 3339 or RFC 2822: what the specs ask for, tried first by every date reader.
+pub(crate) fn rfc(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_rfc2822(s))
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
 /// Reads the date formats publishers actually write; `None` rather than a guess.
 pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.is_empty() {
         return None;
     }
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
-        return Some(d.with_timezone(&Utc));
+    if let Some(d) = rfc(s) {
+        return Some(d);
     }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f%z",

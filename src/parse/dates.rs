@@ -17,13 +17,8 @@ pub fn parse_feed_date(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() {
         return None;
     }
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    iso(s)
+    crate::extract::dates::rfc(s)
+        .or_else(|| iso(s))
         .or_else(|| textual(s))
         .or_else(|| crate::extract::dates::parse_date(s))
 }

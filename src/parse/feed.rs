@@ -14,32 +14,26 @@ use crate::extract::text::html_to_text;
 /// from tomorrow; they are dropped rather than allowed to pin an article to the top of "newest".
 const MAX_FUTURE_SKEW_HOURS: i64 = 26;
 
-/// Parses an XML or JSON feed: the repair layer first, then feed-rs, then normalisation.
+/// Parses an XML feed: the repair layer first, then feed-rs, then normalisation.
 pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseError> {
     let unreadable_dates = Arc::new(Mutex::new(Vec::new()));
-    if text.starts_with('{') {
-        return super::json_feed::parse(text, base);
-    }
-    let (feed, dialect, mut warnings) = {
-        let repaired = repair::repair_xml(text);
-        let parsed = build(base, &unreadable_dates).parse(repaired.text.as_bytes());
-        let feed = match parsed {
-            Ok(feed) => feed,
-            // The repair is a means, not a gate: if feed-rs reads the original, so be it.
-            Err(e) => build(base, &unreadable_dates)
-                .parse(text.as_bytes())
-                .map_err(|_| classify(&e))?,
-        };
-        if repaired.cut_entry && feed.entries.is_empty() {
-            // Nothing complete before the break: a broken document, not an empty feed.
-            return Err(ParseError::Malformed {
-                format: "XML feed",
-                message: repaired.notes.join("; "),
-            });
-        }
-        (feed, repaired.dialect, repaired.notes)
+    let repaired = repair::repair_xml(text);
+    let feed = match build(base, &unreadable_dates).parse(repaired.text.as_bytes()) {
+        Ok(feed) => feed,
+        // The repair is a means, not a gate: if feed-rs reads the original, so be it.
+        Err(e) => build(base, &unreadable_dates)
+            .parse(text.as_bytes())
+            .map_err(|_| classify(&e))?,
     };
-    let format = match (feed.feed_type, dialect) {
+    if repaired.cut_entry && feed.entries.is_empty() {
+        // Nothing complete before the break: a broken document, not an empty feed.
+        return Err(ParseError::Malformed {
+            format: "XML feed",
+            message: repaired.notes.join("; "),
+        });
+    }
+    let mut warnings = repaired.notes;
+    let format = match (feed.feed_type, repaired.dialect) {
         (FeedType::RSS2, Dialect::Rss { legacy: true }) => Format::Rss0,
         (FeedType::Atom, _) => Format::Atom,
         (FeedType::JSON, _) => Format::JsonFeed,
@@ -58,8 +52,6 @@ pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseE
             warnings.push(format!("unreadable date {date:?} left out"));
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    warnings.retain(|w| seen.insert(w.clone()));
     Ok(ParsedFeed {
         format,
         title: feed.title.and_then(|t| clean_title(&t.content)),
@@ -99,14 +91,7 @@ fn classify(e: &feed_rs::parser::ParseFeedError) -> ParseError {
         E::ParseError(ParseErrorKind::NoFeedRoot) => {
             ParseError::Unrecognised("no RSS, Atom, RDF or JSON Feed root element".into())
         }
-        E::JsonSerde(e) => ParseError::Malformed {
-            format: "JSON Feed",
-            message: e.to_string(),
-        },
-        E::JsonUnsupportedVersion(v) => ParseError::Malformed {
-            format: "JSON Feed",
-            message: format!("unsupported version {v}"),
-        },
+        // JSON never reaches feed-rs (see json_feed.rs).
         other => ParseError::Malformed {
             format: "XML feed",
             message: other.to_string(),

@@ -81,8 +81,6 @@ pub(super) fn parse(text: &str, base: Option<&str>) -> Result<ParsedFeed, ParseE
             content,
         });
     }
-    let mut seen = std::collections::HashSet::new();
-    warnings.retain(|w| seen.insert(w.clone()));
     Ok(ParsedFeed {
         format: Format::JsonFeed,
         title: string(&feed, "title").and_then(|t| clean_title(&t)),

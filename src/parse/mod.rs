@@ -88,7 +88,7 @@ pub fn parse_document(
     base: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<ParsedFeed, ParseError> {
-    guarded(|| {
+    let mut parsed = guarded(|| {
         let text = encoding::decode(bytes, content_type);
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
         if trimmed.is_empty() {
@@ -98,13 +98,17 @@ pub fn parse_document(
             if federal_register::looks_like(trimmed) {
                 return federal_register::parse(trimmed);
             }
-            return feed::parse(trimmed, base);
+            return json_feed::parse(trimmed, base);
         }
         if sitemap::looks_like(trimmed) {
             return sitemap::parse(trimmed);
         }
         feed::parse(trimmed, base)
-    })
+    })?;
+    // The same repair or unreadable date repeated per entry is one thing to report.
+    let mut seen = std::collections::HashSet::new();
+    parsed.warnings.retain(|w| seen.insert(w.clone()));
+    Ok(parsed)
 }
 
 /// Runs untrusted parsing with panics turned into errors.

@@ -134,6 +134,8 @@ enum Role {
     RssText,
     /// Naked HTML inside an RSS text element, written back out escaped.
     Escaped,
+    /// An element left out with everything in it.
+    Skipped,
     Other,
 }
 
@@ -217,7 +219,7 @@ impl Rewriter {
     fn in_text_construct(&self) -> bool {
         self.stack
             .iter()
-            .any(|o| matches!(o.role, Role::Text | Role::PlainText))
+            .any(|o| matches!(o.role, Role::Text | Role::PlainText | Role::Skipped))
     }
 
     fn start(&mut self, e: &BytesStart, empty: bool) {
@@ -558,10 +560,10 @@ impl Rewriter {
             self.stack.push(Open {
                 raw: raw.to_string(),
                 emitted: String::new(),
-                role: Role::Text,
+                role: Role::Skipped,
                 out_pos: self.out.len(),
                 content_pos: self.out.len(),
-                attrs: vec![("wirewatch:skip".into(), String::new())],
+                attrs: Vec::new(),
             });
         }
     }
@@ -687,6 +689,7 @@ impl Rewriter {
         };
         match open.role {
             Role::Text => self.close_text_construct(open),
+            Role::Skipped => self.out.truncate(open.out_pos),
             Role::Root
                 if matches!(self.dialect, Some(Dialect::Rss { .. })) && !self.seen_root_child =>
             {
@@ -726,9 +729,6 @@ impl Rewriter {
     /// decoded, and `type` becomes one feed-rs accepts.
     fn close_text_construct(&mut self, open: Open) {
         let content = self.out.split_off(open.out_pos);
-        if open.attrs.iter().any(|(k, _)| k == "wirewatch:skip") {
-            return;
-        }
         let get = |name: &str| {
             open.attrs
                 .iter()

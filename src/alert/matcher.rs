@@ -1,13 +1,15 @@
 //! Runs every saved search against a batch of just-committed articles.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
 
 use chrono::Utc;
 use tracing::warn;
 
 use super::{Alert, Evidence, Payload, deliver_at};
 use crate::config::AlertConfig;
-use crate::store::batch::{Presearcher, SavedQuery};
+use crate::store::batch::{Batch, Presearcher, SavedQuery};
 use crate::store::state::NewMatch;
 use crate::store::{ArticleIndex, SearchRequest, StoredArticle};
 
@@ -128,9 +130,18 @@ pub struct ArticleView<'a> {
 
 impl<'a> ArticleView<'a> {
     pub fn new(article: &'a StoredArticle) -> ArticleView<'a> {
+        ArticleView::with(article, Sentences::of(&article.body))
+    }
+
+    /// Article `doc` of `batch`, whose words the batch has already found.
+    pub fn in_batch(article: &'a StoredArticle, batch: &'a Batch<'a>, doc: usize) -> Self {
+        ArticleView::with(article, Sentences::in_batch(&article.body, batch, doc))
+    }
+
+    fn with(article: &'a StoredArticle, sentences: Sentences<'a>) -> ArticleView<'a> {
         ArticleView {
             article,
-            sentences: Sentences::of(&article.body),
+            sentences,
             heads: HashMap::new(),
             sentence_json: HashMap::new(),
             mention_json: HashMap::new(),
@@ -186,70 +197,144 @@ impl<'a> ArticleView<'a> {
     }
 }
 
-/// An article's sentences with their words in lower case, split once for all the searches that
-/// match it, and which sentences hold each word.
+/// Maps keyed by an article's words: fast, and seeded per process, so that text written to
+/// collide cannot slow matching down.
+type WordMap<'a> = HashMap<Cow<'a, str>, Vec<Range<usize>>, foldhash::fast::RandomState>;
+
+/// Where an article's words (in lower case) are written in its body.
+enum Words<'a> {
+    /// Found by splitting the body here: an article seen on its own.
+    Own(WordMap<'a>),
+    /// Found when its batch was indexed: its document there.
+    Batch(&'a Batch<'a>, usize),
+}
+
+/// An article's sentences, and where the words of a search are written in them: split once for
+/// all the searches that match it.
 pub struct Sentences<'a> {
-    sentences: Vec<(&'a str, Vec<(String, &'a str)>)>,
-    by_word: HashMap<String, Vec<usize>>,
+    body: &'a str,
+    /// Each sentence's bytes in the body, without surrounding space.
+    spans: Vec<Range<usize>>,
+    words: Words<'a>,
 }
 
 impl<'a> Sentences<'a> {
+    /// The sentences of `body`, with its words found by splitting it (as the index's tokenizer
+    /// does: runs of letters and digits, in lower case).
     pub fn of(body: &'a str) -> Sentences<'a> {
-        let sentences: Vec<(&str, Vec<(String, &str)>)> = crate::analyze::sentences::split(body)
-            .into_iter()
-            .map(|span| {
-                let sentence = body[span.start..span.end].trim();
-                let words = sentence
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(|w| (w.to_lowercase(), w))
-                    .collect();
-                (sentence, words)
-            })
-            .collect();
-        let mut by_word: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, (_, words)) in sentences.iter().enumerate() {
-            for (lower, _) in words {
-                let list = by_word.entry(lower.clone()).or_default();
-                if list.last() != Some(&i) {
-                    list.push(i);
-                }
-            }
+        let mut words = WordMap::with_capacity_and_hasher(
+            body.len() / 8,
+            foldhash::fast::RandomState::default(),
+        );
+        for range in word_ranges(body) {
+            let written = &body[range.clone()];
+            // Most words are lower-case ASCII already: they are borrowed, not copied.
+            let lower = if written
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                Cow::Borrowed(written)
+            } else {
+                Cow::Owned(written.to_lowercase())
+            };
+            words.entry(lower).or_default().push(range);
         }
-        Sentences { sentences, by_word }
+        Sentences {
+            body,
+            spans: spans_of(body),
+            words: Words::Own(words),
+        }
+    }
+
+    /// The sentences of article `doc` of `batch`, whose words the batch has already found.
+    pub fn in_batch(body: &'a str, batch: &'a Batch<'a>, doc: usize) -> Sentences<'a> {
+        Sentences {
+            body,
+            spans: spans_of(body),
+            words: Words::Batch(batch, doc),
+        }
     }
 
     fn text(&self, i: usize) -> &'a str {
-        self.sentences[i].0
+        &self.body[self.spans[i].clone()]
+    }
+
+    /// The sentence holding byte `at` of the body.
+    fn sentence_at(&self, at: usize) -> Option<usize> {
+        let i = self.spans.partition_point(|s| s.end <= at);
+        self.spans.get(i).filter(|s| s.start <= at).map(|_| i)
     }
 
     /// Up to `max` sentences that hold one of `words` (lower case), in order: their indexes,
-    /// with the words as written.
+    /// with the words as written there (sorted, once each).
     fn holding(&self, words: &[String], max: usize) -> Vec<(usize, Vec<String>)> {
-        let mut found: Vec<usize> = words
-            .iter()
-            .filter_map(|w| self.by_word.get(w))
-            .flatten()
-            .copied()
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        found
-            .into_iter()
-            .take(max)
-            .map(|i| {
-                let mut terms: Vec<String> = self.sentences[i]
-                    .1
-                    .iter()
-                    .filter(|(lower, _)| words.contains(lower))
-                    .map(|(_, written)| written.to_string())
-                    .collect();
-                terms.sort();
-                terms.dedup();
-                (i, terms)
-            })
-            .collect()
+        let mut seen: Vec<(usize, &str)> = Vec::new();
+        let mut note = |range: Range<usize>| {
+            if let Some(i) = self.sentence_at(range.start) {
+                seen.push((i, &self.body[range]));
+            }
+        };
+        for word in words {
+            match &self.words {
+                Words::Own(map) => map
+                    .get(word.as_str())
+                    .into_iter()
+                    .flatten()
+                    .for_each(|r| note(r.clone())),
+                Words::Batch(batch, doc) => batch.in_body(*doc, word).for_each(&mut note),
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, written) in seen {
+            if out.last().is_none_or(|(last, _)| *last != i) {
+                if out.len() == max {
+                    break;
+                }
+                out.push((i, Vec::new()));
+            }
+            if let Some((_, terms)) = out.last_mut() {
+                terms.push(written.to_string());
+            }
+        }
+        out
     }
+}
+
+/// Each sentence's bytes in `body`, without surrounding space.
+fn spans_of(body: &str) -> Vec<Range<usize>> {
+    crate::analyze::sentences::split(body)
+        .into_iter()
+        .filter_map(|span| {
+            let text = &body[span.start..span.end];
+            let start = span.start + (text.len() - text.trim_start().len());
+            let end = span.start + text.trim_end().len();
+            (start < end).then_some(start..end)
+        })
+        .collect()
+}
+
+/// The words of `text`: runs of letters and digits, as byte ranges.
+fn word_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let start = loop {
+            let (i, c) = chars.next()?;
+            if c.is_alphanumeric() {
+                break i;
+            }
+        };
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if !c.is_alphanumeric() {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        Some(start..end)
+    })
 }
 
 /// What a match saw of an article: a digest of its title and body (an update changes it).
@@ -332,7 +417,7 @@ pub fn match_batch(
         return Vec::new();
     }
     compiled.prepare(index, alerts);
-    let mut batch = match index.batch(&batch_articles) {
+    let batch = match index.batch(&batch_articles) {
         Ok(b) => b,
         Err(e) => {
             warn!(error = %e, "could not index the batch for saved searches");
@@ -358,7 +443,9 @@ pub fn match_batch(
             if !passes_min_score(alert, article) {
                 continue;
             }
-            let view = views.entry(i).or_insert_with(|| ArticleView::new(article));
+            let view = views
+                .entry(i)
+                .or_insert_with(|| ArticleView::in_batch(article, &batch, i));
             let json = view.payload_json(alert, saved.words());
             let fingerprint = fingerprints
                 .entry(i)
@@ -445,6 +532,12 @@ mod tests {
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(view.payload_json(&alert, &words), json);
         assert_eq!(view.payload_json(&alert, &words), json);
+        // Words found by the batch's index give the same evidence as the article's own split.
+        let other = article("b", "Other", "Nothing about Quokkagpu here at all.", None);
+        let refs = [&other, &a];
+        let batch = index.batch(&refs).unwrap();
+        let mut in_batch = ArticleView::in_batch(&a, &batch, 1);
+        assert_eq!(in_batch.payload_json(&alert, &words), json);
         let none =
             serde_json::to_string(&payload(&alert, &a, &Sentences::of(&a.body), &[])).unwrap();
         assert_eq!(view.payload_json(&alert, &[]), none);

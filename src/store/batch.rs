@@ -8,7 +8,9 @@
 //! combinations are answered from the term lists; what needs positions or ranges (phrases, dates)
 //! runs as the same tantivy query on a one-segment index of the batch, built only when needed.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// Maps keyed by words of articles: fast, and seeded per process, so that text written to
 /// collide cannot slow matching down.
@@ -23,7 +25,8 @@ use super::index::{ArticleIndex, IndexError, SearchRequest, StoredArticle, schem
 /// A saved search compiled once: the query, and the terms it needs (`None`: it could match a
 /// document that holds none of its terms, such as a filter-free `NOT x`, so it always runs).
 pub struct SavedQuery {
-    query: Box<dyn Query>,
+    /// The query as the batch evaluates it, read once here rather than for every batch.
+    plan: Plan,
     needs: Option<Vec<Term>>,
     /// A query with prefix terms expands against each batch's own words, so it is built per batch.
     per_batch: Option<SearchRequest>,
@@ -61,7 +64,7 @@ impl ArticleIndex {
         });
         if super::prefix::has_prefix(&req.q) {
             return SavedQuery {
-                query: Box::new(query),
+                plan: Plan::of(&query),
                 needs: None,
                 per_batch: Some(req.clone()),
                 words,
@@ -69,7 +72,7 @@ impl ArticleIndex {
         }
         let needs = needed_terms(&query, &|t| self.doc_freq(t));
         SavedQuery {
-            query: Box::new(query),
+            plan: Plan::of(&query),
             needs,
             per_batch: None,
             words,
@@ -80,10 +83,9 @@ impl ArticleIndex {
     /// `articles`.
     pub fn batch<'a>(&self, articles: &[&'a StoredArticle]) -> Result<Batch<'a>, IndexError> {
         let f = self.fields();
-        let mut postings: Map<Term, Vec<DocId>> = Map::default();
-        let mut positions: Map<Term, Vec<(DocId, u32)>> = Map::default();
+        let mut postings: Map<Term, Postings> = Map::default();
         let mut add = |term: Term, doc: DocId| {
-            let docs = postings.entry(term).or_default();
+            let docs = &mut postings.entry(term).or_default().docs;
             if docs.last() != Some(&doc) {
                 docs.push(doc);
             }
@@ -95,8 +97,19 @@ impl ArticleIndex {
         }
         // Occurrences per field by word, keyed by the token's text so that a word seen before
         // costs a lookup and no allocation; terms are made once per distinct word at the end.
-        let mut by_word: Vec<Map<String, Vec<(DocId, u32)>>> =
-            (0..analyzers.len()).map(|_| Map::default()).collect();
+        // Sized for the batch's text up front (about one distinct word in twelve bytes), so the
+        // maps are not grown and rehashed word by word.
+        let bytes = |text: fn(&StoredArticle) -> usize| articles.iter().map(|a| text(a)).sum();
+        let sizes: [usize; 4] = [
+            bytes(|a| a.title.len()),
+            bytes(|a| a.body.len()),
+            bytes(|a| a.summary.len()),
+            bytes(|a| a.authors.iter().map(String::len).sum()),
+        ];
+        let mut by_word: Vec<Map<String, Vec<Occurrence>>> = sizes
+            .iter()
+            .map(|n| Map::with_capacity_and_hasher(n / 12, Default::default()))
+            .collect();
         for (doc, a) in articles.iter().enumerate() {
             let doc = doc as DocId;
             for (k, (field, analyzer)) in analyzers.iter_mut().enumerate() {
@@ -116,10 +129,16 @@ impl ArticleIndex {
                     let mut last = 0;
                     while let Some(token) = stream.next() {
                         last = base + token.position as u32;
+                        let seen = Occurrence {
+                            doc,
+                            position: last,
+                            from: token.offset_from as u32,
+                            to: token.offset_to as u32,
+                        };
                         match words.get_mut(token.text.as_str()) {
-                            Some(at) => at.push((doc, last)),
+                            Some(at) => at.push(seen),
                             None => {
-                                words.insert(token.text.clone(), vec![(doc, last)]);
+                                words.insert(token.text.clone(), vec![seen]);
                             }
                         }
                     }
@@ -140,21 +159,21 @@ impl ArticleIndex {
                 raw(f.entity, &e.id);
             }
         }
+        let words: usize = by_word.iter().map(Map::len).sum();
+        postings.reserve(words);
         for ((field, _), words) in analyzers.iter().zip(by_word) {
             for (word, at) in words {
                 let term = Term::from_field_text(*field, &word);
-                let mut docs: Vec<DocId> = at.iter().map(|&(d, _)| d).collect();
+                let mut docs: Vec<DocId> = at.iter().map(|o| o.doc).collect();
                 docs.dedup();
-                postings.insert(term.clone(), docs);
-                positions.insert(term, at);
+                postings.insert(term, Postings { docs, at });
             }
         }
         Ok(Batch {
             archive: self.clone(),
             articles: articles.to_vec(),
             postings,
-            positions,
-            searcher: None,
+            searcher: OnceCell::new(),
         })
     }
 
@@ -202,14 +221,29 @@ impl Presearcher {
     }
 }
 
+/// The documents holding a term, in order, and for words of the text fields every occurrence
+/// (document, position).
+#[derive(Default)]
+struct Postings {
+    docs: Vec<DocId>,
+    at: Vec<Occurrence>,
+}
+
+/// A word of a text field in one document: its position, and where it is written (bytes).
+#[derive(Clone, Copy)]
+struct Occurrence {
+    doc: DocId,
+    position: u32,
+    from: u32,
+    to: u32,
+}
+
 /// One batch: the documents of each of its terms, and a tantivy index of it once one is needed.
 pub struct Batch<'a> {
     archive: ArticleIndex,
     articles: Vec<&'a StoredArticle>,
-    postings: Map<Term, Vec<DocId>>,
-    /// Every occurrence of each word of the text fields, by document and position.
-    positions: Map<Term, Vec<(DocId, u32)>>,
-    searcher: Option<Searcher>,
+    postings: Map<Term, Postings>,
+    searcher: OnceCell<Searcher>,
 }
 
 impl Batch<'_> {
@@ -236,16 +270,33 @@ impl Batch<'_> {
         found
     }
 
-    fn searcher(&mut self) -> Result<&Searcher, IndexError> {
-        if self.searcher.is_none() {
-            self.searcher = Some(self.archive.batch_index(&self.articles)?);
+    fn searcher(&self) -> Result<&Searcher, IndexError> {
+        if let Some(s) = self.searcher.get() {
+            return Ok(s);
         }
-        Ok(self.searcher.as_ref().expect("just built"))
+        let built = self.archive.batch_index(&self.articles)?;
+        Ok(self.searcher.get_or_init(|| built))
+    }
+
+    /// Where `word` (in lower case, as the index spells it) is written in the body of the
+    /// batch's article `doc`: byte ranges, in order.
+    pub fn in_body(&self, doc: usize, word: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+        let term = Term::from_field_text(self.archive.fields().body, word);
+        let all = self
+            .postings
+            .get(&term)
+            .map_or(&[][..], |p| p.at.as_slice());
+        let doc = doc as DocId;
+        let start = all.partition_point(|o| o.doc < doc);
+        all[start..]
+            .iter()
+            .take_while(move |o| o.doc == doc)
+            .map(|o| o.from as usize..o.to as usize)
     }
 
     /// Positions of the batch's articles that `saved` matches, in order; empty without running
     /// the query when none of its needed terms is in the batch.
-    pub fn matches(&mut self, saved: &SavedQuery) -> Result<Vec<usize>, IndexError> {
+    pub fn matches(&self, saved: &SavedQuery) -> Result<Vec<usize>, IndexError> {
         if let Some(needs) = &saved.needs
             && !needs.iter().any(|t| self.postings.contains_key(t))
         {
@@ -255,113 +306,167 @@ impl Batch<'_> {
             Some(req) => {
                 let archive = self.archive.clone();
                 let (_, query, _) = archive.build_query_for(req, true, Some(self.searcher()?));
-                self.eval(&query)?
+                self.eval(&Plan::of(&query))?
             }
-            None => self.eval(saved.query.as_ref())?,
+            None => self.eval(&saved.plan)?,
         };
         Ok(found.into_iter().map(|d| d as usize).collect())
     }
 
     /// Whether `doc` holds `terms` one right after the other.
     fn holds_phrase(&self, doc: DocId, terms: &[Term]) -> bool {
-        let at = |t: &Term| -> &[(DocId, u32)] {
-            let all = self.positions.get(t).map_or(&[][..], |v| v.as_slice());
-            let start = all.partition_point(|&(d, _)| d < doc);
-            let end = all.partition_point(|&(d, _)| d <= doc);
+        let at = |t: &Term| -> &[Occurrence] {
+            let all = self.postings.get(t).map_or(&[][..], |p| p.at.as_slice());
+            let start = all.partition_point(|o| o.doc < doc);
+            let end = all.partition_point(|o| o.doc <= doc);
             &all[start..end]
         };
         let Some((first, rest)) = terms.split_first() else {
             return false;
         };
-        at(first).iter().any(|&(_, p)| {
-            rest.iter()
-                .enumerate()
-                .all(|(i, t)| at(t).binary_search(&(doc, p + 1 + i as u32)).is_ok())
+        at(first).iter().any(|o| {
+            rest.iter().enumerate().all(|(i, t)| {
+                let next = o.position + 1 + i as u32;
+                at(t).binary_search_by_key(&next, |n| n.position).is_ok()
+            })
         })
     }
 
     /// The documents holding `term`, in order.
     fn docs_of(&self, term: &Term) -> &[DocId] {
-        self.postings.get(term).map_or(&[], |d| d.as_slice())
+        self.postings.get(term).map_or(&[], |p| p.docs.as_slice())
     }
 
-    /// The documents `q` matches, in order. Terms and boolean combinations are answered from the
-    /// term lists directly: with thousands of saved searches per batch, setting up tantivy's
-    /// scorers for each would cost more than the matching. Anything else (phrases, ranges) runs
-    /// as a tantivy query once its terms are known to be there.
-    fn eval(&mut self, q: &dyn Query) -> Result<Vec<DocId>, IndexError> {
-        if let Some(t) = q.downcast_ref::<TermQuery>() {
-            return Ok(self.docs_of(t.term()).to_vec());
-        }
-        if q.downcast_ref::<AllQuery>().is_some() {
-            return Ok((0..self.articles.len() as DocId).collect());
-        }
-        if let Some(p) = q.downcast_ref::<PhraseQuery>() {
-            // Only documents with every word can hold the phrase; usually there are none, and
-            // the tantivy index is never built.
-            let mut common: Option<Vec<DocId>> = None;
-            for t in p.phrase_terms() {
-                let docs = self.docs_of(&t);
-                common = Some(match common {
-                    Some(c) => intersect(&c, docs),
-                    None => docs.to_vec(),
-                });
-            }
-            let common = common.unwrap_or_default();
-            if common.is_empty() {
-                return Ok(Vec::new());
-            }
-            // tantivy keeps a phrase's slop to itself but for its debug form; a phrase known to
-            // be exact (the usual case) is matched here, any other by tantivy.
-            if format!("{p:?}").ends_with("slop: 0 }") {
-                let terms = p.phrase_terms();
-                return Ok(common
-                    .into_iter()
-                    .filter(|&doc| self.holds_phrase(doc, &terms))
-                    .collect());
-            }
-        }
-        if let Some(b) = q.downcast_ref::<BooleanQuery>()
-            && b.get_minimum_number_should_match() <= 1
-        {
-            let mut must: Option<Vec<DocId>> = None;
-            let mut should: Option<Vec<DocId>> = None;
-            let mut not: Vec<DocId> = Vec::new();
-            for (occur, clause) in b.clauses() {
-                let docs = self.eval(clause.as_ref())?;
-                match occur {
-                    Occur::Must => {
-                        must = Some(match must {
-                            Some(m) => intersect(&m, &docs),
-                            None => docs,
-                        })
-                    }
-                    Occur::Should => {
-                        should = Some(match should {
-                            Some(s) => union(&s, &docs),
-                            None => docs,
-                        })
-                    }
-                    Occur::MustNot => not = union(&not, &docs),
+    /// The documents `plan` matches, in order. Terms and boolean combinations are answered from
+    /// the term lists directly: with thousands of saved searches per batch, setting up tantivy's
+    /// scorers for each would cost more than the matching. Anything else (phrases with slop,
+    /// ranges) runs as a tantivy query once its terms are known to be there.
+    fn eval(&self, plan: &Plan) -> Result<Vec<DocId>, IndexError> {
+        let query = match plan {
+            Plan::Term(t) => return Ok(self.docs_of(t).to_vec()),
+            Plan::All => return Ok((0..self.articles.len() as DocId).collect()),
+            Plan::Phrase {
+                terms,
+                exact,
+                query,
+            } => {
+                // Only documents with every word can hold the phrase; usually there are none,
+                // and the tantivy index is never built.
+                let mut common: Option<Vec<DocId>> = None;
+                for t in terms {
+                    let docs = self.docs_of(t);
+                    common = Some(match common {
+                        Some(c) => intersect(&c, docs),
+                        None => docs.to_vec(),
+                    });
                 }
+                let common = common.unwrap_or_default();
+                if common.is_empty() {
+                    return Ok(Vec::new());
+                }
+                if *exact {
+                    return Ok(common
+                        .into_iter()
+                        .filter(|&doc| self.holds_phrase(doc, terms))
+                        .collect());
+                }
+                query
             }
-            let required_should = b.get_minimum_number_should_match() == 1;
-            let hits = match (must, should) {
-                (Some(m), Some(s)) if required_should => intersect(&m, &s),
-                (Some(m), _) => m,
-                (None, Some(s)) => s,
-                (None, None) => Vec::new(),
-            };
-            return Ok(difference(&hits, &not));
-        }
+            Plan::Bool {
+                clauses,
+                required_should,
+            } => {
+                let mut must: Option<Vec<DocId>> = None;
+                let mut should: Option<Vec<DocId>> = None;
+                let mut not: Vec<DocId> = Vec::new();
+                for (occur, clause) in clauses {
+                    let docs = self.eval(clause)?;
+                    match occur {
+                        Occur::Must => {
+                            must = Some(match must {
+                                Some(m) => intersect(&m, &docs),
+                                None => docs,
+                            })
+                        }
+                        Occur::Should => {
+                            should = Some(match should {
+                                Some(s) => union(&s, &docs),
+                                None => docs,
+                            })
+                        }
+                        Occur::MustNot => not = union(&not, &docs),
+                    }
+                }
+                let hits = match (must, should) {
+                    (Some(m), Some(s)) if *required_should => intersect(&m, &s),
+                    (Some(m), _) => m,
+                    (None, Some(s)) => s,
+                    (None, None) => Vec::new(),
+                };
+                return Ok(difference(&hits, &not));
+            }
+            Plan::Other(query) => query,
+        };
         let mut docs: Vec<DocId> = self
             .searcher()?
-            .search(q, &DocSetCollector)?
+            .search(query.as_ref(), &DocSetCollector)?
             .into_iter()
             .map(|a| a.doc_id)
             .collect();
         docs.sort_unstable();
         Ok(docs)
+    }
+}
+
+/// A query as a batch evaluates it: tantivy's query tree, read once when the search is compiled.
+enum Plan {
+    Term(Term),
+    All,
+    /// Every term in the phrase; `exact` (no slop) phrases are matched on the batch's positions,
+    /// others by `query` on the batch's tantivy index.
+    Phrase {
+        terms: Vec<Term>,
+        exact: bool,
+        query: Box<dyn Query>,
+    },
+    Bool {
+        clauses: Vec<(Occur, Plan)>,
+        /// One optional clause must match besides the required ones.
+        required_should: bool,
+    },
+    /// Anything else (ranges, sets) runs as itself on the batch's tantivy index.
+    Other(Box<dyn Query>),
+}
+
+impl Plan {
+    fn of(q: &dyn Query) -> Plan {
+        if let Some(t) = q.downcast_ref::<TermQuery>() {
+            return Plan::Term(t.term().clone());
+        }
+        if q.downcast_ref::<AllQuery>().is_some() {
+            return Plan::All;
+        }
+        if let Some(p) = q.downcast_ref::<PhraseQuery>() {
+            return Plan::Phrase {
+                terms: p.phrase_terms(),
+                // tantivy keeps a phrase's slop to itself but for its debug form.
+                exact: format!("{p:?}").ends_with("slop: 0 }"),
+                query: q.box_clone(),
+            };
+        }
+        if let Some(b) = q.downcast_ref::<BooleanQuery>()
+            && b.get_minimum_number_should_match() <= 1
+        {
+            return Plan::Bool {
+                clauses: b
+                    .clauses()
+                    .iter()
+                    .map(|(occur, c)| (*occur, Plan::of(c.as_ref())))
+                    .collect(),
+                required_should: b.get_minimum_number_should_match() == 1,
+            };
+        }
+        Plan::Other(q.box_clone())
     }
 }
 
@@ -519,7 +624,7 @@ mod tests {
 
     fn run(index: &ArticleIndex, arts: &[StoredArticle], r: SearchRequest) -> Vec<usize> {
         let refs: Vec<&StoredArticle> = arts.iter().collect();
-        let mut batch = index.batch(&refs).unwrap();
+        let batch = index.batch(&refs).unwrap();
         batch.matches(&index.saved_query(&r)).unwrap()
     }
 
@@ -596,18 +701,21 @@ mod tests {
     fn absent_terms_skip_the_query() {
         let (_d, index, arts) = setup();
         let refs: Vec<&StoredArticle> = arts.iter().collect();
-        let mut batch = index.batch(&refs).unwrap();
+        let batch = index.batch(&refs).unwrap();
         let saved = index.saved_query(&req("huawei AND ascend"));
         assert!(saved.is_presearchable());
         assert!(batch.matches(&saved).unwrap().is_empty());
-        assert!(batch.searcher.is_none(), "no tantivy index was needed");
+        assert!(
+            batch.searcher.get().is_none(),
+            "no tantivy index was needed"
+        );
     }
 
     #[test]
     fn direct_evaluation_agrees_with_tantivy() {
         let (_d, index, arts) = setup();
         let refs: Vec<&StoredArticle> = arts.iter().collect();
-        let mut batch = index.batch(&refs).unwrap();
+        let batch = index.batch(&refs).unwrap();
         for q in [
             "nvidia",
             "nvidia OR tariffs",
@@ -629,10 +737,11 @@ mod tests {
         ] {
             let saved = index.saved_query(&req(q));
             let direct = batch.matches(&saved).unwrap();
+            let (_, query, _) = index.build_query_for(&req(q), true, None);
             let mut tantivy: Vec<usize> = batch
                 .searcher()
                 .unwrap()
-                .search(saved.query.as_ref(), &DocSetCollector)
+                .search(&query, &DocSetCollector)
                 .unwrap()
                 .into_iter()
                 .map(|a| a.doc_id as usize)
@@ -678,11 +787,11 @@ mod tests {
     fn exact_phrases_are_matched_without_tantivy() {
         let (_d, index, arts) = setup();
         let refs: Vec<&StoredArticle> = arts.iter().collect();
-        let mut batch = index.batch(&refs).unwrap();
+        let batch = index.batch(&refs).unwrap();
         let hit = index.saved_query(&req("\"legacy semiconductors\""));
         let near_miss = index.saved_query(&req("\"washington semiconductors\""));
         assert_eq!(batch.matches(&hit).unwrap(), vec![1]);
         assert!(batch.matches(&near_miss).unwrap().is_empty());
-        assert!(batch.searcher.is_none());
+        assert!(batch.searcher.get().is_none());
     }
 }

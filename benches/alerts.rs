@@ -169,6 +169,7 @@ fn main() {
             spec: query(i, from, &mut rng),
         })
         .collect();
+    let alerts = std::sync::Arc::new(alerts);
     let mut writer = index.writer().expect("writer");
     let mut compiled = matcher::Compiled::default();
     let started = Instant::now();

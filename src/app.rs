@@ -105,7 +105,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             alerts: AlertHooks {
                 // The closure owns the compiled saved searches from one commit to the next.
                 matcher: Some(Box::new(move |index, articles| {
-                    let Ok(alerts) = matcher_registry.read() else {
+                    let Ok(alerts) = matcher_registry.read().map(|r| r.clone()) else {
                         return Vec::new();
                     };
                     alert::matcher::match_batch(index, &alerts, &mut compiled, articles)
@@ -657,7 +657,7 @@ impl Alerting {
             alert::channels::Sender::new(&config.fetch.user_agent, config.delivery.timeout.0)
                 .map_err(|e| anyhow::anyhow!("cannot build the alert delivery client: {e}"))?;
         let alerting = Alerting {
-            registry: Arc::new(RwLock::new(Vec::new())),
+            registry: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             stream: tokio::sync::broadcast::channel(256).0,
             wake: Arc::new(tokio::sync::Notify::new()),
             settings: Arc::new(RwLock::new(alert::deliver::Settings {
@@ -677,7 +677,7 @@ impl Alerting {
         alert::store::sync_config(state, &config.alerts)?;
         let alerts = alert::store::list(state)?;
         if let Ok(mut r) = self.registry.write() {
-            *r = alerts;
+            *r = Arc::new(alerts);
         }
         if let Ok(mut s) = self.settings.write() {
             *s = alert::deliver::Settings {

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::Utc;
 use tracing::warn;
@@ -152,28 +153,18 @@ impl<'a> ArticleView<'a> {
     pub fn payload_json(&mut self, alert: &Alert, words: &[String]) -> String {
         let a = self.article;
         let chosen = choose(alert, a, &self.sentences, words);
-        let head = self
-            .heads
-            .entry(alert.spec.topic.clone())
-            .or_insert_with(|| {
-                let mut empty = payload(alert, a, &self.sentences, &[]);
-                empty.evidence.clear();
-                let mut json = serde_json::to_string(&empty).unwrap_or_default();
-                // `..."evidence":[]}` -> `..."evidence":[`
-                json.truncate(json.len().saturating_sub(2));
-                json
-            });
+        if !self.heads.contains_key(&alert.spec.topic) {
+            let mut empty = payload(alert, a, &self.sentences, &[]);
+            empty.evidence.clear();
+            let mut json = serde_json::to_string(&empty).unwrap_or_default();
+            // `..."evidence":[]}` -> `..."evidence":[`
+            json.truncate(json.len().saturating_sub(2));
+            self.heads.insert(alert.spec.topic.clone(), json);
+        }
+        let head = self.heads.get(&alert.spec.topic).map_or("", String::as_str);
         let mut out = String::with_capacity(head.len() + 512);
         out.push_str(head);
-        let mut first = true;
-        let mut push = |piece: &str| {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(piece);
-        };
-        for (i, terms) in chosen.sentences {
+        for (k, (i, terms)) in chosen.sentences.into_iter().enumerate() {
             let sentences = &self.sentences;
             let sentence = self
                 .sentence_json
@@ -181,16 +172,29 @@ impl<'a> ArticleView<'a> {
                 .or_insert_with(|| serde_json::to_string(sentences.text(i)).unwrap_or_default());
             // Field for field what serde writes for `Evidence`.
             let terms = serde_json::to_string(&terms).unwrap_or_default();
-            push(&format!(
-                r#"{{"topic":"query","sentence":{sentence},"terms":{terms}}}"#
-            ));
+            let comma = if k > 0 { "," } else { "" };
+            for piece in [
+                comma,
+                r#"{"topic":"query","sentence":"#,
+                sentence,
+                r#","terms":"#,
+                &terms,
+                "}",
+            ] {
+                out.push_str(piece);
+            }
         }
+        let mut first = out.ends_with('[');
         for i in chosen.mentions {
             let piece = self.mention_json.entry(i).or_insert_with(|| {
                 serde_json::to_string(&mention_evidence(&a.analysis.mentions[i]))
                     .unwrap_or_default()
             });
-            push(piece);
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(piece);
         }
         out.push_str("]}");
         out
@@ -351,6 +355,8 @@ pub fn fingerprint(a: &StoredArticle) -> String {
 /// kept from one commit to the next and compiled again only when an alert changes.
 #[derive(Default)]
 pub struct Compiled {
+    /// The list compiled last: the same list again needs no comparing.
+    list: Option<Arc<Vec<Alert>>>,
     specs: Vec<(i64, AlertConfig)>,
     queries: Vec<SavedQuery>,
     presearcher: Presearcher,
@@ -358,7 +364,12 @@ pub struct Compiled {
 
 impl Compiled {
     /// Brings the compiled searches in line with `alerts` (cheap when nothing changed).
-    pub fn prepare(&mut self, index: &ArticleIndex, alerts: &[Alert]) {
+    pub fn prepare(&mut self, index: &ArticleIndex, alerts: &Arc<Vec<Alert>>) {
+        if self.list.as_ref().is_some_and(|l| Arc::ptr_eq(l, alerts)) {
+            return;
+        }
+        self.list = Some(alerts.clone());
+        let alerts = alerts.as_slice();
         let same = self.specs.len() == alerts.len()
             && self
                 .specs
@@ -402,7 +413,7 @@ impl Compiled {
 /// one have been stored twice).
 pub fn match_batch(
     index: &ArticleIndex,
-    alerts: &[Alert],
+    alerts: &Arc<Vec<Alert>>,
     compiled: &mut Compiled,
     articles: &[StoredArticle],
 ) -> Vec<NewMatch> {

@@ -97,7 +97,9 @@ pub struct AlertRef {
 }
 
 /// The alerts in force, shared by the matcher (writer thread), the API and the delivery worker.
-pub type Registry = Arc<RwLock<Vec<Alert>>>;
+/// The saved searches in force. A change replaces the list whole, so the matcher can tell an
+/// unchanged list by its address and skip comparing thousands of searches per commit.
+pub type Registry = Arc<RwLock<Arc<Vec<Alert>>>>;
 
 /// A live match, for `/api/v1/stream`.
 #[derive(Debug, Clone, Serialize)]

@@ -19,45 +19,54 @@ const ABBREVIATIONS: &[&str] = &[
 pub fn split(text: &str) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        let mut end_here = None;
-        match c {
-            '。' | '！' | '？' | '!' | '?' => {
-                let mut j = i + 1;
-                while j < chars.len() && is_closing(chars[j].1) {
-                    j += 1;
-                }
-                end_here = Some(j);
-            }
+    while let Some(at) = next_stop(text, i) {
+        let Some(c) = text[at..].chars().next() else {
+            break;
+        };
+        let after = at + c.len_utf8();
+        let end_here = match c {
+            '。' | '！' | '？' | '!' | '?' => Some(skip_closing(text, after)),
             '.' => {
-                let mut j = i + 1;
-                while j < chars.len() && is_closing(chars[j].1) {
-                    j += 1;
-                }
-                let next_is_space = j >= chars.len() || chars[j].1.is_whitespace();
-                if next_is_space && !is_abbreviation(text, pos) && next_starts_sentence(&chars, j) {
-                    end_here = Some(j);
-                }
+                let j = skip_closing(text, after);
+                let next_is_space = text[j..].chars().next().is_none_or(char::is_whitespace);
+                (next_is_space && !is_abbreviation(text, at) && next_starts_sentence(text, j))
+                    .then_some(j)
             }
-            '\n' if i + 1 < chars.len() && chars[i + 1].1 == '\n' => {
-                end_here = Some(i);
+            '\n' if text[after..].starts_with('\n') => Some(at),
+            _ => None,
+        };
+        match end_here {
+            Some(end) => {
+                push_trimmed(text, start, end, &mut spans);
+                start = end;
+                i = end.max(after);
             }
-            _ => {}
-        }
-        if let Some(j) = end_here {
-            let end = chars.get(j).map(|(p, _)| *p).unwrap_or(text.len());
-            push_trimmed(text, start, end, &mut spans);
-            start = end;
-            i = j.max(i + 1);
-        } else {
-            i += 1;
+            None => i = after,
         }
     }
     push_trimmed(text, start, text.len(), &mut spans);
     spans
+}
+
+/// Where the next character that could end a sentence starts, from byte `from`: the bytes
+/// scanned are ASCII stops and the lead bytes of the CJK ones (never inside another character).
+fn next_stop(text: &str, from: usize) -> Option<usize> {
+    let rest = text.as_bytes().get(from..)?;
+    rest.iter()
+        .position(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | 0xE3 | 0xEF))
+        .map(|k| from + k)
+}
+
+/// The byte after any closing quotes or brackets from `from`.
+fn skip_closing(text: &str, from: usize) -> usize {
+    let rest = &text[from..];
+    let closing: usize = rest
+        .chars()
+        .take_while(|&c| is_closing(c))
+        .map(char::len_utf8)
+        .sum();
+    from + closing
 }
 
 fn is_closing(c: char) -> bool {
@@ -67,14 +76,11 @@ fn is_closing(c: char) -> bool {
     )
 }
 
-fn next_starts_sentence(chars: &[(usize, char)], mut j: usize) -> bool {
-    while j < chars.len() && chars[j].1.is_whitespace() {
-        j += 1;
-    }
-    match chars.get(j) {
-        None => true,
-        Some((_, c)) => !c.is_lowercase(),
-    }
+fn next_starts_sentence(text: &str, from: usize) -> bool {
+    text[from..]
+        .chars()
+        .find(|c| !c.is_whitespace())
+        .is_none_or(|c| !c.is_lowercase())
 }
 
 fn is_abbreviation(text: &str, dot: usize) -> bool {

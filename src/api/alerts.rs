@@ -58,7 +58,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 fn refresh(s: &ApiState) -> Result<(), ApiError> {
     let alerts = store::list(&s.state).map_err(internal)?;
     if let Ok(mut r) = s.alerts.registry.write() {
-        *r = alerts;
+        *r = std::sync::Arc::new(alerts);
     }
     Ok(())
 }

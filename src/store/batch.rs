@@ -8,6 +8,7 @@
 //! combinations are answered from the term lists; what needs positions or ranges (phrases, dates)
 //! runs as the same tantivy query on a one-segment index of the batch, built only when needed.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -18,6 +19,7 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::Field;
 use tantivy::{DocId, Index, Searcher, SingleSegmentIndexWriter, Term};
 
 use super::index::{ArticleIndex, IndexError, SearchRequest, StoredArticle, schema_with, to_doc};
@@ -83,20 +85,19 @@ impl ArticleIndex {
     /// `articles`.
     pub fn batch<'a>(&self, articles: &[&'a StoredArticle]) -> Result<Batch<'a>, IndexError> {
         let f = self.fields();
-        let mut postings: Map<Term, Postings> = Map::default();
+        let mut raw: Map<Term, Vec<DocId>> = Map::default();
         let mut add = |term: Term, doc: DocId| {
-            let docs = &mut postings.entry(term).or_default().docs;
+            let docs = raw.entry(term).or_default();
             if docs.last() != Some(&doc) {
                 docs.push(doc);
             }
         };
-        let mut analyzers: Vec<(tantivy::schema::Field, tantivy::tokenizer::TextAnalyzer)> =
-            Vec::new();
+        let mut analyzers: Vec<(Field, tantivy::tokenizer::TextAnalyzer)> = Vec::new();
         for field in [f.title, f.body, f.summary, f.author] {
             analyzers.push((field, self.tokenizer_for(field)?));
         }
         // Occurrences per field by word, keyed by the token's text so that a word seen before
-        // costs a lookup and no allocation; terms are made once per distinct word at the end.
+        // costs a lookup and no allocation (queries' terms are looked up by field and text).
         // Sized for the batch's text up front (about one distinct word in twelve bytes), so the
         // maps are not grown and rehashed word by word.
         let bytes = |text: fn(&StoredArticle) -> usize| articles.iter().map(|a| text(a)).sum();
@@ -106,7 +107,7 @@ impl ArticleIndex {
             bytes(|a| a.summary.len()),
             bytes(|a| a.authors.iter().map(String::len).sum()),
         ];
-        let mut by_word: Vec<Map<String, Vec<Occurrence>>> = sizes
+        let mut by_word: Vec<Map<Vec<u8>, Postings>> = sizes
             .iter()
             .map(|n| Map::with_capacity_and_hasher(n / 12, Default::default()))
             .collect();
@@ -135,10 +136,12 @@ impl ArticleIndex {
                             from: token.offset_from as u32,
                             to: token.offset_to as u32,
                         };
-                        match words.get_mut(token.text.as_str()) {
-                            Some(at) => at.push(seen),
+                        match words.get_mut(token.text.as_bytes()) {
+                            Some(p) => p.at.push(seen),
                             None => {
-                                words.insert(token.text.clone(), vec![seen]);
+                                let at = vec![seen];
+                                let word = token.text.as_bytes().to_vec();
+                                words.insert(word, Postings { docs: vec![], at });
                             }
                         }
                     }
@@ -159,20 +162,20 @@ impl ArticleIndex {
                 raw(f.entity, &e.id);
             }
         }
-        let words: usize = by_word.iter().map(Map::len).sum();
-        postings.reserve(words);
-        for ((field, _), words) in analyzers.iter().zip(by_word) {
-            for (word, at) in words {
-                let term = Term::from_field_text(*field, &word);
-                let mut docs: Vec<DocId> = at.iter().map(|o| o.doc).collect();
-                docs.dedup();
-                postings.insert(term, Postings { docs, at });
-            }
+        for p in by_word.iter_mut().flat_map(Map::values_mut) {
+            p.docs = p.at.iter().map(|o| o.doc).collect();
+            p.docs.dedup();
         }
+        let text: [(Field, Map<Vec<u8>, Postings>); 4] = {
+            let mut words = by_word.into_iter();
+            let mut next = |field| (field, words.next().unwrap_or_default());
+            [next(f.title), next(f.body), next(f.summary), next(f.author)]
+        };
         Ok(Batch {
             archive: self.clone(),
             articles: articles.to_vec(),
-            postings,
+            raw,
+            text,
             searcher: OnceCell::new(),
         })
     }
@@ -242,7 +245,11 @@ struct Occurrence {
 pub struct Batch<'a> {
     archive: ArticleIndex,
     articles: Vec<&'a StoredArticle>,
-    postings: Map<Term, Postings>,
+    /// Terms of the fields indexed whole (id, source, language, topics, entities).
+    raw: Map<Term, Vec<DocId>>,
+    /// Words of the text fields (title, body, summary, author), by field.
+    /// Keyed by the word's UTF-8 bytes, as a term holds them (no check of the UTF-8 per lookup).
+    text: [(Field, Map<Vec<u8>, Postings>); 4],
     searcher: OnceCell<Searcher>,
 }
 
@@ -252,15 +259,25 @@ impl Batch<'_> {
     pub fn candidates(&self, p: &Presearcher) -> Vec<usize> {
         let mut found = p.always.clone();
         // Whichever side is smaller is walked.
-        if self.postings.len() <= p.by_term.len() {
-            for term in self.postings.keys() {
+        let words = self.raw.len() + self.text.iter().map(|(_, m)| m.len()).sum::<usize>();
+        if words <= p.by_term.len() {
+            let mut ask = |term: &Term| {
                 if let Some(queries) = p.by_term.get(term) {
                     found.extend_from_slice(queries);
+                }
+            };
+            self.raw.keys().for_each(&mut ask);
+            for (field, words) in &self.text {
+                // One term, its text replaced word by word.
+                let mut term = Term::from_field_text(*field, "");
+                for word in words.keys() {
+                    term.set_bytes(word);
+                    ask(&term);
                 }
             }
         } else {
             for (term, queries) in &p.by_term {
-                if self.postings.contains_key(term) {
+                if self.holds(term) {
                     found.extend_from_slice(queries);
                 }
             }
@@ -281,10 +298,10 @@ impl Batch<'_> {
     /// Where `word` (in lower case, as the index spells it) is written in the body of the
     /// batch's article `doc`: byte ranges, in order.
     pub fn in_body(&self, doc: usize, word: &str) -> impl Iterator<Item = Range<usize>> + '_ {
-        let term = Term::from_field_text(self.archive.fields().body, word);
-        let all = self
-            .postings
-            .get(&term)
+        let body = self.archive.fields().body;
+        let all = (self.text.iter())
+            .find(|(f, _)| *f == body)
+            .and_then(|(_, words)| words.get(word.as_bytes()))
             .map_or(&[][..], |p| p.at.as_slice());
         let doc = doc as DocId;
         let start = all.partition_point(|o| o.doc < doc);
@@ -298,7 +315,7 @@ impl Batch<'_> {
     /// the query when none of its needed terms is in the batch.
     pub fn matches(&self, saved: &SavedQuery) -> Result<Vec<usize>, IndexError> {
         if let Some(needs) = &saved.needs
-            && !needs.iter().any(|t| self.postings.contains_key(t))
+            && !needs.iter().any(|t| self.holds(t))
         {
             return Ok(Vec::new());
         }
@@ -310,13 +327,13 @@ impl Batch<'_> {
             }
             None => self.eval(&saved.plan)?,
         };
-        Ok(found.into_iter().map(|d| d as usize).collect())
+        Ok(found.iter().map(|&d| d as usize).collect())
     }
 
     /// Whether `doc` holds `terms` one right after the other.
     fn holds_phrase(&self, doc: DocId, terms: &[Term]) -> bool {
         let at = |t: &Term| -> &[Occurrence] {
-            let all = self.postings.get(t).map_or(&[][..], |p| p.at.as_slice());
+            let all = self.words(t).map_or(&[][..], |p| p.at.as_slice());
             let start = all.partition_point(|o| o.doc < doc);
             let end = all.partition_point(|o| o.doc <= doc);
             &all[start..end]
@@ -334,16 +351,31 @@ impl Batch<'_> {
 
     /// The documents holding `term`, in order.
     fn docs_of(&self, term: &Term) -> &[DocId] {
-        self.postings.get(term).map_or(&[], |p| p.docs.as_slice())
+        match self.words(term) {
+            Some(p) => &p.docs,
+            None => self.raw.get(term).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    /// The postings of a term of a text field.
+    fn words(&self, term: &Term) -> Option<&Postings> {
+        let (_, words) = self.text.iter().find(|(f, _)| *f == term.field())?;
+        words.get(term.serialized_value_bytes())
+    }
+
+    /// Whether any of the batch's articles holds `term`.
+    fn holds(&self, term: &Term) -> bool {
+        self.words(term).is_some() || self.raw.contains_key(term)
     }
 
     /// The documents `plan` matches, in order. Terms and boolean combinations are answered from
     /// the term lists directly: with thousands of saved searches per batch, setting up tantivy's
     /// scorers for each would cost more than the matching. Anything else (phrases with slop,
     /// ranges) runs as a tantivy query once its terms are known to be there.
-    fn eval(&self, plan: &Plan) -> Result<Vec<DocId>, IndexError> {
+    /// A term's documents are lent, not copied: most plans are a term or two.
+    fn eval(&self, plan: &Plan) -> Result<Cow<'_, [DocId]>, IndexError> {
         let query = match plan {
-            Plan::Term(t) => return Ok(self.docs_of(t).to_vec()),
+            Plan::Term(t) => return Ok(Cow::Borrowed(self.docs_of(t))),
             Plan::All => return Ok((0..self.articles.len() as DocId).collect()),
             Plan::Phrase {
                 terms,
@@ -352,21 +384,22 @@ impl Batch<'_> {
             } => {
                 // Only documents with every word can hold the phrase; usually there are none,
                 // and the tantivy index is never built.
-                let mut common: Option<Vec<DocId>> = None;
+                let mut common: Option<Cow<[DocId]>> = None;
                 for t in terms {
                     let docs = self.docs_of(t);
                     common = Some(match common {
-                        Some(c) => intersect(&c, docs),
-                        None => docs.to_vec(),
+                        Some(c) => Cow::Owned(intersect(&c, docs)),
+                        None => Cow::Borrowed(docs),
                     });
                 }
                 let common = common.unwrap_or_default();
                 if common.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(Cow::Borrowed(&[]));
                 }
                 if *exact {
                     return Ok(common
-                        .into_iter()
+                        .iter()
+                        .copied()
                         .filter(|&doc| self.holds_phrase(doc, terms))
                         .collect());
                 }
@@ -376,34 +409,38 @@ impl Batch<'_> {
                 clauses,
                 required_should,
             } => {
-                let mut must: Option<Vec<DocId>> = None;
-                let mut should: Option<Vec<DocId>> = None;
-                let mut not: Vec<DocId> = Vec::new();
+                let mut must: Option<Cow<[DocId]>> = None;
+                let mut should: Option<Cow<[DocId]>> = None;
+                let mut not: Cow<[DocId]> = Cow::Borrowed(&[]);
                 for (occur, clause) in clauses {
                     let docs = self.eval(clause)?;
                     match occur {
                         Occur::Must => {
                             must = Some(match must {
-                                Some(m) => intersect(&m, &docs),
+                                Some(m) => Cow::Owned(intersect(&m, &docs)),
                                 None => docs,
                             })
                         }
                         Occur::Should => {
                             should = Some(match should {
-                                Some(s) => union(&s, &docs),
+                                Some(s) => Cow::Owned(union(&s, &docs)),
                                 None => docs,
                             })
                         }
-                        Occur::MustNot => not = union(&not, &docs),
+                        Occur::MustNot if not.is_empty() => not = docs,
+                        Occur::MustNot => not = Cow::Owned(union(&not, &docs)),
                     }
                 }
                 let hits = match (must, should) {
-                    (Some(m), Some(s)) if *required_should => intersect(&m, &s),
+                    (Some(m), Some(s)) if *required_should => Cow::Owned(intersect(&m, &s)),
                     (Some(m), _) => m,
                     (None, Some(s)) => s,
-                    (None, None) => Vec::new(),
+                    (None, None) => Cow::Borrowed(&[][..]),
                 };
-                return Ok(difference(&hits, &not));
+                if not.is_empty() {
+                    return Ok(hits);
+                }
+                return Ok(Cow::Owned(difference(&hits, &not)));
             }
             Plan::Other(query) => query,
         };
@@ -414,7 +451,7 @@ impl Batch<'_> {
             .map(|a| a.doc_id)
             .collect();
         docs.sort_unstable();
-        Ok(docs)
+        Ok(Cow::Owned(docs))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The tantivy article index: schema, the single writer, and search.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -214,7 +215,48 @@ impl ArticleIndex {
         }
     }
 
+    /// An article as a search hit shows it: the analysis read for its topics and entities only
+    /// (mentions and facts, most of its bytes, are skipped, not built).
+    fn to_hit_article(&self, d: &TantivyDocument) -> StoredArticle {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Listed {
+            topics: Vec<crate::analyze::TopicScore>,
+            entities: Vec<EntityId>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct EntityId {
+            id: String,
+        }
+        let text = d
+            .get_first(self.fields.analysis)
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let listed: Listed = serde_json::from_str(text).unwrap_or_default();
+        let mut a = self.to_article_with(d, Analysis::default());
+        a.analysis.topics = listed.topics;
+        a.analysis.entities = (listed.entities.into_iter())
+            .map(|e| crate::analyze::Entity {
+                id: e.id,
+                kind: String::new(),
+                name: String::new(),
+                count: 0,
+            })
+            .collect();
+        a
+    }
+
     fn to_article(&self, d: &TantivyDocument) -> StoredArticle {
+        let analysis = d
+            .get_first(self.fields.analysis)
+            .and_then(|v| v.as_str())
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        self.to_article_with(d, analysis)
+    }
+
+    fn to_article_with(&self, d: &TantivyDocument, analysis: Analysis) -> StoredArticle {
         let f = &self.fields;
         let text = |field: Field| {
             d.get_first(field)
@@ -243,7 +285,7 @@ impl ArticleIndex {
                 .filter_map(|v| v.as_str())
                 .map(String::from)
                 .collect(),
-            analysis: serde_json::from_str(&text(f.analysis)).unwrap_or_default(),
+            analysis,
         }
     }
 
@@ -347,12 +389,6 @@ impl ArticleIndex {
         (user_query, BooleanQuery::new(clauses), errors)
     }
 
-    /// Publication times (Unix seconds) of every article matching a query and its filters.
-    fn published_times(&self, req: &SearchRequest) -> Result<Vec<i64>, IndexError> {
-        let (_, query, _) = self.build_query(req);
-        Ok(self.reader.searcher().search(&query, &PublishedTimes)?)
-    }
-
     /// Matches per calendar day, ISO week or month (UTC), empty buckets included, from `from` (or
     /// the first match) to `to` (or the last match).
     pub fn timeline(
@@ -360,11 +396,14 @@ impl ArticleIndex {
         req: &SearchRequest,
         interval: Interval,
     ) -> Result<Timeline, IndexError> {
-        let times = self.published_times(req)?;
+        let (_, query, _) = self.build_query(req);
+        let days = self.reader.searcher().search(&query, &PublishedDays)?;
         let mut counts: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
-        for t in &times {
-            if let Some(d) = DateTime::from_timestamp(*t, 0) {
-                *counts.entry(interval.bucket(d.date_naive())).or_default() += 1;
+        let mut total = 0;
+        for (day, n) in days {
+            total += n;
+            if let Some(d) = DateTime::from_timestamp(day * 86_400, 0) {
+                *counts.entry(interval.bucket(d.date_naive())).or_default() += n;
             }
         }
         let first = req
@@ -395,7 +434,7 @@ impl ArticleIndex {
         }
         Ok(Timeline {
             interval,
-            total: times.len() as u64,
+            total,
             buckets,
         })
     }
@@ -448,12 +487,25 @@ impl ArticleIndex {
                     .into(),
             });
         }
+        // Without filters the user's query runs alone: wrapped in a boolean query, a single term
+        // would lose tantivy's block-max pruning and its count from the term's document frequency.
+        let query: Box<dyn Query> = if query.clauses().len() == 1 {
+            user_query.box_clone()
+        } else {
+            Box::new(query)
+        };
         let top = TopDocs::with_limit(limit).and_offset(offset);
         let (total, addrs): (usize, Vec<(f32, tantivy::DocAddress)>) = match req.sort {
-            Sort::Relevance => collect(&searcher, &query, (Count, top), since_first_page)?,
+            // A term or a union of terms finds its top hits by skipping whole blocks that cannot
+            // make the page (block-max WAND), and counts without scoring (a lone term from its
+            // document frequency): two cheap passes instead of scoring every match.
+            Sort::Relevance if prunable(&*query) && since_first_page.is_none() => {
+                (query.count(&searcher)?, searcher.search(&*query, &top)?)
+            }
+            Sort::Relevance => collect(&searcher, &*query, (Count, top), since_first_page)?,
             Sort::Newest => {
                 let newest = top.order_by_fast_field::<TDateTime>("published", Order::Desc);
-                let (total, docs) = collect(&searcher, &query, (Count, newest), since_first_page)?;
+                let (total, docs) = collect(&searcher, &*query, (Count, newest), since_first_page)?;
                 (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
@@ -464,7 +516,7 @@ impl ArticleIndex {
         let mut hits = Vec::with_capacity(addrs.len());
         for (score, addr) in &addrs {
             let d: TantivyDocument = searcher.doc(*addr)?;
-            let a = self.to_article(&d);
+            let a = self.to_hit_article(&d);
             let highlight = |generator: &SnippetGenerator, text: &str| {
                 let mut s = generator.snippet(text);
                 s.set_snippet_prefix_postfix("<mark>", "</mark>");
@@ -630,26 +682,27 @@ pub struct FacetCount {
     pub count: u64,
 }
 
-/// Collects the `published` fast field of every match.
-struct PublishedTimes;
+/// Counts matches per UTC day of the `published` fast field (days since 1970-01-01): a few
+/// hundred counters rather than a timestamp per match.
+struct PublishedDays;
 
-struct PublishedSegment {
+struct PublishedDaysSegment {
     column: tantivy::columnar::Column<TDateTime>,
-    out: Vec<i64>,
+    days: HashMap<i64, u64>,
 }
 
-impl tantivy::collector::Collector for PublishedTimes {
-    type Fruit = Vec<i64>;
-    type Child = PublishedSegment;
+impl tantivy::collector::Collector for PublishedDays {
+    type Fruit = HashMap<i64, u64>;
+    type Child = PublishedDaysSegment;
 
     fn for_segment(
         &self,
         _: tantivy::SegmentOrdinal,
         reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<PublishedSegment> {
-        Ok(PublishedSegment {
+    ) -> tantivy::Result<PublishedDaysSegment> {
+        Ok(PublishedDaysSegment {
             column: reader.fast_fields().date("published")?,
-            out: Vec::new(),
+            days: HashMap::new(),
         })
     }
 
@@ -657,22 +710,29 @@ impl tantivy::collector::Collector for PublishedTimes {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
-        Ok(fruits.concat())
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all = HashMap::new();
+        for (day, n) in fruits.into_iter().flatten() {
+            *all.entry(day).or_default() += n;
+        }
+        Ok(all)
     }
 }
 
-impl tantivy::collector::SegmentCollector for PublishedSegment {
-    type Fruit = Vec<i64>;
+impl tantivy::collector::SegmentCollector for PublishedDaysSegment {
+    type Fruit = HashMap<i64, u64>;
 
     fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
         if let Some(d) = self.column.first(doc) {
-            self.out.push(d.into_timestamp_secs());
+            *self
+                .days
+                .entry(d.into_timestamp_secs().div_euclid(86_400))
+                .or_default() += 1;
         }
     }
 
-    fn harvest(self) -> Vec<i64> {
-        self.out
+    fn harvest(self) -> Self::Fruit {
+        self.days
     }
 }
 
@@ -749,6 +809,23 @@ pub enum Sort {
     #[default]
     Relevance,
     Newest,
+}
+
+/// Whether tantivy finds `q`'s top hits with block-max pruning: a term (boosted or not), or
+/// terms any of which may match. Only a choice of plan: either answer gives the same results.
+fn prunable(q: &dyn Query) -> bool {
+    let term = |q: &dyn Query| {
+        q.downcast_ref::<TermQuery>().is_some()
+            // tantivy does not lend out a boost's query; a boosted term scores as a term.
+            || (q.downcast_ref::<tantivy::query::BoostQuery>().is_some()
+                && format!("{q:?}").starts_with("Boost(query=TermQuery("))
+    };
+    term(q)
+        || q.downcast_ref::<BooleanQuery>().is_some_and(|b| {
+            b.clauses()
+                .iter()
+                .all(|(occur, c)| *occur == Occur::Should && term(c.as_ref()))
+        })
 }
 
 /// Runs `collector`, over documents fetched at or before `asof` only when one is given.
@@ -1045,6 +1122,64 @@ pub(crate) mod tests {
             })
             .unwrap();
         assert!(r.total <= 2);
+    }
+
+    #[test]
+    fn pruned_relevance_search_counts_and_ranks_like_the_full_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        for n in 0..60 {
+            let body = match n % 4 {
+                0 => "chips chips chips were seized",
+                1 => "tariffs on chips rose",
+                2 => "tariffs were cut",
+                _ => "nothing to see",
+            };
+            let title = if n % 5 == 0 { "Chips" } else { "News" };
+            w.upsert(&article(&format!("a{n:02}"), title, body, Some("tariffs")))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let run = |q: &str, topic: Option<&str>, limit: usize| {
+            let r = idx
+                .search(&SearchRequest {
+                    q: q.into(),
+                    topic: topic.map(str::to_string),
+                    limit,
+                    ..Default::default()
+                })
+                .unwrap();
+            (
+                r.total,
+                r.hits.into_iter().map(|h| h.id).collect::<Vec<_>>(),
+            )
+        };
+        for q in [
+            "chips",
+            "chips OR tariffs",
+            "body:chips",
+            "title:chips OR body:cut",
+        ] {
+            let (user, _, _) = idx.build_query(&SearchRequest {
+                q: q.into(),
+                ..Default::default()
+            });
+            // Unions of unions are not flattened (yet): they take the full pass both times.
+            assert_eq!(prunable(&*user), q != "chips OR tariffs", "{q}");
+            // The same query with a filter that keeps everything takes the full scoring pass.
+            let (pruned, pruned_hits) = run(q, None, 100);
+            let (full, full_hits) = run(q, Some("tariffs"), 100);
+            assert_eq!(pruned, full, "{q}");
+            let mut a = pruned_hits.clone();
+            let mut b = full_hits.clone();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{q}");
+            // The first page is the full ranking's first page.
+            assert_eq!(run(q, None, 5).1, full_hits[..5].to_vec(), "{q}");
+        }
     }
 
     #[test]

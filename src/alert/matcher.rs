@@ -123,10 +123,11 @@ pub struct ArticleView<'a> {
     article: &'a StoredArticle,
     sentences: Sentences<'a>,
     /// The payload without evidence, up to its opening `[`, per alert topic.
-    heads: HashMap<Option<String>, String>,
+    /// (A handful: one per topic among the alerts that match it.)
+    heads: Vec<(Option<String>, String)>,
     /// Each sentence as a JSON string, escaped once.
-    sentence_json: HashMap<usize, String>,
-    mention_json: HashMap<usize, String>,
+    sentence_json: FastMap<usize, String>,
+    mention_json: FastMap<usize, String>,
 }
 
 impl<'a> ArticleView<'a> {
@@ -143,9 +144,9 @@ impl<'a> ArticleView<'a> {
         ArticleView {
             article,
             sentences,
-            heads: HashMap::new(),
-            sentence_json: HashMap::new(),
-            mention_json: HashMap::new(),
+            heads: Vec::new(),
+            sentence_json: FastMap::default(),
+            mention_json: FastMap::default(),
         }
     }
 
@@ -153,15 +154,20 @@ impl<'a> ArticleView<'a> {
     pub fn payload_json(&mut self, alert: &Alert, words: &[String]) -> String {
         let a = self.article;
         let chosen = choose(alert, a, &self.sentences, words);
-        if !self.heads.contains_key(&alert.spec.topic) {
-            let mut empty = payload(alert, a, &self.sentences, &[]);
-            empty.evidence.clear();
-            let mut json = serde_json::to_string(&empty).unwrap_or_default();
-            // `..."evidence":[]}` -> `..."evidence":[`
-            json.truncate(json.len().saturating_sub(2));
-            self.heads.insert(alert.spec.topic.clone(), json);
-        }
-        let head = self.heads.get(&alert.spec.topic).map_or("", String::as_str);
+        let topic = &alert.spec.topic;
+        let at = match self.heads.iter().position(|(t, _)| t == topic) {
+            Some(at) => at,
+            None => {
+                let mut empty = payload(alert, a, &self.sentences, &[]);
+                empty.evidence.clear();
+                let mut json = serde_json::to_string(&empty).unwrap_or_default();
+                // `..."evidence":[]}` -> `..."evidence":[`
+                json.truncate(json.len().saturating_sub(2));
+                self.heads.push((topic.clone(), json));
+                self.heads.len() - 1
+            }
+        };
+        let head = &self.heads[at].1;
         let mut out = String::with_capacity(head.len() + 512);
         out.push_str(head);
         for (k, (i, terms)) in chosen.sentences.into_iter().enumerate() {
@@ -203,7 +209,10 @@ impl<'a> ArticleView<'a> {
 
 /// Maps keyed by an article's words: fast, and seeded per process, so that text written to
 /// collide cannot slow matching down.
-type WordMap<'a> = HashMap<Cow<'a, str>, Vec<Range<usize>>, foldhash::fast::RandomState>;
+type WordMap<'a> = FastMap<Cow<'a, str>, Vec<Range<usize>>>;
+
+/// Maps keyed by positions in an article.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Where an article's words (in lower case) are written in its body.
 enum Words<'a> {

@@ -295,6 +295,51 @@ impl ArticleIndex {
         self.build_query_for(req, false, None)
     }
 
+    /// The query to run for `req`, and the checks its matches pass on their fast fields. A date
+    /// range beside a query that already narrows the archive is such a check: tantivy's range
+    /// over a fast field scans the column of every document, while checking the few matches of
+    /// the rest costs a lookup each. Alone (no words, no other filter), it stays a query clause.
+    fn plan(&self, req: &SearchRequest) -> Planned {
+        let narrowed = !matches!(req.q.trim(), "" | "*")
+            || [&req.topic, &req.entity, &req.source, &req.lang]
+                .iter()
+                .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+            || req.min_score.is_some();
+        let dated = req.from.is_some() || req.to.is_some();
+        let (user, query, notes, window) = if narrowed && dated {
+            let undated = SearchRequest {
+                from: None,
+                to: None,
+                ..req.clone()
+            };
+            let (user, query, notes) = self.build_query(&undated);
+            let window = Window {
+                from: req.from.map(|d| d.timestamp()),
+                to: req.to.map(|d| d.timestamp()),
+            };
+            (user, query, notes, Some(window))
+        } else {
+            let (user, query, notes) = self.build_query(req);
+            (user, query, notes, None)
+        };
+        // Without filters the user's query runs alone: wrapped in a boolean query, a single term
+        // would lose tantivy's block-max pruning and its count from the term's document frequency.
+        let query: Box<dyn Query> = if query.clauses().len() == 1 {
+            user.box_clone()
+        } else {
+            Box::new(query)
+        };
+        Planned {
+            user,
+            query,
+            notes,
+            checks: Checks {
+                fetched_by: None,
+                window,
+            },
+        }
+    }
+
     /// As [`Self::build_query`]; with `matching`, a query only asked *whether* a document matches:
     /// no boosts or constant-score wrappers, so the presearcher can see every clause. Prefix terms
     /// expand to the words of `lexicon` (the archive when `None`).
@@ -396,8 +441,13 @@ impl ArticleIndex {
         req: &SearchRequest,
         interval: Interval,
     ) -> Result<Timeline, IndexError> {
-        let (_, query, _) = self.build_query(req);
-        let days = self.reader.searcher().search(&query, &PublishedDays)?;
+        let plan = self.plan(req);
+        let days = collect(
+            &self.reader.searcher(),
+            &*plan.query,
+            PublishedDays,
+            plan.checks,
+        )?;
         let mut counts: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
         let mut total = 0;
         for (day, n) in days {
@@ -446,12 +496,14 @@ impl ArticleIndex {
         field: FacetField,
         limit: usize,
     ) -> Result<Vec<FacetCount>, IndexError> {
-        let (_, query, _) = self.build_query(req);
-        let counts = self.reader.searcher().search(
-            &query,
-            &TermCounts {
+        let plan = self.plan(req);
+        let counts = collect(
+            &self.reader.searcher(),
+            &*plan.query,
+            TermCounts {
                 field: field.as_str(),
             },
+            plan.checks,
         )?;
         let mut list: Vec<FacetCount> = counts
             .into_iter()
@@ -477,8 +529,13 @@ impl ArticleIndex {
         // after the first. The first page needs no such filter (nothing was fetched after now),
         // and later ones check it per match on the fast field, far cheaper than a range clause
         // over the whole archive.
-        let (user_query, query, errors) = self.build_query(req);
-        let since_first_page = cursor.as_ref().map(|_| asof);
+        let Planned {
+            user: user_query,
+            query,
+            notes: errors,
+            mut checks,
+        } = self.plan(req);
+        checks.fetched_by = cursor.as_ref().map(|_| asof);
         let limit = req.limit.clamp(1, 100);
         if offset > 10_000 {
             return Err(IndexError::BadRequest {
@@ -487,25 +544,18 @@ impl ArticleIndex {
                     .into(),
             });
         }
-        // Without filters the user's query runs alone: wrapped in a boolean query, a single term
-        // would lose tantivy's block-max pruning and its count from the term's document frequency.
-        let query: Box<dyn Query> = if query.clauses().len() == 1 {
-            user_query.box_clone()
-        } else {
-            Box::new(query)
-        };
         let top = TopDocs::with_limit(limit).and_offset(offset);
         let (total, addrs): (usize, Vec<(f32, tantivy::DocAddress)>) = match req.sort {
             // A term or a union of terms finds its top hits by skipping whole blocks that cannot
             // make the page (block-max WAND), and counts without scoring (a lone term from its
             // document frequency): two cheap passes instead of scoring every match.
-            Sort::Relevance if prunable(&*query) && since_first_page.is_none() => {
+            Sort::Relevance if prunable(&*query) && checks.is_empty() => {
                 (query.count(&searcher)?, searcher.search(&*query, &top)?)
             }
-            Sort::Relevance => collect(&searcher, &*query, (Count, top), since_first_page)?,
+            Sort::Relevance => collect(&searcher, &*query, (Count, top), checks)?,
             Sort::Newest => {
                 let newest = top.order_by_fast_field::<TDateTime>("published", Order::Desc);
-                let (total, docs) = collect(&searcher, &*query, (Count, newest), since_first_page)?;
+                let (total, docs) = collect(&searcher, &*query, (Count, newest), checks)?;
                 (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
@@ -833,12 +883,33 @@ fn collect<C>(
     searcher: &tantivy::Searcher,
     query: &dyn Query,
     collector: C,
-    asof: Option<i64>,
+    checks: Checks,
 ) -> tantivy::Result<C::Fruit>
 where
     C: tantivy::collector::Collector + Send + Sync,
 {
-    match asof {
+    use tantivy::collector::FilterCollector;
+    let Some(Window { from, to }) = checks.window else {
+        return collect_fetched(searcher, query, collector, checks.fetched_by);
+    };
+    let published = move |p: TDateTime| {
+        let t = p.into_timestamp_secs();
+        from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u)
+    };
+    let collector = FilterCollector::new("published".to_string(), published, collector);
+    collect_fetched(searcher, query, collector, checks.fetched_by)
+}
+
+fn collect_fetched<C>(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    collector: C,
+    fetched_by: Option<i64>,
+) -> tantivy::Result<C::Fruit>
+where
+    C: tantivy::collector::Collector + Send + Sync,
+{
+    match fetched_by {
         None => searcher.search(query, &collector),
         Some(t) => searcher.search(
             query,
@@ -849,6 +920,37 @@ where
             ),
         ),
     }
+}
+
+/// A query ready to run: the user's part (for highlighting), the whole, the parser's notes, and
+/// what matches must pass on their fast fields.
+struct Planned {
+    user: Box<dyn Query>,
+    query: Box<dyn Query>,
+    notes: Vec<String>,
+    checks: Checks,
+}
+
+/// Conditions checked per match on fast fields rather than run as query clauses.
+#[derive(Debug, Clone, Copy, Default)]
+struct Checks {
+    /// Fetched at or before (Unix seconds): later pages of a search leave out what arrived after
+    /// the first.
+    fetched_by: Option<i64>,
+    /// Published within `[from, to)`.
+    window: Option<Window>,
+}
+
+impl Checks {
+    fn is_empty(&self) -> bool {
+        self.fetched_by.is_none() && self.window.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    from: Option<i64>,
+    to: Option<i64>,
 }
 
 /// Rewrites what tantivy's parser makes of `a AND NOT (b OR c)`: a required group holding only an
@@ -1180,6 +1282,72 @@ pub(crate) mod tests {
             // The first page is the full ranking's first page.
             assert_eq!(run(q, None, 5).1, full_hits[..5].to_vec(), "{q}");
         }
+    }
+
+    #[test]
+    fn a_date_range_checked_per_match_agrees_with_the_range_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        let day0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for n in 0..40i64 {
+            let body = if n % 2 == 0 {
+                "chips seized"
+            } else {
+                "tariffs cut"
+            };
+            let mut a = article(&format!("a{n:02}"), "News", body, Some("tariffs"));
+            a.published = Some(day0 + chrono::Duration::hours(12 * n));
+            w.upsert(&a).unwrap();
+        }
+        // An undated article never falls within a range.
+        let mut undated = article("undated", "News", "chips", Some("tariffs"));
+        undated.published = None;
+        w.upsert(&undated).unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let (from, to) = (
+            day0 + chrono::Duration::days(3),
+            day0 + chrono::Duration::days(9),
+        );
+        let req = |q: &str, topic: Option<&str>| SearchRequest {
+            q: q.into(),
+            topic: topic.map(str::to_string),
+            from: Some(from),
+            to: Some(to),
+            limit: 100,
+            ..Default::default()
+        };
+        // Days 3..9 hold a06..a17; `to` is exclusive.
+        let expected: Vec<String> = (6..18).map(|n| format!("a{n:02}")).collect();
+        // Words or a filter narrow the archive: the range is checked per match.
+        for (q, topic) in [("", Some("tariffs")), ("chips OR tariffs", None)] {
+            let r = req(q, topic);
+            assert!(idx.plan(&r).checks.window.is_some());
+            let mut ids: Vec<String> = idx
+                .search(&r)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            ids.sort();
+            assert_eq!(ids, expected, "{q:?} {topic:?}");
+            let timeline = idx.timeline(&r, Interval::Day).unwrap();
+            assert_eq!(timeline.total, 12);
+            assert_eq!(timeline.buckets.len(), 6);
+            assert!(timeline.buckets.iter().all(|b| b.count == 2));
+            let facets = idx.facets(&r, FacetField::Topic, 10).unwrap();
+            assert_eq!(facets[0].count, 12);
+        }
+        // A range alone stays a query clause, with the same result.
+        let alone = req("", None);
+        assert!(idx.plan(&alone).checks.window.is_none());
+        assert_eq!(idx.search(&alone).unwrap().total, 12);
+        let chips = idx.search(&req("chips", None)).unwrap();
+        assert_eq!(chips.total, 6);
     }
 
     #[test]

@@ -252,10 +252,22 @@ fn params(p: Params) -> Result<SearchParams, ApiError> {
         .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-/// Runs index work off the async threads.
+/// Runs index work off the async threads, one more at a time than there are cores. Searches are
+/// CPU-bound: sixteen of them time-sliced over two cores all finish late, and starve the async
+/// threads that read requests and write responses; queued, each runs at full speed in turn (the
+/// one extra keeps a core busy while a finished search hands its slot on).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, store::IndexError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores + 1)
+    });
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

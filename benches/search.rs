@@ -690,14 +690,9 @@ async fn fts_handler(
     p: FtsParams,
     f: fn(&Connection, &FtsParams) -> rusqlite::Result<serde_json::Value>,
 ) -> FtsReply {
-    // The same bound on concurrent queries as wirewatch's API (cores + 1), so neither engine is
-    // measured time-slicing sixteen queries over two cores.
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let slots = SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores + 1)
-    });
-    let _slot = slots
+    // The same bound on concurrent queries as wirewatch's API (cores + 1; the engines are loaded
+    // one after the other), so neither is measured time-slicing sixteen queries over two cores.
+    let _slot = wirewatch::api::query_slots()
         .acquire()
         .await
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -252,6 +252,16 @@ fn params(p: Params) -> Result<SearchParams, ApiError> {
         .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
+/// The turns index queries take: one more at a time than there are cores (see [`blocking`]).
+/// Public so that a benchmark's peer engine can be held to the same bound.
+pub fn query_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores + 1)
+    })
+}
+
 /// Runs index work off the async threads, one more at a time than there are cores. Searches are
 /// CPU-bound: sixteen of them time-sliced over two cores all finish late, and starve the async
 /// threads that read requests and write responses; queued, each runs at full speed in turn (the
@@ -259,12 +269,7 @@ fn params(p: Params) -> Result<SearchParams, ApiError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, store::IndexError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let slots = SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores + 1)
-    });
-    let _slot = slots
+    let _slot = query_slots()
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;

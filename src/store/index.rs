@@ -130,8 +130,8 @@ impl ArticleIndex {
             std::fs::create_dir_all(dir)?;
             let (schema, _) = schema();
             // Stored articles are read back for each hit of a page: in 4 KB blocks (one or two
-            // articles) rather than tantivy's 16 KB, a hit decompresses a quarter as much. Set
-            // when an archive is created; older archives keep theirs until rebuilt.
+            // articles) rather than tantivy's 16 KB, a hit decompresses a quarter as much.
+            // tantivy fixes this when an index is created: older archives keep 16 KB blocks.
             let settings = tantivy::IndexSettings {
                 docstore_blocksize: 4096,
                 ..Default::default()

@@ -335,7 +335,7 @@ impl ArticleIndex {
         // Without filters the user's query runs alone: wrapped in a boolean query, a single term
         // would lose tantivy's block-max pruning and its count from the term's document frequency.
         let query: Box<dyn Query> = if query.clauses().len() == 1 {
-            user.box_clone()
+            flatten_unions(user.box_clone())
         } else {
             Box::new(query)
         };
@@ -879,18 +879,52 @@ pub enum Sort {
 /// Whether tantivy finds `q`'s top hits with block-max pruning: a term (boosted or not), or
 /// terms any of which may match. Only a choice of plan: either answer gives the same results.
 fn prunable(q: &dyn Query) -> bool {
-    let term = |q: &dyn Query| {
-        q.downcast_ref::<TermQuery>().is_some()
-            // tantivy does not lend out a boost's query; a boosted term scores as a term.
-            || (q.downcast_ref::<tantivy::query::BoostQuery>().is_some()
-                && format!("{q:?}").starts_with("Boost(query=TermQuery("))
+    is_term(q) || terms_of_union(q).is_some()
+}
+
+/// A term query, boosted or not.
+fn is_term(q: &dyn Query) -> bool {
+    q.downcast_ref::<TermQuery>().is_some()
+        // tantivy does not lend out a boost's query; a boosted term scores as a term.
+        || (q.downcast_ref::<tantivy::query::BoostQuery>().is_some()
+            && format!("{q:?}").starts_with("Boost(query=TermQuery("))
+}
+
+/// The clauses of `q` when it is a union of terms (any one of which makes a match).
+fn terms_of_union(q: &dyn Query) -> Option<&[(Occur, Box<dyn Query>)]> {
+    let b = q.downcast_ref::<BooleanQuery>()?;
+    let clauses = b.clauses();
+    (b.get_minimum_number_should_match() <= 1
+        && clauses
+            .iter()
+            .all(|(occur, c)| *occur == Occur::Should && is_term(c.as_ref())))
+    .then_some(clauses)
+}
+
+/// `chips OR wafers` over title, body and summary parses to a union of two unions of terms; as
+/// one union of the six terms it scores the same (tantivy sums the scores of optional clauses,
+/// nested or not) and takes block-max pruning like a single word.
+fn flatten_unions(q: Box<dyn Query>) -> Box<dyn Query> {
+    let Some(b) = q.downcast_ref::<BooleanQuery>() else {
+        return q;
     };
-    term(q)
-        || q.downcast_ref::<BooleanQuery>().is_some_and(|b| {
-            b.clauses()
-                .iter()
-                .all(|(occur, c)| *occur == Occur::Should && term(c.as_ref()))
-        })
+    if b.get_minimum_number_should_match() > 1 {
+        return q;
+    }
+    let mut flat: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (occur, clause) in b.clauses() {
+        if *occur != Occur::Should {
+            return q;
+        }
+        if is_term(clause.as_ref()) {
+            flat.push((Occur::Should, clause.box_clone()));
+        } else if let Some(inner) = terms_of_union(clause.as_ref()) {
+            flat.extend(inner.iter().map(|(o, c)| (*o, c.box_clone())));
+        } else {
+            return q;
+        }
+    }
+    Box::new(BooleanQuery::new(flat))
 }
 
 /// How many documents hold at least one of `terms`. Their postings are decoded a block at a time
@@ -1325,8 +1359,9 @@ pub(crate) mod tests {
                 q: q.into(),
                 ..Default::default()
             });
-            // Unions of unions are not flattened (yet): they take the full pass both times.
+            // A union of per-word unions is pruned once flattened.
             assert_eq!(prunable(&*user), q != "chips OR tariffs", "{q}");
+            assert!(prunable(&*flatten_unions(user)), "{q}");
             // The same query with a filter that keeps everything takes the full scoring pass.
             let (pruned, pruned_hits) = run(q, None, 100);
             let (full, full_hits) = run(q, Some("tariffs"), 100);

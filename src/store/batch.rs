@@ -232,6 +232,15 @@ struct Postings {
     at: Vec<Occurrence>,
 }
 
+impl Postings {
+    /// The occurrences in document `doc`, in order of position.
+    fn in_doc(&self, doc: DocId) -> &[Occurrence] {
+        let start = self.at.partition_point(|o| o.doc < doc);
+        let end = self.at.partition_point(|o| o.doc <= doc);
+        &self.at[start..end]
+    }
+}
+
 /// A word of a text field in one document: its position, and where it is written (bytes).
 #[derive(Clone, Copy)]
 struct Occurrence {
@@ -298,16 +307,9 @@ impl Batch<'_> {
     /// Where `word` (in lower case, as the index spells it) is written in the body of the
     /// batch's article `doc`: byte ranges, in order.
     pub fn in_body(&self, doc: usize, word: &str) -> impl Iterator<Item = Range<usize>> + '_ {
-        let body = self.archive.fields().body;
-        let all = (self.text.iter())
-            .find(|(f, _)| *f == body)
-            .and_then(|(_, words)| words.get(word.as_bytes()))
-            .map_or(&[][..], |p| p.at.as_slice());
-        let doc = doc as DocId;
-        let start = all.partition_point(|o| o.doc < doc);
-        all[start..]
+        (self.postings_of(self.archive.fields().body, word.as_bytes()))
+            .map_or(&[][..], |p| p.in_doc(doc as DocId))
             .iter()
-            .take_while(move |o| o.doc == doc)
             .map(|o| o.from as usize..o.to as usize)
     }
 
@@ -332,12 +334,7 @@ impl Batch<'_> {
 
     /// Whether `doc` holds `terms` one right after the other.
     fn holds_phrase(&self, doc: DocId, terms: &[Term]) -> bool {
-        let at = |t: &Term| -> &[Occurrence] {
-            let all = self.words(t).map_or(&[][..], |p| p.at.as_slice());
-            let start = all.partition_point(|o| o.doc < doc);
-            let end = all.partition_point(|o| o.doc <= doc);
-            &all[start..end]
-        };
+        let at = |t: &Term| self.words(t).map_or(&[][..], |p| p.in_doc(doc));
         let Some((first, rest)) = terms.split_first() else {
             return false;
         };
@@ -359,8 +356,13 @@ impl Batch<'_> {
 
     /// The postings of a term of a text field.
     fn words(&self, term: &Term) -> Option<&Postings> {
-        let (_, words) = self.text.iter().find(|(f, _)| *f == term.field())?;
-        words.get(term.serialized_value_bytes())
+        self.postings_of(term.field(), term.serialized_value_bytes())
+    }
+
+    /// The postings of `word` (its UTF-8 bytes) in text field `field`.
+    fn postings_of(&self, field: Field, word: &[u8]) -> Option<&Postings> {
+        let (_, words) = self.text.iter().find(|(f, _)| *f == field)?;
+        words.get(word)
     }
 
     /// Whether any of the batch's articles holds `term`.

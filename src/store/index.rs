@@ -19,6 +19,7 @@ use tantivy::{
     Term, doc,
 };
 
+use super::wordsets::{self, WordSets};
 use crate::analyze::{Analysis, TopicScore};
 
 #[derive(Debug, thiserror::Error)]
@@ -339,6 +340,20 @@ impl ArticleIndex {
         } else {
             Box::new(query)
         };
+        // A date range that stayed a query clause is not a set of words.
+        let sets = if dated && window.is_none() {
+            None
+        } else {
+            WordSets::of(&*user).map(|mut sets| {
+                for term in self.filter_terms(req) {
+                    sets.require(vec![term]);
+                }
+                if let Some(min) = req.min_score {
+                    sets.require(self.min_score_terms(req, min));
+                }
+                sets
+            })
+        };
         Planned {
             user,
             query,
@@ -347,6 +362,7 @@ impl ArticleIndex {
                 fetched_by: None,
                 window,
             },
+            sets,
         }
     }
 
@@ -396,34 +412,16 @@ impl ArticleIndex {
                 Box::new(ConstScoreQuery::new(q, 0.0))
             }
         };
-        let exact = |field: Field, value: &str| -> Box<dyn Query> {
-            unscored(Box::new(TermQuery::new(
-                Term::from_field_text(field, value),
-                IndexRecordOption::Basic,
-            )))
-        };
-        for (field, value) in [
-            (f.topic, &req.topic),
-            (f.entity, &req.entity),
-            (f.source, &req.source),
-            (f.lang, &req.lang),
-        ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                clauses.push((Occur::Must, exact(field, v)));
-            }
+        for term in self.filter_terms(req) {
+            let exact = TermQuery::new(term, IndexRecordOption::Basic);
+            clauses.push((Occur::Must, unscored(Box::new(exact))));
         }
         if let Some(min) = req.min_score {
-            let topics: Vec<&str> = match req.topic.as_deref().filter(|t| !t.is_empty()) {
-                Some(t) => vec![t],
-                None => crate::analyze::TOPICS.to_vec(),
-            };
-            let terms = topics.iter().flat_map(|t| {
-                (percent(min)..=100)
-                    .map(move |p| Term::from_field_text(f.topic, &score_term(t, p as f64 / 100.0)))
-            });
             clauses.push((
                 Occur::Must,
-                unscored(Box::new(tantivy::query::TermSetQuery::new(terms))),
+                unscored(Box::new(tantivy::query::TermSetQuery::new(
+                    self.min_score_terms(req, min),
+                ))),
             ));
         }
         use std::ops::Bound;
@@ -444,6 +442,40 @@ impl ArticleIndex {
         (user_query, BooleanQuery::new(clauses), errors)
     }
 
+    /// The exact values the request's filters ask for (topic, entity, source, language).
+    fn filter_terms(&self, req: &SearchRequest) -> Vec<Term> {
+        let f = self.fields;
+        [
+            (f.topic, &req.topic),
+            (f.entity, &req.entity),
+            (f.source, &req.source),
+            (f.lang, &req.lang),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| {
+            let v = value.as_deref().filter(|v| !v.is_empty())?;
+            Some(Term::from_field_text(field, v))
+        })
+        .collect()
+    }
+
+    /// The terms of which an article about the request's topic (or any topic) at `min` or more
+    /// holds one.
+    fn min_score_terms(&self, req: &SearchRequest, min: f64) -> Vec<Term> {
+        let topics: Vec<&str> = match req.topic.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => vec![t],
+            None => crate::analyze::TOPICS.to_vec(),
+        };
+        let field = self.fields.topic;
+        topics
+            .iter()
+            .flat_map(|t| {
+                (percent(min)..=100)
+                    .map(move |p| Term::from_field_text(field, &score_term(t, p as f64 / 100.0)))
+            })
+            .collect()
+    }
+
     /// Matches per calendar day, ISO week or month (UTC), empty buckets included, from `from` (or
     /// the first match) to `to` (or the last match).
     pub fn timeline(
@@ -452,12 +484,7 @@ impl ArticleIndex {
         interval: Interval,
     ) -> Result<Timeline, IndexError> {
         let plan = self.plan(req);
-        let days = collect(
-            &self.reader.searcher(),
-            &*plan.query,
-            PublishedDays,
-            plan.checks,
-        )?;
+        let days = collect(&self.reader.searcher(), &plan, PublishedDays)?;
         let mut counts: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
         let mut total = 0;
         for (day, n) in days {
@@ -509,11 +536,10 @@ impl ArticleIndex {
         let plan = self.plan(req);
         let counts = collect(
             &self.reader.searcher(),
-            &*plan.query,
+            &plan,
             TermCounts {
                 field: field.as_str(),
             },
-            plan.checks,
         )?;
         let mut list: Vec<FacetCount> = counts
             .into_iter()
@@ -539,13 +565,8 @@ impl ArticleIndex {
         // after the first. The first page needs no such filter (nothing was fetched after now),
         // and later ones check it per match on the fast field, far cheaper than a range clause
         // over the whole archive.
-        let Planned {
-            user: user_query,
-            query,
-            notes: errors,
-            mut checks,
-        } = self.plan(req);
-        checks.fetched_by = cursor.as_ref().map(|_| asof);
+        let mut plan = self.plan(req);
+        plan.checks.fetched_by = cursor.as_ref().map(|_| asof);
         let limit = req.limit.clamp(1, 100);
         if offset > 10_000 {
             return Err(IndexError::BadRequest {
@@ -559,24 +580,23 @@ impl ArticleIndex {
             // A term or a union of terms finds its top hits by skipping whole blocks that cannot
             // make the page (block-max WAND), and counts without scoring (a lone term from its
             // document frequency): two cheap passes instead of scoring every match.
-            Sort::Relevance if prunable(&*query) && checks.is_empty() => {
-                let mut terms = Vec::new();
-                query.query_terms(&mut |t, _| terms.push(t.clone()));
-                (
-                    union_count(&searcher, &terms)?,
-                    searcher.search(&*query, &top)?,
-                )
+            Sort::Relevance if prunable(&*plan.query) && plan.checks.is_empty() => {
+                let total = match &plan.sets {
+                    Some(sets) => wordsets::count(&searcher, sets)?,
+                    None => searcher.search(&*plan.query, &Count)?,
+                };
+                (total, searcher.search(&*plan.query, &top)?)
             }
-            Sort::Relevance => collect(&searcher, &*query, (Count, top), checks)?,
+            Sort::Relevance => collect(&searcher, &plan, (Count, top))?,
             Sort::Newest => {
                 let newest = top.order_by_fast_field::<TDateTime>("published", Order::Desc);
-                let (total, docs) = collect(&searcher, &*query, (Count, newest), checks)?;
+                let (total, docs) = collect(&searcher, &plan, (Count, newest))?;
                 (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
-        let mut title_snippets = SnippetGenerator::create(&searcher, &*user_query, f.title)?;
+        let mut title_snippets = SnippetGenerator::create(&searcher, &*plan.user, f.title)?;
         title_snippets.set_max_num_chars(300);
-        let mut body_snippets = SnippetGenerator::create(&searcher, &*user_query, f.body)?;
+        let mut body_snippets = SnippetGenerator::create(&searcher, &*plan.user, f.body)?;
         body_snippets.set_max_num_chars(240);
         let mut hits = Vec::with_capacity(addrs.len());
         for (score, addr) in &addrs {
@@ -618,7 +638,7 @@ impl ArticleIndex {
                 .then(|| encode_cursor(Cursor { offset: next, asof })),
             hits,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
-            notes: errors,
+            notes: plan.notes,
         })
     }
 }
@@ -747,13 +767,24 @@ pub struct FacetCount {
     pub count: u64,
 }
 
-/// Counts matches per UTC day of the `published` fast field (days since 1970-01-01): a few
-/// hundred counters rather than a timestamp per match.
+/// Counts matches per UTC day of the `published` fast field (days since 1970-01-01): a counter
+/// per day between the segment's first and last date rather than a timestamp per match.
 struct PublishedDays;
 
 struct PublishedDaysSegment {
     column: tantivy::columnar::Column<TDateTime>,
-    days: HashMap<i64, u64>,
+    first_day: i64,
+    days: Vec<u64>,
+    /// Days outside `days` (all of them when the segment spans too long for counters).
+    spill: HashMap<i64, u64>,
+}
+
+/// More days than this between a segment's first and last date (a stray year-1 date) and the
+/// counters would cost more than they save; such segments count in a map.
+const MAX_DAY_SPAN: i64 = 100_000;
+
+fn day_of(d: TDateTime) -> i64 {
+    d.into_timestamp_secs().div_euclid(86_400)
 }
 
 impl tantivy::collector::Collector for PublishedDays {
@@ -765,9 +796,19 @@ impl tantivy::collector::Collector for PublishedDays {
         _: tantivy::SegmentOrdinal,
         reader: &tantivy::SegmentReader,
     ) -> tantivy::Result<PublishedDaysSegment> {
+        let column = reader.fast_fields().date("published")?;
+        let (first_day, last_day) = (day_of(column.min_value()), day_of(column.max_value()));
+        let span = last_day - first_day + 1;
+        let days = if (1..=MAX_DAY_SPAN).contains(&span) {
+            vec![0; span as usize]
+        } else {
+            Vec::new()
+        };
         Ok(PublishedDaysSegment {
-            column: reader.fast_fields().date("published")?,
-            days: HashMap::new(),
+            column,
+            first_day,
+            days,
+            spill: HashMap::new(),
         })
     }
 
@@ -788,16 +829,27 @@ impl tantivy::collector::SegmentCollector for PublishedDaysSegment {
     type Fruit = HashMap<i64, u64>;
 
     fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
-        if let Some(d) = self.column.first(doc) {
-            *self
-                .days
-                .entry(d.into_timestamp_secs().div_euclid(86_400))
-                .or_default() += 1;
+        let Some(d) = self.column.first(doc) else {
+            return;
+        };
+        let day = day_of(d);
+        match usize::try_from(day - self.first_day)
+            .ok()
+            .and_then(|i| self.days.get_mut(i))
+        {
+            Some(n) => *n += 1,
+            None => *self.spill.entry(day).or_default() += 1,
         }
     }
 
     fn harvest(self) -> Self::Fruit {
-        self.days
+        let mut out = self.spill;
+        for (i, &n) in self.days.iter().enumerate() {
+            if n != 0 {
+                *out.entry(self.first_day + i as i64).or_default() += n;
+            }
+        }
+        out
     }
 }
 
@@ -883,7 +935,7 @@ fn prunable(q: &dyn Query) -> bool {
 }
 
 /// A term query, boosted or not.
-fn is_term(q: &dyn Query) -> bool {
+pub(super) fn is_term(q: &dyn Query) -> bool {
     q.downcast_ref::<TermQuery>().is_some()
         // tantivy does not lend out a boost's query; a boosted term scores as a term.
         || (q.downcast_ref::<tantivy::query::BoostQuery>().is_some()
@@ -927,89 +979,59 @@ fn flatten_unions(q: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(flat))
 }
 
-/// How many documents hold at least one of `terms`. Their postings are decoded a block at a time
-/// into a bitmap per segment: several times cheaper than tantivy's union, which merges the lists
-/// document by document (for a one-word query over title, body and summary, the count was the
-/// largest single cost of a search).
-fn union_count(searcher: &tantivy::Searcher, terms: &[Term]) -> tantivy::Result<usize> {
-    let mut total = 0;
-    for segment in searcher.segment_readers() {
-        let mut bits = vec![0u64; (segment.max_doc() as usize).div_ceil(64)];
-        for term in terms {
-            let postings = segment.inverted_index(term.field())?;
-            let Some(mut block) = postings.read_block_postings(term, IndexRecordOption::Basic)?
-            else {
-                continue;
-            };
-            loop {
-                let docs = block.docs();
-                if docs.is_empty() {
-                    break;
-                }
-                for &d in docs {
-                    if let Some(word) = bits.get_mut(d as usize / 64) {
-                        *word |= 1 << (d % 64);
-                    }
-                }
-                block.advance();
-            }
-        }
-        total += match segment.alive_bitset() {
-            None => bits.iter().map(|w| w.count_ones() as usize).sum(),
-            Some(alive) => (bits.iter().enumerate())
-                .flat_map(|(i, &w)| {
-                    (0..64u32)
-                        .filter(move |b| w & (1 << b) != 0)
-                        .map(move |b| i as u32 * 64 + b)
-                })
-                .filter(|&d| alive.is_alive(d))
-                .count(),
-        };
-    }
-    Ok(total)
-}
-
-/// Runs `collector`, over documents fetched at or before `asof` only when one is given.
+/// Runs `collector` over the plan's matches that pass its checks: from bitmaps of word sets when
+/// the query is made of words, by tantivy otherwise.
 fn collect<C>(
     searcher: &tantivy::Searcher,
-    query: &dyn Query,
+    plan: &Planned,
     collector: C,
-    checks: Checks,
 ) -> tantivy::Result<C::Fruit>
 where
     C: tantivy::collector::Collector + Send + Sync,
 {
     use tantivy::collector::FilterCollector;
-    let Some(Window { from, to }) = checks.window else {
-        return collect_fetched(searcher, query, collector, checks.fetched_by);
+    let Some(Window { from, to }) = plan.checks.window else {
+        return collect_fetched(searcher, plan, collector);
     };
     let published = move |p: TDateTime| {
         let t = p.into_timestamp_secs();
         from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u)
     };
     let collector = FilterCollector::new("published".to_string(), published, collector);
-    collect_fetched(searcher, query, collector, checks.fetched_by)
+    collect_fetched(searcher, plan, collector)
 }
 
+/// As [`collect`], over documents fetched at or before the plan's `fetched_by` when it has one.
 fn collect_fetched<C>(
     searcher: &tantivy::Searcher,
-    query: &dyn Query,
+    plan: &Planned,
     collector: C,
-    fetched_by: Option<i64>,
 ) -> tantivy::Result<C::Fruit>
 where
     C: tantivy::collector::Collector + Send + Sync,
 {
-    match fetched_by {
-        None => searcher.search(query, &collector),
-        Some(t) => searcher.search(
-            query,
+    match plan.checks.fetched_by {
+        None => run(searcher, plan, &collector),
+        Some(t) => run(
+            searcher,
+            plan,
             &tantivy::collector::FilterCollector::new(
                 "fetched".to_string(),
                 move |fetched: TDateTime| fetched.into_timestamp_secs() <= t,
                 collector,
             ),
         ),
+    }
+}
+
+fn run<C: tantivy::collector::Collector>(
+    searcher: &tantivy::Searcher,
+    plan: &Planned,
+    collector: &C,
+) -> tantivy::Result<C::Fruit> {
+    match &plan.sets {
+        Some(sets) => wordsets::collect(searcher, sets, &*plan.query, collector),
+        None => searcher.search(&*plan.query, collector),
     }
 }
 
@@ -1020,6 +1042,8 @@ struct Planned {
     query: Box<dyn Query>,
     notes: Vec<String>,
     checks: Checks,
+    /// What `query` matches as sets of words, when it is made of words and exact filters alone.
+    sets: Option<WordSets>,
 }
 
 /// Conditions checked per match on fast fields rather than run as query clauses.
@@ -1393,6 +1417,138 @@ pub(crate) mod tests {
         }
         // 36 before: bodies with "chips" (n % 4 < 2) or titles "Chips" (n % 5 == 0); six of a00-a09 went.
         assert_eq!(run("chips", None, 100).0, 30);
+    }
+
+    /// Queries of words and exact filters run from bitmaps of word sets; the same plans run by
+    /// tantivy itself must count, rank, score, bucket and facet alike — across segments, with
+    /// replaced (deleted) documents, undated articles, date windows and the paging filter.
+    #[test]
+    fn word_sets_match_score_and_count_like_tantivy() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        let words = [
+            "chips", "tariffs", "wafers", "rose", "seized", "cut", "export",
+        ];
+        let day0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let topics = ["tariffs", "export_controls", "sanctions"];
+        for n in 0..300usize {
+            // A different mix of words, repeats and lengths per article.
+            let body: Vec<&str> = (0..(3 + n % 7))
+                .map(|i| words[(n * 7 + i * i * 3 + n / 5) % words.len()])
+                .collect();
+            let title = words[(n * 3) % words.len()];
+            let mut a = article(
+                &format!("a{n:03}"),
+                title,
+                &body.join(" "),
+                Some(topics[n % 3]),
+            );
+            a.analysis.topics[0].score = (n % 10) as f64 / 10.0;
+            a.source = ["S1", "S2"][n % 2].into();
+            a.published = (n % 17 != 0).then(|| day0 + chrono::Duration::hours(7 * n as i64));
+            w.upsert(&a).unwrap();
+            if n % 100 == 99 {
+                w.commit().unwrap();
+            }
+        }
+        // Replace some: their old documents stay behind, deleted, until a merge.
+        for n in (0..300).step_by(9) {
+            w.upsert(&article(&format!("a{n:03}"), "wafers", "export cut", None))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let searcher = idx.reader.searcher();
+        assert!(searcher.segment_readers().len() > 1);
+        let window = (
+            day0 + chrono::Duration::days(5),
+            day0 + chrono::Duration::days(40),
+        );
+        let cases: Vec<SearchRequest> = [
+            ("chips", None, None, false),
+            ("chips AND tariffs", None, None, false),
+            ("chips OR wafers", Some("tariffs"), None, false),
+            ("chips NOT seized", None, None, true),
+            ("NOT chips", None, Some("S1"), false),
+            ("title:chips AND body:rose", None, None, false),
+            (
+                "chips AND (tariffs OR wafers) AND NOT cut",
+                None,
+                None,
+                true,
+            ),
+            ("", Some("sanctions"), Some("S2"), true),
+            ("*", None, Some("S1"), false),
+            ("export AND rose", Some("export_controls"), None, true),
+        ]
+        .into_iter()
+        .flat_map(|(q, topic, source, dated)| {
+            let base = SearchRequest {
+                q: q.into(),
+                topic: topic.map(str::to_string),
+                source: source.map(str::to_string),
+                limit: 15,
+                ..Default::default()
+            };
+            let mut out = vec![base.clone()];
+            if dated {
+                out.push(SearchRequest {
+                    from: Some(window.0),
+                    to: Some(window.1),
+                    ..base.clone()
+                });
+            }
+            out.push(SearchRequest {
+                min_score: Some(0.5),
+                ..base
+            });
+            out
+        })
+        .collect();
+        for req in &cases {
+            let mut with_sets = idx.plan(req);
+            assert!(with_sets.sets.is_some(), "{req:?}");
+            with_sets.checks.fetched_by = Some(Utc::now().timestamp());
+            let without = Planned {
+                sets: None,
+                user: with_sets.user.box_clone(),
+                query: with_sets.query.box_clone(),
+                notes: Vec::new(),
+                checks: with_sets.checks,
+            };
+            let top = || (Count, TopDocs::with_limit(15).and_offset(2));
+            let (n1, hits1) = collect(&searcher, &with_sets, top()).unwrap();
+            let (n2, hits2) = collect(&searcher, &without, top()).unwrap();
+            assert_eq!(n1, n2, "{req:?}");
+            assert!(n1 > 0, "a case that matches nothing tests little: {req:?}");
+            assert_eq!(hits1.len(), hits2.len(), "{req:?}");
+            for ((s1, a1), (s2, a2)) in hits1.iter().zip(&hits2) {
+                assert_eq!(a1, a2, "{req:?}");
+                assert!((s1 - s2).abs() < 1e-5, "{req:?}: {s1} vs {s2}");
+            }
+            let newest = || {
+                TopDocs::with_limit(10).order_by_fast_field::<TDateTime>("published", Order::Desc)
+            };
+            let by_date1 = collect(&searcher, &with_sets, newest()).unwrap();
+            let by_date2 = collect(&searcher, &without, newest()).unwrap();
+            assert_eq!(by_date1, by_date2, "{req:?}");
+            let days1 = collect(&searcher, &with_sets, PublishedDays).unwrap();
+            let days2 = collect(&searcher, &without, PublishedDays).unwrap();
+            assert_eq!(days1, days2, "{req:?}");
+            let facets = || TermCounts { field: "source" };
+            let f1 = collect(&searcher, &with_sets, facets()).unwrap();
+            let f2 = collect(&searcher, &without, facets()).unwrap();
+            assert_eq!(f1, f2, "{req:?}");
+        }
+        // Phrases are not sets of words: tantivy runs them.
+        let phrase = SearchRequest {
+            q: "\"chips tariffs\"".into(),
+            ..Default::default()
+        };
+        assert!(idx.plan(&phrase).sets.is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod canonical;
 pub mod index;
 mod prefix;
 pub mod state;
+mod wordsets;
 pub mod writer;
 
 pub use index::{ArticleIndex, IndexError, SearchRequest, SearchResponse, Sort, StoredArticle};

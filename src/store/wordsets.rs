@@ -1,0 +1,257 @@
+//! Queries made of words alone — `a AND b`, `a OR b`, `a NOT b`, each word over title, body and
+//! summary, plus exact filters such as a topic — matched from bitmaps instead of tantivy's
+//! scorers. Each word's postings are decoded a block at a time into one bit per document of a
+//! segment; the sets are then intersected word by word. tantivy merges unions document by
+//! document (a word over three fields is a union of three lists), which was the largest cost of
+//! `AND`, of a topic filter beside words, and of timelines; the bitmaps do the same work a
+//! machine word at a time. Scores, where a collector needs them, still come from tantivy: its
+//! scorer is moved to each match, so a page ranks exactly as a full pass would.
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, Term};
+
+/// What a query made of words matches: documents holding a word of every set in `all` and no
+/// word of any set in `none`. No set in `all` means every document.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WordSets {
+    all: Vec<Vec<Term>>,
+    none: Vec<Vec<Term>>,
+}
+
+impl WordSets {
+    /// The sets `q` stands for, or `None` when it holds anything but words (a phrase, a range, a
+    /// required number of optional clauses), which tantivy then runs itself.
+    pub(super) fn of(q: &dyn Query) -> Option<WordSets> {
+        if q.downcast_ref::<AllQuery>().is_some() {
+            return Some(WordSets::default());
+        }
+        if let Some(terms) = union_of_terms(q) {
+            return Some(WordSets {
+                all: vec![terms],
+                none: Vec::new(),
+            });
+        }
+        let b = q.downcast_ref::<BooleanQuery>()?;
+        let clauses = b.clauses();
+        let required = clauses.iter().any(|(o, _)| *o == Occur::Must);
+        let mut sets = WordSets::default();
+        if !required {
+            // Only optional clauses (and exclusions): a union; each clause must be one.
+            if b.get_minimum_number_should_match() > 1 {
+                return None;
+            }
+            // `NOT chips` parses to an exclusion beside an optional match-everything.
+            let mut everything = false;
+            let mut any = Vec::new();
+            for (occur, clause) in clauses {
+                match occur {
+                    Occur::Should if clause.downcast_ref::<AllQuery>().is_some() => {
+                        everything = true
+                    }
+                    Occur::Should => any.extend(union_of_terms(clause.as_ref())?),
+                    Occur::MustNot => sets.none.push(union_of_terms(clause.as_ref())?),
+                    Occur::Must => unreachable!("no required clause here"),
+                }
+            }
+            if everything {
+                return Some(sets);
+            }
+            if any.is_empty() {
+                // Exclusions alone match nothing in tantivy; leave that to it.
+                return None;
+            }
+            sets.all.push(any);
+            return Some(sets);
+        }
+        // Required clauses decide what matches; optional ones beside them only add to scores.
+        if b.get_minimum_number_should_match() > 0 {
+            return None;
+        }
+        for (occur, clause) in clauses {
+            match occur {
+                Occur::Must => {
+                    let inner = WordSets::of(clause.as_ref())?;
+                    sets.all.extend(inner.all);
+                    sets.none.extend(inner.none);
+                }
+                Occur::MustNot => sets.none.push(union_of_terms(clause.as_ref())?),
+                Occur::Should => {}
+            }
+        }
+        Some(sets)
+    }
+
+    /// Also requires one of `terms` (an exact filter such as a topic).
+    pub(super) fn require(&mut self, terms: Vec<Term>) {
+        self.all.push(terms);
+    }
+
+    /// The matching documents of one segment, deleted ones included, as one bit per document.
+    fn bitmap(&self, segment: &SegmentReader) -> tantivy::Result<Vec<u64>> {
+        let words = (segment.max_doc() as usize).div_ceil(64);
+        // The set with the fewest postings first: later sets only narrow it, and once it is empty
+        // the rest need not be read.
+        let mut order: Vec<(u64, &Vec<Term>)> = Vec::with_capacity(self.all.len());
+        for set in &self.all {
+            let mut n = 0u64;
+            for t in set {
+                n += u64::from(segment.inverted_index(t.field())?.doc_freq(t)?);
+            }
+            order.push((n, set));
+        }
+        order.sort_by_key(|(n, _)| *n);
+        let mut bits = match order.first() {
+            None => {
+                let mut all = vec![u64::MAX; words];
+                let tail = segment.max_doc() % 64;
+                if let (Some(last), true) = (all.last_mut(), tail != 0) {
+                    *last = (1u64 << tail) - 1;
+                }
+                all
+            }
+            Some((_, set)) => union_bits(segment, set, words)?,
+        };
+        let mut scratch = Vec::new();
+        for (_, set) in order.iter().skip(1) {
+            if bits.iter().all(|&w| w == 0) {
+                return Ok(bits);
+            }
+            scratch.clear();
+            scratch.resize(words, 0);
+            or_postings(segment, set, &mut scratch)?;
+            for (b, s) in bits.iter_mut().zip(&scratch) {
+                *b &= s;
+            }
+        }
+        for set in &self.none {
+            scratch.clear();
+            scratch.resize(words, 0);
+            or_postings(segment, set, &mut scratch)?;
+            for (b, s) in bits.iter_mut().zip(&scratch) {
+                *b &= !s;
+            }
+        }
+        Ok(bits)
+    }
+}
+
+/// The terms of `q` when it is a term (boosted or not) or a union of such.
+fn union_of_terms(q: &dyn Query) -> Option<Vec<Term>> {
+    if super::index::is_term(q) {
+        let mut terms = Vec::new();
+        q.query_terms(&mut |t, _| terms.push(t.clone()));
+        return Some(terms);
+    }
+    let b = q.downcast_ref::<BooleanQuery>()?;
+    if b.get_minimum_number_should_match() > 1 {
+        return None;
+    }
+    let mut terms = Vec::new();
+    for (occur, clause) in b.clauses() {
+        if *occur != Occur::Should {
+            return None;
+        }
+        terms.extend(union_of_terms(clause.as_ref())?);
+    }
+    Some(terms)
+}
+
+fn union_bits(segment: &SegmentReader, set: &[Term], words: usize) -> tantivy::Result<Vec<u64>> {
+    let mut bits = vec![0u64; words];
+    or_postings(segment, set, &mut bits)?;
+    Ok(bits)
+}
+
+/// Sets the bit of every document holding one of `terms`.
+fn or_postings(segment: &SegmentReader, terms: &[Term], bits: &mut [u64]) -> tantivy::Result<()> {
+    for term in terms {
+        let postings = segment.inverted_index(term.field())?;
+        let Some(mut block) = postings.read_block_postings(term, IndexRecordOption::Basic)? else {
+            continue;
+        };
+        loop {
+            let docs = block.docs();
+            if docs.is_empty() {
+                break;
+            }
+            for &d in docs {
+                if let Some(word) = bits.get_mut(d as usize / 64) {
+                    *word |= 1 << (d % 64);
+                }
+            }
+            block.advance();
+        }
+    }
+    Ok(())
+}
+
+/// The documents whose bits are set, in order.
+fn ones(bits: &[u64]) -> impl Iterator<Item = DocId> + '_ {
+    bits.iter().enumerate().flat_map(|(i, &w)| {
+        let mut w = w;
+        std::iter::from_fn(move || {
+            (w != 0).then(|| {
+                let b = w.trailing_zeros();
+                w &= w - 1;
+                i as DocId * 64 + b
+            })
+        })
+    })
+}
+
+/// How many live documents `sets` matches.
+pub(super) fn count(searcher: &Searcher, sets: &WordSets) -> tantivy::Result<usize> {
+    let mut total = 0;
+    for segment in searcher.segment_readers() {
+        let bits = sets.bitmap(segment)?;
+        total += match segment.alive_bitset() {
+            None => bits.iter().map(|w| w.count_ones() as usize).sum(),
+            Some(alive) => ones(&bits).filter(|&d| alive.is_alive(d)).count(),
+        };
+    }
+    Ok(total)
+}
+
+/// Runs `collector` over the live documents `sets` matches. When it needs scores, they come from
+/// `scoring` (the query the sets were read from, filters included), whose scorer is moved to each
+/// match; a document it does not match is left out, so tantivy stays the judge.
+pub(super) fn collect<C: Collector>(
+    searcher: &Searcher,
+    sets: &WordSets,
+    scoring: &dyn Query,
+    collector: &C,
+) -> tantivy::Result<C::Fruit> {
+    let weight = if collector.requires_scoring() {
+        Some(scoring.weight(EnableScoring::enabled_from_searcher(searcher))?)
+    } else {
+        None
+    };
+    let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let bits = sets.bitmap(segment)?;
+        let mut child = collector.for_segment(ord as u32, segment)?;
+        let alive = segment.alive_bitset();
+        let live = |d: DocId| alive.is_none_or(|a| a.is_alive(d));
+        match &weight {
+            None => ones(&bits)
+                .filter(|&d| live(d))
+                .for_each(|d| child.collect(d, 0.0)),
+            Some(weight) => {
+                let mut scorer = weight.scorer(segment, 1.0)?;
+                for d in ones(&bits).filter(|&d| live(d)) {
+                    let mut at = scorer.doc();
+                    if at < d {
+                        at = scorer.seek(d);
+                    }
+                    if at == d {
+                        child.collect(d, scorer.score());
+                    }
+                }
+            }
+        }
+        fruits.push(child.harvest());
+    }
+    collector.merge_fruits(fruits)
+}

@@ -990,13 +990,13 @@ where
     C: tantivy::collector::Collector + Send + Sync,
 {
     use tantivy::collector::FilterCollector;
-    let Some(Window { from, to }) = plan.checks.window else {
+    if let Some(sets) = &plan.sets {
+        return wordsets::collect(searcher, sets, &*plan.user, &plan.checks, &collector);
+    }
+    let Some(window) = plan.checks.window else {
         return collect_fetched(searcher, plan, collector);
     };
-    let published = move |p: TDateTime| {
-        let t = p.into_timestamp_secs();
-        from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u)
-    };
+    let published = move |p: TDateTime| window.holds(p.into_timestamp_secs());
     let collector = FilterCollector::new("published".to_string(), published, collector);
     collect_fetched(searcher, plan, collector)
 }
@@ -1011,27 +1011,15 @@ where
     C: tantivy::collector::Collector + Send + Sync,
 {
     match plan.checks.fetched_by {
-        None => run(searcher, plan, &collector),
-        Some(t) => run(
-            searcher,
-            plan,
+        None => searcher.search(&*plan.query, &collector),
+        Some(t) => searcher.search(
+            &*plan.query,
             &tantivy::collector::FilterCollector::new(
                 "fetched".to_string(),
                 move |fetched: TDateTime| fetched.into_timestamp_secs() <= t,
                 collector,
             ),
         ),
-    }
-}
-
-fn run<C: tantivy::collector::Collector>(
-    searcher: &tantivy::Searcher,
-    plan: &Planned,
-    collector: &C,
-) -> tantivy::Result<C::Fruit> {
-    match &plan.sets {
-        Some(sets) => wordsets::collect(searcher, sets, &*plan.query, collector),
-        None => searcher.search(&*plan.query, collector),
     }
 }
 
@@ -1048,7 +1036,7 @@ struct Planned {
 
 /// Conditions checked per match on fast fields rather than run as query clauses.
 #[derive(Debug, Clone, Copy, Default)]
-struct Checks {
+pub(super) struct Checks {
     /// Fetched at or before (Unix seconds): later pages of a search leave out what arrived after
     /// the first.
     fetched_by: Option<i64>,
@@ -1060,12 +1048,46 @@ impl Checks {
     fn is_empty(&self) -> bool {
         self.fetched_by.is_none() && self.window.is_none()
     }
+
+    /// Whether a document of `segment` passes, read from its fast fields; as tantivy's
+    /// `FilterCollector`, a document without the value fails.
+    pub(super) fn for_segment(
+        &self,
+        segment: &tantivy::SegmentReader,
+    ) -> tantivy::Result<impl Fn(tantivy::DocId) -> bool + use<>> {
+        let date = |name: &str, wanted: bool| -> tantivy::Result<_> {
+            Ok(if wanted {
+                Some(segment.fast_fields().date(name)?)
+            } else {
+                None
+            })
+        };
+        let published = date("published", self.window.is_some())?;
+        let fetched = date("fetched", self.fetched_by.is_some())?;
+        let Checks { window, fetched_by } = *self;
+        let secs = |column: &Option<tantivy::columnar::Column<TDateTime>>, d| {
+            column
+                .as_ref()
+                .and_then(|c| c.first(d))
+                .map(|v| v.into_timestamp_secs())
+        };
+        Ok(move |d| {
+            window.is_none_or(|w| secs(&published, d).is_some_and(|t| w.holds(t)))
+                && fetched_by.is_none_or(|by| secs(&fetched, d).is_some_and(|t| t <= by))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
     from: Option<i64>,
     to: Option<i64>,
+}
+
+impl Window {
+    fn holds(self, t: i64) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|u| t < u)
+    }
 }
 
 /// Rewrites what tantivy's parser makes of `a AND NOT (b OR c)`: a required group holding only an

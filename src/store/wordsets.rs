@@ -4,13 +4,17 @@
 //! segment; the sets are then intersected word by word. tantivy merges unions document by
 //! document (a word over three fields is a union of three lists), which was the largest cost of
 //! `AND`, of a topic filter beside words, and of timelines; the bitmaps do the same work a
-//! machine word at a time. Scores, where a collector needs them, still come from tantivy: its
-//! scorer is moved to each match, so a page ranks exactly as a full pass would.
+//! machine word at a time. Scores, where a collector needs them, still come from tantivy: the
+//! scorer of each word is moved to each match and their scores summed, as tantivy's boolean
+//! queries sum them, so a page ranks as a full pass would. Date windows and the paging filter
+//! are checked before scoring, so what they leave out is never scored.
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, Weight};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocId, DocSet, Searcher, SegmentReader, Term};
+use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term};
+
+use super::index::Checks;
 
 /// What a query made of words matches: documents holding a word of every set in `all` and no
 /// word of any set in `none`. No set in `all` means every document.
@@ -214,17 +218,25 @@ pub(super) fn count(searcher: &Searcher, sets: &WordSets) -> tantivy::Result<usi
     Ok(total)
 }
 
-/// Runs `collector` over the live documents `sets` matches. When it needs scores, they come from
-/// `scoring` (the query the sets were read from, filters included), whose scorer is moved to each
-/// match; a document it does not match is left out, so tantivy stays the judge.
+/// Runs `collector` over the live documents `sets` matches that pass `checks`. When it needs
+/// scores, they are summed from the scorers of `user`'s words moved to each match, as tantivy's
+/// boolean queries add them up (`user` is the query the sets were read from; exact filters
+/// beside it score nothing).
 pub(super) fn collect<C: Collector>(
     searcher: &Searcher,
     sets: &WordSets,
-    scoring: &dyn Query,
+    user: &dyn Query,
+    checks: &Checks,
     collector: &C,
 ) -> tantivy::Result<C::Fruit> {
-    let weight = if collector.requires_scoring() {
-        Some(scoring.weight(EnableScoring::enabled_from_searcher(searcher))?)
+    let scoring = if collector.requires_scoring() {
+        let mut sum = Sum::default();
+        if !sum.add(user, &EnableScoring::enabled_from_searcher(searcher))? {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "not a query of words: {user:?}"
+            )));
+        }
+        Some(sum)
     } else {
         None
     };
@@ -233,25 +245,64 @@ pub(super) fn collect<C: Collector>(
         let bits = sets.bitmap(segment)?;
         let mut child = collector.for_segment(ord as u32, segment)?;
         let alive = segment.alive_bitset();
-        let live = |d: DocId| alive.is_none_or(|a| a.is_alive(d));
-        match &weight {
-            None => ones(&bits)
-                .filter(|&d| live(d))
-                .for_each(|d| child.collect(d, 0.0)),
-            Some(weight) => {
-                let mut scorer = weight.scorer(segment, 1.0)?;
-                for d in ones(&bits).filter(|&d| live(d)) {
-                    let mut at = scorer.doc();
-                    if at < d {
-                        at = scorer.seek(d);
+        let passes = checks.for_segment(segment)?;
+        let matches = ones(&bits).filter(|&d| alive.is_none_or(|a| a.is_alive(d)) && passes(d));
+        match &scoring {
+            None => matches.for_each(|d| child.collect(d, 0.0)),
+            Some(sum) => {
+                let mut words = sum
+                    .words
+                    .iter()
+                    .map(|w| w.scorer(segment, 1.0))
+                    .collect::<tantivy::Result<Vec<_>>>()?;
+                for d in matches {
+                    let mut score = sum.constant;
+                    for word in &mut words {
+                        let mut at = word.doc();
+                        if at < d {
+                            at = word.seek(d);
+                        }
+                        if at == d {
+                            score += word.score();
+                        }
                     }
-                    if at == d {
-                        child.collect(d, scorer.score());
-                    }
+                    child.collect(d, score);
                 }
             }
         }
         fruits.push(child.harvest());
     }
     collector.merge_fruits(fruits)
+}
+
+/// A match's score as tantivy's boolean queries of words add it up: the score of each word the
+/// document holds (its boost included; exclusions add nothing) plus 1 for each match-everything
+/// clause.
+#[derive(Default)]
+struct Sum {
+    words: Vec<Box<dyn Weight>>,
+    constant: Score,
+}
+
+impl Sum {
+    /// Adds `q`'s words; false when `q` holds anything else.
+    fn add(&mut self, q: &dyn Query, scoring: &EnableScoring) -> tantivy::Result<bool> {
+        if super::index::is_term(q) {
+            self.words.push(q.weight(*scoring)?);
+            return Ok(true);
+        }
+        if q.downcast_ref::<AllQuery>().is_some() {
+            self.constant += 1.0;
+            return Ok(true);
+        }
+        let Some(b) = q.downcast_ref::<BooleanQuery>() else {
+            return Ok(false);
+        };
+        for (occur, clause) in b.clauses() {
+            if *occur != Occur::MustNot && !self.add(clause.as_ref(), scoring)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }

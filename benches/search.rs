@@ -376,9 +376,15 @@ fn article(c: &Corpus, n: usize) -> StoredArticle {
 
 fn build_wirewatch(c: &Corpus, n: usize, dir: &Path) -> PathBuf {
     let done = dir.join("wirewatch");
-    if done.join("meta.json").exists() {
+    let meta = std::fs::read_to_string(done.join("meta.json")).unwrap_or_default();
+    // An index cached before the archive indexed word pairs would measure the old phrase path.
+    if meta.contains("\"body_pairs\"") {
         println!("wirewatch index: cached at {}", done.display());
         return done;
+    }
+    if !meta.is_empty() {
+        println!("wirewatch index: the cached one predates word pairs; building it again");
+        std::fs::remove_dir_all(&done).expect("remove the outdated index");
     }
     let tmp = dir.join("wirewatch.tmp");
     let _ = std::fs::remove_dir_all(&tmp);

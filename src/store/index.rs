@@ -19,6 +19,7 @@ use tantivy::{
     Term, doc,
 };
 
+use super::pairs::{self, PairFields};
 use super::wordsets::{self, WordSets};
 use crate::analyze::{Analysis, TopicScore};
 
@@ -71,14 +72,58 @@ pub(super) struct Fields {
     pub(super) topic: Field,
     pub(super) entity: Field,
     pub(super) analysis: Field,
+    /// Adjacent word pairs of title, body and summary; absent from batch indexes and from
+    /// archives created before pairs were indexed.
+    pub(super) pairs: Option<PairFields>,
+}
+
+/// How much more a match in the title counts than one in the body or summary.
+pub(super) const TITLE_BOOST: f32 = 2.0;
+
+impl Fields {
+    /// The fields of an archive's schema, found by name (pairs only when it has them).
+    fn of(schema: &Schema) -> tantivy::Result<Fields> {
+        let get = |name: &str| schema.get_field(name);
+        let pair = |text: Field, name: &str| schema.get_field(name).ok().map(|p| (text, p));
+        let (title, body, summary) = (get("title")?, get("body")?, get("summary")?);
+        let pairs = match (
+            pair(title, "title_pairs"),
+            pair(body, "body_pairs"),
+            pair(summary, "summary_pairs"),
+        ) {
+            (Some(title), Some(body), Some(summary)) => Some(PairFields {
+                title,
+                body,
+                summary,
+            }),
+            _ => None,
+        };
+        Ok(Fields {
+            id: get("id")?,
+            url: get("url")?,
+            canonical_url: get("canonical_url")?,
+            source: get("source")?,
+            title,
+            body,
+            summary,
+            published: get("published")?,
+            fetched: get("fetched")?,
+            lang: get("lang")?,
+            author: get("author")?,
+            topic: get("topic")?,
+            entity: get("entity")?,
+            analysis: get("analysis")?,
+            pairs,
+        })
+    }
 }
 
 fn schema() -> (Schema, Fields) {
     schema_with(true)
 }
 
-/// The article schema; `stored = false` drops the document store (field numbers stay the same, so
-/// queries built for the archive run unchanged on a batch index).
+/// The article schema; `stored = false` drops the document store and the word pairs (the other
+/// field numbers stay the same, so queries built for the archive run unchanged on a batch index).
 pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let keep = |o: tantivy::schema::TextOptions| if stored { o | STORED } else { o };
@@ -104,6 +149,24 @@ pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
         topic: b.add_text_field("topic", keep(STRING | tantivy::schema::FAST)),
         entity: b.add_text_field("entity", keep(STRING | tantivy::schema::FAST)),
         analysis: b.add_text_field("analysis", keep(tantivy::schema::TextOptions::default())),
+        pairs: None,
+    };
+    let f = Fields {
+        pairs: stored.then(|| PairFields {
+            title: (
+                f.title,
+                b.add_text_field("title_pairs", pairs::field_options()),
+            ),
+            body: (
+                f.body,
+                b.add_text_field("body_pairs", pairs::field_options()),
+            ),
+            summary: (
+                f.summary,
+                b.add_text_field("summary_pairs", pairs::field_options()),
+            ),
+        }),
+        ..f
     };
     (b.build(), f)
 }
@@ -127,26 +190,37 @@ fn cdate(d: TDateTime) -> Option<DateTime<Utc>> {
 impl ArticleIndex {
     /// Opens the index in `dir`, creating it when absent.
     pub fn open(dir: &Path) -> Result<ArticleIndex, IndexError> {
-        let open = || -> tantivy::Result<Index> {
+        let open = || -> tantivy::Result<(Index, Fields)> {
             std::fs::create_dir_all(dir)?;
-            let (schema, _) = schema();
-            // Stored articles are read back for each hit of a page: in 4 KB blocks (one or two
-            // articles) rather than tantivy's 16 KB, a hit decompresses a quarter as much.
-            // tantivy fixes this when an index is created: older archives keep 16 KB blocks.
-            let settings = tantivy::IndexSettings {
-                docstore_blocksize: 4096,
-                ..Default::default()
+            let directory = MmapDirectory::open(dir)?;
+            // An existing archive keeps the schema it was created with: one from before word
+            // pairs were indexed still opens, and answers phrases from positions alone.
+            let index = if Index::exists(&directory)? {
+                Index::open(directory)?
+            } else {
+                let (schema, _) = schema();
+                // Stored articles are read back for each hit of a page: in 4 KB blocks (one or
+                // two articles) rather than tantivy's 16 KB, a hit decompresses a quarter as
+                // much. tantivy fixes this when an index is created: older archives keep 16 KB.
+                let settings = tantivy::IndexSettings {
+                    docstore_blocksize: 4096,
+                    ..Default::default()
+                };
+                Index::builder()
+                    .schema(schema)
+                    .settings(settings)
+                    .open_or_create(directory)?
             };
-            Index::builder()
-                .schema(schema)
-                .settings(settings)
-                .open_or_create(MmapDirectory::open(dir)?)
+            index
+                .tokenizers()
+                .register(pairs::TOKENIZER, pairs::analyzer());
+            let fields = Fields::of(&index.schema())?;
+            Ok((index, fields))
         };
-        let index = open().map_err(|source| IndexError::Open {
+        let (index, fields) = open().map_err(|source| IndexError::Open {
             path: dir.display().to_string(),
             source,
         })?;
-        let (_, fields) = schema();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -335,8 +409,11 @@ impl ArticleIndex {
         };
         // Without filters the user's query runs alone: wrapped in a boolean query, a single term
         // would lose tantivy's block-max pruning and its count from the term's document frequency.
+        // What the user's query runs as (phrases as word pairs): the first clause.
+        let words =
+            (query.clauses().first()).map_or_else(|| user.box_clone(), |(_, q)| q.box_clone());
         let query: Box<dyn Query> = if query.clauses().len() == 1 {
-            flatten_unions(user.box_clone())
+            flatten_unions(words.box_clone())
         } else {
             Box::new(query)
         };
@@ -344,7 +421,7 @@ impl ArticleIndex {
         let sets = if dated && window.is_none() {
             None
         } else {
-            WordSets::of(&*user).map(|mut sets| {
+            WordSets::of(&*words).map(|mut sets| {
                 for term in self.filter_terms(req) {
                     sets.require(vec![term]);
                 }
@@ -356,6 +433,7 @@ impl ArticleIndex {
         };
         Planned {
             user,
+            words,
             query,
             notes,
             checks: Checks {
@@ -378,7 +456,7 @@ impl ArticleIndex {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.summary]);
         if !matching {
-            parser.set_field_boost(f.title, 2.0);
+            parser.set_field_boost(f.title, TITLE_BOOST);
         }
         parser.set_conjunction_by_default();
         let q = req.q.trim();
@@ -404,7 +482,13 @@ impl ArticleIndex {
             (query, errors.iter().map(|e| e.to_string()).collect())
         };
         let user_query = lift_negations(user_query.as_ref());
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, user_query.box_clone())];
+        // Searching the archive, two-word phrases are looked up as word pairs; the user's query
+        // itself (returned for highlighting) keeps its phrases.
+        let run = match (matching, &f.pairs) {
+            (false, Some(p)) => pairs::rewrite(&*user_query, p),
+            _ => user_query.box_clone(),
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, run)];
         let unscored = |q: Box<dyn Query>| -> Box<dyn Query> {
             if matching {
                 q
@@ -991,7 +1075,7 @@ where
 {
     use tantivy::collector::FilterCollector;
     if let Some(sets) = &plan.sets {
-        return wordsets::collect(searcher, sets, &*plan.user, &plan.checks, &collector);
+        return wordsets::collect(searcher, sets, &*plan.words, &plan.checks, &collector);
     }
     let Some(window) = plan.checks.window else {
         return collect_fetched(searcher, plan, collector);
@@ -1027,6 +1111,8 @@ where
 /// what matches must pass on their fast fields.
 struct Planned {
     user: Box<dyn Query>,
+    /// The user's query as it runs (two-word phrases looked up as word pairs), which scores.
+    words: Box<dyn Query>,
     query: Box<dyn Query>,
     notes: Vec<String>,
     checks: Checks,
@@ -1207,6 +1293,11 @@ pub(super) fn to_doc(f: &Fields, a: &StoredArticle, stored: bool) -> TantivyDocu
             f.analysis,
             serde_json::to_string(&a.analysis).unwrap_or_default(),
         );
+        if let Some(p) = &f.pairs {
+            d.add_text(p.title.1, &a.title);
+            d.add_text(p.body.1, &a.body);
+            d.add_text(p.summary.1, &a.summary);
+        }
     }
     if let Some(l) = &a.language {
         d.add_text(f.lang, l);
@@ -1537,6 +1628,7 @@ pub(crate) mod tests {
             let without = Planned {
                 sets: None,
                 user: with_sets.user.box_clone(),
+                words: with_sets.words.box_clone(),
                 query: with_sets.query.box_clone(),
                 notes: Vec::new(),
                 checks: with_sets.checks,
@@ -1565,12 +1657,137 @@ pub(crate) mod tests {
             let f2 = collect(&searcher, &without, facets()).unwrap();
             assert_eq!(f1, f2, "{req:?}");
         }
-        // Phrases are not sets of words: tantivy runs them.
+        // Longer phrases are not sets of words: tantivy runs them.
         let phrase = SearchRequest {
-            q: "\"chips tariffs\"".into(),
+            q: "\"chips tariffs rose\"".into(),
             ..Default::default()
         };
         assert!(idx.plan(&phrase).sets.is_none());
+    }
+
+    /// Two-word phrases are looked up as word pairs: the same documents as tantivy's positional
+    /// phrase query, the title still counting double, the snippet still marking the words.
+    #[test]
+    fn two_word_phrases_match_as_word_pairs_what_positions_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        assert!(idx.fields.pairs.is_some());
+        let long = "x".repeat(41);
+        let bodies = [
+            "New export controls on chips.",
+            "Export. Controls were tightened.",
+            "Controls on export were eased.",
+            "export export controls controls",
+            "The export of controls",
+            &format!("export {long} controls"),
+            "EXPORT-CONTROLS hyphenated",
+            "nothing here",
+        ];
+        let mut w = idx.writer().unwrap();
+        for (n, body) in bodies.iter().enumerate() {
+            let title = if n == 7 { "Export controls" } else { "News" };
+            w.upsert(&article(&format!("b{n}"), title, body, None))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let searcher = idx.reader.searcher();
+        for q in [
+            "\"export controls\"",
+            "\"controls were\"",
+            "body:\"export controls\"",
+            "\"export controls\" AND chips",
+            "\"export controls\" OR \"were eased\"",
+            "\"export controls\"~2",
+            "\"export of controls\"",
+        ] {
+            let req = SearchRequest {
+                q: q.into(),
+                limit: 100,
+                ..Default::default()
+            };
+            let r = idx.search(&req).unwrap();
+            let mut got: Vec<String> = r.hits.iter().map(|h| h.id.clone()).collect();
+            got.sort();
+            // tantivy's own phrase query: the parsed query, nothing rewritten.
+            let (_, positional, _) = idx.build_query_for(&req, true, None);
+            let top = searcher
+                .search(&positional, &TopDocs::with_limit(100))
+                .unwrap();
+            let mut want: Vec<String> = top
+                .iter()
+                .map(|(_, a)| {
+                    let d: TantivyDocument = searcher.doc(*a).unwrap();
+                    idx.to_hit_article(&d).id
+                })
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "{q}");
+            assert_eq!(r.total, want.len(), "{q}");
+            assert!(!want.is_empty(), "{q}");
+            let rewritten = format!("{:?}", idx.plan(&req).query);
+            let pairs_used = !rewritten.contains("PhraseQuery");
+            assert_eq!(
+                pairs_used,
+                !q.contains('~') && !q.contains(" of "),
+                "{q}: {rewritten}"
+            );
+        }
+        let r = idx
+            .search(&SearchRequest {
+                q: "\"export controls\"".into(),
+                limit: 20,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.hits[0].id, "b7", "a title match counts double");
+        let b0 = r.hits.iter().find(|h| h.id == "b0").unwrap();
+        assert!(
+            b0.highlights.body.contains("<mark>export</mark>"),
+            "{}",
+            b0.highlights.body
+        );
+    }
+
+    /// An archive created before word pairs were indexed opens and answers phrases from
+    /// positions.
+    #[test]
+    fn an_archive_without_word_pairs_still_opens_and_finds_phrases() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (with_pairs, _) = schema();
+            let mut b = Schema::builder();
+            for (_, entry) in with_pairs.fields() {
+                if !entry.name().ends_with("_pairs") {
+                    b.add_field(entry.clone());
+                }
+            }
+            let old = b.build();
+            let fields = Fields::of(&old).unwrap();
+            assert!(fields.pairs.is_none());
+            let index = Index::create_in_dir(dir.path(), old).unwrap();
+            let mut w: IndexWriter = index.writer(15_000_000).unwrap();
+            let a = article("old", "News", "New export controls on chips.", None);
+            w.add_document(to_doc(&fields, &a, true)).unwrap();
+            w.commit().unwrap();
+        }
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        assert!(idx.fields.pairs.is_none());
+        let r = idx
+            .search(&SearchRequest {
+                q: "\"export controls\"".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.total, 1);
+        assert_eq!(r.hits[0].id, "old");
+        // And it takes new articles.
+        let mut w = idx.writer().unwrap();
+        w.upsert(&article("new", "News", "export controls", None))
+            .unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        assert_eq!(idx.num_docs(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod canonical;
 pub mod index;
+mod pairs;
 mod prefix;
 pub mod state;
 mod wordsets;

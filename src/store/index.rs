@@ -669,7 +669,7 @@ impl ArticleIndex {
                     Some(sets) => wordsets::count(&searcher, sets)?,
                     None => searcher.search(&*plan.query, &Count)?,
                 };
-                (total, searcher.search(&*plan.query, &top)?)
+                (total, top_of_terms(&searcher, &*plan.query, &top)?)
             }
             Sort::Relevance => collect(&searcher, &plan, (Count, top))?,
             Sort::Newest => {
@@ -1035,6 +1035,61 @@ fn terms_of_union(q: &dyn Query) -> Option<&[(Occur, Box<dyn Query>)]> {
             .iter()
             .all(|(occur, c)| *occur == Occur::Should && is_term(c.as_ref())))
     .then_some(clauses)
+}
+
+/// The top hits of a term or a union of terms (see [`prunable`]), each segment searched for only
+/// the terms it holds. tantivy skips blocks that cannot make the page (block-max WAND) only when
+/// every term of a union has postings in the segment; one word absent from a segment's titles or
+/// summaries, and it scores every match of the others instead.
+fn top_of_terms(
+    searcher: &tantivy::Searcher,
+    q: &dyn Query,
+    top: &TopDocs,
+) -> tantivy::Result<Vec<(tantivy::Score, tantivy::DocAddress)>> {
+    use tantivy::collector::Collector;
+    use tantivy::query::EnableScoring;
+    let Some(clauses) = terms_of_union(q) else {
+        return searcher.search(q, top);
+    };
+    let scoring = EnableScoring::enabled_from_searcher(searcher);
+    // Segments holding the same terms share one weight.
+    let mut weights: HashMap<Vec<bool>, Box<dyn tantivy::query::Weight>> = HashMap::new();
+    let mut fruits = Vec::new();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let mut held = Vec::with_capacity(clauses.len());
+        for (_, clause) in clauses {
+            let mut n = 0;
+            let mut lookups = Ok(());
+            clause.query_terms(&mut |t, _| match segment
+                .inverted_index(t.field())
+                .and_then(|i| Ok(i.doc_freq(t)?))
+            {
+                Ok(f) => n += f,
+                Err(e) => lookups = Err(e),
+            });
+            lookups?;
+            held.push(n > 0);
+        }
+        if !held.contains(&true) {
+            continue;
+        }
+        let weight = match weights.entry(held) {
+            std::collections::hash_map::Entry::Occupied(w) => w.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let kept: Vec<(Occur, Box<dyn Query>)> = (clauses.iter().zip(slot.key()))
+                    .filter(|(_, held)| **held)
+                    .map(|((occur, clause), _)| (*occur, clause.box_clone()))
+                    .collect();
+                let query: Box<dyn Query> = match <[_; 1]>::try_from(kept) {
+                    Ok([(_, one)]) => one,
+                    Err(kept) => Box::new(BooleanQuery::new(kept)),
+                };
+                slot.insert(query.weight(scoring)?)
+            }
+        };
+        fruits.push(top.collect_segment(weight.as_ref(), ord as u32, segment)?);
+    }
+    top.merge_fruits(fruits)
 }
 
 /// `chips OR wafers` over title, body and summary parses to a union of two unions of terms; as

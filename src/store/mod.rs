@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod canonical;
+mod highlight;
 pub mod index;
 mod pairs;
 mod prefix;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,12 +15,13 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
 };
 use tantivy::{
-    DateTime as TDateTime, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument,
-    Term, doc,
+    DateTime as TDateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+    doc,
 };
 
 use super::highlight::{self, Highlighter};
 use super::pairs::{self, PairFields};
+use super::published::{self, Newest, PublishedCache, PublishedDays};
 use super::wordsets::{self, WordSets};
 use crate::analyze::{Analysis, TopicScore};
 
@@ -177,6 +179,7 @@ pub struct ArticleIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    published: Arc<PublishedCache>,
 }
 
 fn tdate(d: DateTime<Utc>) -> TDateTime {
@@ -229,7 +232,16 @@ impl ArticleIndex {
             index,
             reader,
             fields,
+            published: Default::default(),
         })
+    }
+
+    /// The archive as of the last reload; dates decoded for segments since merged away are
+    /// dropped.
+    fn searcher(&self) -> tantivy::Searcher {
+        let searcher = self.reader.searcher();
+        self.published.retain(&searcher);
+        searcher
     }
 
     /// The one writer (tantivy allows a single writer per index, across processes too).
@@ -568,7 +580,9 @@ impl ArticleIndex {
         interval: Interval,
     ) -> Result<Timeline, IndexError> {
         let plan = self.plan(req);
-        let days = collect(&self.reader.searcher(), &plan, PublishedDays)?;
+        let searcher = self.searcher();
+        let cache = &self.published;
+        let days = collect(&searcher, &plan, cache, PublishedDays { cache })?;
         let mut counts: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
         let mut total = 0;
         for (day, n) in days {
@@ -619,8 +633,9 @@ impl ArticleIndex {
     ) -> Result<Vec<FacetCount>, IndexError> {
         let plan = self.plan(req);
         let counts = collect(
-            &self.reader.searcher(),
+            &self.searcher(),
             &plan,
+            &self.published,
             TermCounts {
                 field: field.as_str(),
             },
@@ -639,7 +654,7 @@ impl ArticleIndex {
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
         let started = std::time::Instant::now();
         let f = self.fields;
-        let searcher = self.reader.searcher();
+        let searcher = self.searcher();
         let cursor = req.cursor.as_deref().map(decode_cursor).transpose()?;
         let (offset, asof) = match cursor {
             Some(ref c) => (c.offset, c.asof),
@@ -671,10 +686,14 @@ impl ArticleIndex {
                 };
                 (total, top_of_terms(&searcher, &*plan.query, &top)?)
             }
-            Sort::Relevance => collect(&searcher, &plan, (Count, top))?,
+            Sort::Relevance => collect(&searcher, &plan, &self.published, (Count, top))?,
             Sort::Newest => {
-                let newest = top.order_by_fast_field::<TDateTime>("published", Order::Desc);
-                let (total, docs) = collect(&searcher, &plan, (Count, newest))?;
+                let newest = Newest {
+                    cache: &self.published,
+                    limit,
+                    offset,
+                };
+                let (total, docs) = collect(&searcher, &plan, &self.published, (Count, newest))?;
                 (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
@@ -842,92 +861,6 @@ impl FacetField {
 pub struct FacetCount {
     pub value: String,
     pub count: u64,
-}
-
-/// Counts matches per UTC day of the `published` fast field (days since 1970-01-01): a counter
-/// per day between the segment's first and last date rather than a timestamp per match.
-struct PublishedDays;
-
-struct PublishedDaysSegment {
-    column: tantivy::columnar::Column<TDateTime>,
-    first_day: i64,
-    days: Vec<u64>,
-    /// Days outside `days` (all of them when the segment spans too long for counters).
-    spill: HashMap<i64, u64>,
-}
-
-/// More days than this between a segment's first and last date (a stray year-1 date) and the
-/// counters would cost more than they save; such segments count in a map.
-const MAX_DAY_SPAN: i64 = 100_000;
-
-fn day_of(d: TDateTime) -> i64 {
-    d.into_timestamp_secs().div_euclid(86_400)
-}
-
-impl tantivy::collector::Collector for PublishedDays {
-    type Fruit = HashMap<i64, u64>;
-    type Child = PublishedDaysSegment;
-
-    fn for_segment(
-        &self,
-        _: tantivy::SegmentOrdinal,
-        reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<PublishedDaysSegment> {
-        let column = reader.fast_fields().date("published")?;
-        let (first_day, last_day) = (day_of(column.min_value()), day_of(column.max_value()));
-        let span = last_day - first_day + 1;
-        let days = if (1..=MAX_DAY_SPAN).contains(&span) {
-            vec![0; span as usize]
-        } else {
-            Vec::new()
-        };
-        Ok(PublishedDaysSegment {
-            column,
-            first_day,
-            days,
-            spill: HashMap::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all = HashMap::new();
-        for (day, n) in fruits.into_iter().flatten() {
-            *all.entry(day).or_default() += n;
-        }
-        Ok(all)
-    }
-}
-
-impl tantivy::collector::SegmentCollector for PublishedDaysSegment {
-    type Fruit = HashMap<i64, u64>;
-
-    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
-        let Some(d) = self.column.first(doc) else {
-            return;
-        };
-        let day = day_of(d);
-        match usize::try_from(day - self.first_day)
-            .ok()
-            .and_then(|i| self.days.get_mut(i))
-        {
-            Some(n) => *n += 1,
-            None => *self.spill.entry(day).or_default() += 1,
-        }
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        let mut out = self.spill;
-        for (i, &n) in self.days.iter().enumerate() {
-            if n != 0 {
-                *out.entry(self.first_day + i as i64).or_default() += n;
-            }
-        }
-        out
-    }
 }
 
 /// Counts the values of a string fast field over the matches.
@@ -1116,6 +1049,7 @@ fn flatten_unions(q: Box<dyn Query>) -> Box<dyn Query> {
 fn collect<C>(
     searcher: &tantivy::Searcher,
     plan: &Planned,
+    dates: &PublishedCache,
     collector: C,
 ) -> tantivy::Result<C::Fruit>
 where
@@ -1123,7 +1057,14 @@ where
 {
     use tantivy::collector::FilterCollector;
     if let Some(sets) = &plan.sets {
-        return wordsets::collect(searcher, sets, &*plan.words, &plan.checks, &collector);
+        return wordsets::collect(
+            searcher,
+            sets,
+            &*plan.words,
+            &plan.checks,
+            dates,
+            &collector,
+        );
     }
     let Some(window) = plan.checks.window else {
         return collect_fetched(searcher, plan, collector);
@@ -1188,26 +1129,27 @@ impl Checks {
     pub(super) fn for_segment(
         &self,
         segment: &tantivy::SegmentReader,
+        dates: &PublishedCache,
     ) -> tantivy::Result<impl Fn(tantivy::DocId) -> bool + use<>> {
-        let date = |name: &str, wanted: bool| -> tantivy::Result<_> {
-            Ok(if wanted {
-                Some(segment.fast_fields().date(name)?)
-            } else {
-                None
-            })
+        let published = match self.window {
+            Some(_) => Some(dates.of(segment)?),
+            None => None,
         };
-        let published = date("published", self.window.is_some())?;
-        let fetched = date("fetched", self.fetched_by.is_some())?;
+        let fetched = match self.fetched_by {
+            Some(_) => Some(segment.fast_fields().date("fetched")?),
+            None => None,
+        };
         let Checks { window, fetched_by } = *self;
-        let secs = |column: &Option<tantivy::columnar::Column<TDateTime>>, d| {
-            column
-                .as_ref()
-                .and_then(|c| c.first(d))
-                .map(|v| v.into_timestamp_secs())
-        };
-        Ok(move |d| {
-            window.is_none_or(|w| secs(&published, d).is_some_and(|t| w.holds(t)))
-                && fetched_by.is_none_or(|by| secs(&fetched, d).is_some_and(|t| t <= by))
+        Ok(move |d: tantivy::DocId| {
+            window.is_none_or(|w| {
+                (published.as_ref())
+                    .and_then(|p| p.at.get(d as usize))
+                    .is_some_and(|&t| t != published::UNDATED && w.holds(t))
+            }) && fetched_by.is_none_or(|by| {
+                (fetched.as_ref())
+                    .and_then(|c| c.first(d))
+                    .is_some_and(|t| t.into_timestamp_secs() <= by)
+            })
         })
     }
 }
@@ -1682,8 +1624,9 @@ pub(crate) mod tests {
                 checks: with_sets.checks,
             };
             let top = || (Count, TopDocs::with_limit(15).and_offset(2));
-            let (n1, hits1) = collect(&searcher, &with_sets, top()).unwrap();
-            let (n2, hits2) = collect(&searcher, &without, top()).unwrap();
+            let cache = &idx.published;
+            let (n1, hits1) = collect(&searcher, &with_sets, cache, top()).unwrap();
+            let (n2, hits2) = collect(&searcher, &without, cache, top()).unwrap();
             assert_eq!(n1, n2, "{req:?}");
             assert!(n1 > 0, "a case that matches nothing tests little: {req:?}");
             assert_eq!(hits1.len(), hits2.len(), "{req:?}");
@@ -1691,18 +1634,54 @@ pub(crate) mod tests {
                 assert_eq!(a1, a2, "{req:?}");
                 assert!((s1 - s2).abs() < 1e-5, "{req:?}: {s1} vs {s2}");
             }
-            let newest = || {
-                TopDocs::with_limit(10).order_by_fast_field::<TDateTime>("published", Order::Desc)
+            // Newest first from the decoded dates, against tantivy's order by the fast field
+            // (replaced articles share one date: ties go to the earlier document).
+            let newest = Newest {
+                cache,
+                limit: 10,
+                offset: 3,
             };
-            let by_date1 = collect(&searcher, &with_sets, newest()).unwrap();
-            let by_date2 = collect(&searcher, &without, newest()).unwrap();
+            let by_date1: Vec<tantivy::DocAddress> = collect(&searcher, &with_sets, cache, newest)
+                .unwrap()
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect();
+            let by_fast_field = TopDocs::with_limit(10)
+                .and_offset(3)
+                .order_by_fast_field::<TDateTime>("published", tantivy::Order::Desc);
+            let by_date2: Vec<tantivy::DocAddress> =
+                collect(&searcher, &without, cache, by_fast_field)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .collect();
             assert_eq!(by_date1, by_date2, "{req:?}");
-            let days1 = collect(&searcher, &with_sets, PublishedDays).unwrap();
-            let days2 = collect(&searcher, &without, PublishedDays).unwrap();
-            assert_eq!(days1, days2, "{req:?}");
+            // Days from the decoded dates, against each match's date read from its column.
+            let days1 = collect(&searcher, &with_sets, cache, PublishedDays { cache }).unwrap();
+            let all = collect(
+                &searcher,
+                &without,
+                cache,
+                tantivy::collector::DocSetCollector,
+            )
+            .unwrap();
+            let mut days2: std::collections::BTreeMap<i64, u64> = Default::default();
+            for a in all {
+                let column = searcher
+                    .segment_reader(a.segment_ord)
+                    .fast_fields()
+                    .date("published")
+                    .unwrap();
+                if let Some(t) = column.first(a.doc_id) {
+                    *days2
+                        .entry(t.into_timestamp_secs().div_euclid(86_400))
+                        .or_default() += 1;
+                }
+            }
+            assert_eq!(days1, days2.into_iter().collect::<Vec<_>>(), "{req:?}");
             let facets = || TermCounts { field: "source" };
-            let f1 = collect(&searcher, &with_sets, facets()).unwrap();
-            let f2 = collect(&searcher, &without, facets()).unwrap();
+            let f1 = collect(&searcher, &with_sets, cache, facets()).unwrap();
+            let f2 = collect(&searcher, &without, cache, facets()).unwrap();
             assert_eq!(f1, f2, "{req:?}");
         }
         // Longer phrases are not sets of words: tantivy runs them.

@@ -7,6 +7,7 @@ mod highlight;
 pub mod index;
 mod pairs;
 mod prefix;
+mod published;
 pub mod state;
 mod wordsets;
 pub mod writer;

@@ -15,6 +15,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term};
 
 use super::index::Checks;
+use super::published::PublishedCache;
 
 /// What a query made of words matches: documents holding a word of every set in `all` and no
 /// word of any set in `none`. No set in `all` means every document.
@@ -227,6 +228,7 @@ pub(super) fn collect<C: Collector>(
     sets: &WordSets,
     user: &dyn Query,
     checks: &Checks,
+    dates: &PublishedCache,
     collector: &C,
 ) -> tantivy::Result<C::Fruit> {
     let scoring = if collector.requires_scoring() {
@@ -245,7 +247,7 @@ pub(super) fn collect<C: Collector>(
         let bits = sets.bitmap(segment)?;
         let mut child = collector.for_segment(ord as u32, segment)?;
         let alive = segment.alive_bitset();
-        let passes = checks.for_segment(segment)?;
+        let passes = checks.for_segment(segment, dates)?;
         let matches = ones(&bits).filter(|&d| alive.is_none_or(|a| a.is_alive(d)) && passes(d));
         match &scoring {
             None => matches.for_each(|d| child.collect(d, 0.0)),

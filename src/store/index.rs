@@ -693,7 +693,12 @@ impl ArticleIndex {
                     limit,
                     offset,
                 };
-                let (total, docs) = collect(&searcher, &plan, &self.published, (Count, newest))?;
+                let (total, docs) = match &plan.sets {
+                    Some(sets) => {
+                        wordsets::newest(&searcher, sets, &plan.checks, &self.published, &newest)?
+                    }
+                    None => collect(&searcher, &plan, &self.published, (Count, newest))?,
+                };
                 (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
@@ -1120,7 +1125,7 @@ pub(super) struct Checks {
 }
 
 impl Checks {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.fetched_by.is_none() && self.window.is_none()
     }
 
@@ -1656,6 +1661,19 @@ pub(crate) mod tests {
                     .map(|(_, a)| a)
                     .collect();
             assert_eq!(by_date1, by_date2, "{req:?}");
+            // And as a search runs it: walking the segment latest first where matches are
+            // common, the dates of each match where they are rare.
+            let page = Newest {
+                cache,
+                limit: 10,
+                offset: 3,
+            };
+            let sets = with_sets.sets.as_ref().unwrap();
+            let (total, walked) =
+                wordsets::newest(&searcher, sets, &with_sets.checks, cache, &page).unwrap();
+            assert_eq!(total, n2, "{req:?}");
+            let walked: Vec<tantivy::DocAddress> = walked.into_iter().map(|(_, a)| a).collect();
+            assert_eq!(walked, by_date2, "{req:?}");
             // Days from the decoded dates, against each match's date read from its column.
             let days1 = collect(&searcher, &with_sets, cache, PublishedDays { cache }).unwrap();
             let all = collect(

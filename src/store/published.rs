@@ -28,6 +28,19 @@ pub(super) struct Dates {
     pub(super) at: Box<[i64]>,
     /// The first and last day any document was published (0 and 0 when none was).
     days: (i64, i64),
+    /// The documents latest first (ties: earlier document first), sorted on first use.
+    newest_first: std::sync::OnceLock<Box<[DocId]>>,
+}
+
+impl Dates {
+    /// The segment's documents, latest published first, the earlier document first among equals.
+    pub(super) fn newest_first(&self) -> &[DocId] {
+        self.newest_first.get_or_init(|| {
+            let mut docs: Vec<DocId> = (0..self.at.len() as DocId).collect();
+            docs.sort_unstable_by_key(|&d| (std::cmp::Reverse(self.at[d as usize]), d));
+            docs.into()
+        })
+    }
 }
 
 impl PublishedCache {
@@ -64,6 +77,7 @@ impl PublishedCache {
         let dates = Arc::new(Dates {
             at: dates.into(),
             days,
+            newest_first: Default::default(),
         });
         self.lock().insert(id, dates.clone());
         Ok(dates)
@@ -182,6 +196,14 @@ pub(super) struct Newest<'a> {
     pub(super) offset: usize,
 }
 
+impl Newest<'_> {
+    /// The page out of each segment's best `limit + offset`.
+    pub(super) fn page(&self, mut all: Vec<(i64, DocAddress)>) -> Vec<(i64, DocAddress)> {
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.into_iter().skip(self.offset).take(self.limit).collect()
+    }
+}
+
 /// A heap key that is greater for a better hit: later, then earlier in the index.
 type Rank = (i64, std::cmp::Reverse<DocId>);
 
@@ -216,9 +238,7 @@ impl Collector for Newest<'_> {
     }
 
     fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all: Vec<(i64, DocAddress)> = fruits.into_iter().flatten().collect();
-        all.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        Ok(all.into_iter().skip(self.offset).take(self.limit).collect())
+        Ok(self.page(fruits.into_iter().flatten().collect()))
     }
 }
 

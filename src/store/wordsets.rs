@@ -9,13 +9,14 @@
 //! queries sum them, so a page ranks as a full pass would. Date windows and the paging filter
 //! are checked before scoring, so what they leave out is never scored.
 
+use tantivy::DocAddress;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term};
 
 use super::index::Checks;
-use super::published::PublishedCache;
+use super::published::{Newest, PublishedCache};
 
 /// What a query made of words matches: documents holding a word of every set in `all` and no
 /// word of any set in `none`. No set in `all` means every document.
@@ -307,4 +308,55 @@ impl Sum {
         }
         Ok(true)
     }
+}
+
+/// How many live documents `sets` matches that pass `checks`, and the newest page of them. In a
+/// segment where matches are common, the segment's documents are walked latest first until
+/// enough match (a few hundred looks instead of a date per match); where they are rare, each
+/// match's date is looked at.
+pub(super) fn newest(
+    searcher: &Searcher,
+    sets: &WordSets,
+    checks: &Checks,
+    dates: &PublishedCache,
+    page: &Newest,
+) -> tantivy::Result<(usize, Vec<(i64, DocAddress)>)> {
+    let keep = page.limit + page.offset;
+    let mut total = 0;
+    let mut best = Vec::new();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let bits = sets.bitmap(segment)?;
+        let alive = segment.alive_bitset();
+        let passes = checks.for_segment(segment, dates)?;
+        let matches = |d: DocId| {
+            bits[d as usize / 64] & (1 << (d % 64)) != 0
+                && alive.is_none_or(|a| a.is_alive(d))
+                && passes(d)
+        };
+        let n = if alive.is_none() && checks.is_empty() {
+            bits.iter().map(|w| w.count_ones() as usize).sum()
+        } else {
+            ones(&bits).filter(|&d| matches(d)).count()
+        };
+        total += n;
+        let dated = dates.of(segment)?;
+        let found = |d: DocId| (dated.at[d as usize], DocAddress::new(ord as u32, d));
+        // Walking latest first looks at about keep × max_doc / n documents; the heap, at n.
+        if n * n > keep * segment.max_doc() as usize {
+            best.extend(
+                (dated.newest_first().iter())
+                    .copied()
+                    .filter(|&d| matches(d))
+                    .take(keep)
+                    .map(found),
+            );
+        } else {
+            let mut child = page.for_segment(ord as u32, segment)?;
+            ones(&bits)
+                .filter(|&d| matches(d))
+                .for_each(|d| child.collect(d, 0.0));
+            best.extend(child.harvest());
+        }
+    }
+    Ok((total, page.page(best)))
 }

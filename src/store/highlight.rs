@@ -130,20 +130,43 @@ impl Fragment {
     }
 }
 
-/// The byte ranges of the runs of alphanumeric characters of `text`.
+/// The byte ranges of the runs of alphanumeric characters of `text`. ASCII bytes are classified
+/// as they are; only other characters are decoded.
 fn words(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut chars = text.char_indices().peekable();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    // Whether the character at `i` is alphanumeric, and where the next one starts.
+    let class = move |i: usize| -> (bool, usize) {
+        let b = bytes[i];
+        if b.is_ascii() {
+            return (b.is_ascii_alphanumeric(), i + 1);
+        }
+        let c = text[i..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        (c.is_alphanumeric(), i + c.len_utf8())
+    };
     std::iter::from_fn(move || {
-        let (start, _) = chars.find(|(_, c)| c.is_alphanumeric())?;
-        let mut end = text.len();
-        while let Some(&(i, c)) = chars.peek() {
-            if !c.is_alphanumeric() {
-                end = i;
+        while at < bytes.len() {
+            let (word, next) = class(at);
+            if word {
                 break;
             }
-            chars.next();
+            at = next;
         }
-        Some((start, end))
+        if at >= bytes.len() {
+            return None;
+        }
+        let start = at;
+        while at < bytes.len() {
+            let (word, next) = class(at);
+            if !word {
+                break;
+            }
+            at = next;
+        }
+        Some((start, at))
     })
 }
 

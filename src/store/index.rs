@@ -21,7 +21,7 @@ use tantivy::{
 
 use super::highlight::{self, Highlighter};
 use super::pairs::{self, PairFields};
-use super::published::{self, Newest, PublishedCache, PublishedDays};
+use super::published::{Newest, PublishedCache, PublishedDays};
 use super::wordsets::{self, WordSets};
 use crate::analyze::{Analysis, TopicScore};
 
@@ -1137,24 +1137,27 @@ impl Checks {
         dates: &PublishedCache,
     ) -> tantivy::Result<impl Fn(tantivy::DocId) -> bool + use<>> {
         let published = match self.window {
-            Some(_) => Some(dates.of(segment)?),
+            Some(w) => {
+                let dates = dates.of(segment)?;
+                let window = dates.window(w.from, w.to);
+                Some((dates, window))
+            }
             None => None,
         };
         let fetched = match self.fetched_by {
             Some(_) => Some(segment.fast_fields().date("fetched")?),
             None => None,
         };
-        let Checks { window, fetched_by } = *self;
+        let fetched_by = self.fetched_by;
         Ok(move |d: tantivy::DocId| {
-            window.is_none_or(|w| {
-                (published.as_ref())
-                    .and_then(|p| p.at.get(d as usize))
-                    .is_some_and(|&t| t != published::UNDATED && w.holds(t))
-            }) && fetched_by.is_none_or(|by| {
-                (fetched.as_ref())
-                    .and_then(|c| c.first(d))
-                    .is_some_and(|t| t.into_timestamp_secs() <= by)
-            })
+            published
+                .as_ref()
+                .is_none_or(|(dates, window)| dates.holds(window, d))
+                && fetched_by.is_none_or(|by| {
+                    (fetched.as_ref())
+                        .and_then(|c| c.first(d))
+                        .is_some_and(|t| t.into_timestamp_secs() <= by)
+                })
         })
     }
 }
@@ -1606,6 +1609,12 @@ pub(crate) mod tests {
                 out.push(SearchRequest {
                     from: Some(window.0),
                     to: Some(window.1),
+                    ..base.clone()
+                });
+                // Bounds off midnight are checked in seconds, not days.
+                out.push(SearchRequest {
+                    from: Some(window.0 + chrono::Duration::hours(3)),
+                    to: Some(window.1 + chrono::Duration::minutes(7 * 60 + 1)),
                     ..base.clone()
                 });
             }

@@ -36,7 +36,37 @@ pub(super) struct Dates {
     newest_first: std::sync::OnceLock<Box<[DocId]>>,
 }
 
+/// A publication window `[from, to)` as one segment checks it.
+pub(super) enum Window {
+    /// In day offsets of the segment, when both ends fall on midnight UTC (the API's dates do):
+    /// read from the compact day array.
+    Days(i64, i64),
+    /// In Unix seconds.
+    Secs(Option<i64>, Option<i64>),
+}
+
 impl Dates {
+    /// `[from, to)` (Unix seconds) as this segment checks it.
+    pub(super) fn window(&self, from: Option<i64>, to: Option<i64>) -> Window {
+        let midnight = |t: Option<i64>| t.is_none_or(|t| t.rem_euclid(86_400) == 0);
+        if self.day.is_empty() || !midnight(from) || !midnight(to) {
+            return Window::Secs(from, to);
+        }
+        let offset = |t: i64| t.div_euclid(86_400) - self.days.0;
+        Window::Days(from.map_or(i64::MIN, offset), to.map_or(i64::MAX, offset))
+    }
+
+    /// Whether `doc` was published within `window`.
+    pub(super) fn holds(&self, window: &Window, doc: DocId) -> bool {
+        match *window {
+            Window::Days(from, to) => (self.day.get(doc as usize))
+                .is_some_and(|&o| o != u16::MAX && (from..to).contains(&i64::from(o))),
+            Window::Secs(from, to) => (self.at.get(doc as usize)).is_some_and(|&t| {
+                t != UNDATED && from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u)
+            }),
+        }
+    }
+
     /// The segment's documents, latest published first, the earlier document first among equals.
     pub(super) fn newest_first(&self) -> &[DocId] {
         self.newest_first.get_or_init(|| {

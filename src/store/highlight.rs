@@ -19,6 +19,8 @@ const MAX_WORD: usize = 40;
 pub(super) struct Highlighter {
     /// The query's words in this field, lower-cased, with their weights.
     words: Vec<(String, Score)>,
+    /// Bit `n` set when a query word is `n` bytes long: most words of a text are not compared.
+    lengths: u64,
     max_chars: usize,
 }
 
@@ -46,7 +48,18 @@ impl Highlighter {
             let weight = 1.0 / (1.0 + searcher.doc_freq(&t)? as Score);
             words.push((text, weight));
         }
-        Ok(Highlighter { words, max_chars })
+        Ok(Highlighter::with(words, max_chars))
+    }
+
+    fn with(words: Vec<(String, Score)>, max_chars: usize) -> Highlighter {
+        let lengths = (words.iter())
+            .filter(|(w, _)| w.len() < 64)
+            .fold(0, |bits, (w, _)| bits | 1u64 << w.len());
+        Highlighter {
+            words,
+            lengths,
+            max_chars,
+        }
     }
 
     /// The best fragment of `text` as HTML, or `None` when no query word occurs in it.
@@ -82,6 +95,10 @@ impl Highlighter {
 
     fn weight(&self, word: &str, lowered: &mut String) -> Option<Score> {
         if word.is_ascii() {
+            // ASCII lower-cases to the same length.
+            if self.lengths & (1u64 << word.len()) == 0 {
+                return None;
+            }
             self.words
                 .iter()
                 .find(|(w, _)| w.len() == word.len() && w.eq_ignore_ascii_case(word))
@@ -132,42 +149,54 @@ impl Fragment {
 
 /// The byte ranges of the runs of alphanumeric characters of `text`. ASCII bytes are classified
 /// as they are; only other characters are decoded.
-fn words(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    // Whether the character at `i` is alphanumeric, and where the next one starts.
-    let class = move |i: usize| -> (bool, usize) {
-        let b = bytes[i];
+fn words(text: &str) -> Words<'_> {
+    Words { text, at: 0 }
+}
+
+struct Words<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl Words<'_> {
+    /// Whether the character at `i` is alphanumeric, and where the next one starts.
+    #[inline]
+    fn class(&self, i: usize) -> (bool, usize) {
+        let b = self.text.as_bytes()[i];
         if b.is_ascii() {
             return (b.is_ascii_alphanumeric(), i + 1);
         }
-        let c = text[i..]
-            .chars()
-            .next()
-            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        let c = (self.text[i..].chars().next()).unwrap_or(char::REPLACEMENT_CHARACTER);
         (c.is_alphanumeric(), i + c.len_utf8())
-    };
-    std::iter::from_fn(move || {
-        while at < bytes.len() {
-            let (word, next) = class(at);
+    }
+}
+
+impl Iterator for Words<'_> {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let len = self.text.len();
+        while self.at < len {
+            let (word, next) = self.class(self.at);
             if word {
                 break;
             }
-            at = next;
+            self.at = next;
         }
-        if at >= bytes.len() {
+        if self.at >= len {
             return None;
         }
-        let start = at;
-        while at < bytes.len() {
-            let (word, next) = class(at);
+        let start = self.at;
+        while self.at < len {
+            let (word, next) = self.class(self.at);
             if !word {
                 break;
             }
-            at = next;
+            self.at = next;
         }
-        Some((start, at))
-    })
+        Some((start, self.at))
+    }
 }
 
 /// Appends `s` HTML-escaped.
@@ -188,10 +217,10 @@ mod tests {
     use super::*;
 
     fn highlighter(words: &[(&str, Score)], max_chars: usize) -> Highlighter {
-        Highlighter {
-            words: words.iter().map(|(w, s)| (w.to_string(), *s)).collect(),
+        Highlighter::with(
+            words.iter().map(|(w, s)| (w.to_string(), *s)).collect(),
             max_chars,
-        }
+        )
     }
 
     #[test]

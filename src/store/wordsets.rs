@@ -95,7 +95,7 @@ impl WordSets {
     }
 
     /// The matching documents of one segment, deleted ones included, as one bit per document.
-    fn bitmap(&self, segment: &SegmentReader) -> tantivy::Result<Vec<u64>> {
+    fn bitmap(&self, segment: &SegmentReader) -> tantivy::Result<Bits> {
         let words = (segment.max_doc() as usize).div_ceil(64);
         // The set with the fewest postings first: later sets only narrow it, and once it is empty
         // the rest need not be read.
@@ -110,32 +110,33 @@ impl WordSets {
         order.sort_by_key(|(n, _)| *n);
         let mut bits = match order.first() {
             None => {
-                let mut all = vec![u64::MAX; words];
+                let mut all = Bits::filled(words, u64::MAX);
                 let tail = segment.max_doc() % 64;
                 if let (Some(last), true) = (all.last_mut(), tail != 0) {
                     *last = (1u64 << tail) - 1;
                 }
                 all
             }
-            Some((_, set)) => union_bits(segment, set, words)?,
+            Some((_, set)) => {
+                let mut bits = Bits::filled(words, 0);
+                or_postings(segment, set, &mut bits)?;
+                bits
+            }
         };
-        let mut scratch = Vec::new();
         for (_, set) in order.iter().skip(1) {
             if bits.iter().all(|&w| w == 0) {
                 return Ok(bits);
             }
-            scratch.clear();
-            scratch.resize(words, 0);
+            let mut scratch = Bits::filled(words, 0);
             or_postings(segment, set, &mut scratch)?;
-            for (b, s) in bits.iter_mut().zip(&scratch) {
+            for (b, s) in bits.iter_mut().zip(scratch.iter()) {
                 *b &= s;
             }
         }
         for set in &self.none {
-            scratch.clear();
-            scratch.resize(words, 0);
+            let mut scratch = Bits::filled(words, 0);
             or_postings(segment, set, &mut scratch)?;
-            for (b, s) in bits.iter_mut().zip(&scratch) {
+            for (b, s) in bits.iter_mut().zip(scratch.iter()) {
                 *b &= !s;
             }
         }
@@ -164,10 +165,47 @@ fn union_of_terms(q: &dyn Query) -> Option<Vec<Term>> {
     Some(terms)
 }
 
-fn union_bits(segment: &SegmentReader, set: &[Term], words: usize) -> tantivy::Result<Vec<u64>> {
-    let mut bits = vec![0u64; words];
-    or_postings(segment, set, &mut bits)?;
-    Ok(bits)
+/// A bitmap whose buffer goes back to this thread's pool when dropped. A search builds one or
+/// two per set per segment (125 KB for a million documents), and fresh buffers that size came
+/// from the system a zeroed page at a time.
+struct Bits(Vec<u64>);
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u64>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Bits {
+    fn filled(words: usize, value: u64) -> Bits {
+        let mut v = (POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten()).unwrap_or_default();
+        v.clear();
+        v.resize(words, value);
+        Bits(v)
+    }
+}
+
+impl Drop for Bits {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        let _ = POOL.try_with(|p| {
+            let mut pool = p.borrow_mut();
+            if pool.len() < 4 {
+                pool.push(v);
+            }
+        });
+    }
+}
+
+impl std::ops::Deref for Bits {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Bits {
+    fn deref_mut(&mut self) -> &mut [u64] {
+        &mut self.0
+    }
 }
 
 /// Sets the bit of every document holding one of `terms`.

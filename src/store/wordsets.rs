@@ -58,7 +58,8 @@ impl WordSets {
                     }
                     Occur::Should => any.extend(union_of_terms(clause.as_ref())?),
                     Occur::MustNot => sets.none.push(union_of_terms(clause.as_ref())?),
-                    Occur::Must => unreachable!("no required clause here"),
+                    // Not in this branch (`required` is false); leave it to tantivy all the same.
+                    Occur::Must => return None,
                 }
             }
             if everything {

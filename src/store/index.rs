@@ -419,11 +419,11 @@ impl ArticleIndex {
             let (user, query, notes) = self.build_query(req);
             (user, query, notes, None)
         };
-        // Without filters the user's query runs alone: wrapped in a boolean query, a single term
-        // would lose tantivy's block-max pruning and its count from the term's document frequency.
         // What the user's query runs as (phrases as word pairs): the first clause.
         let words =
             (query.clauses().first()).map_or_else(|| user.box_clone(), |(_, q)| q.box_clone());
+        // Without filters the user's query runs alone: wrapped in a boolean query, a single term
+        // would lose tantivy's block-max pruning and its count from the term's document frequency.
         let query: Box<dyn Query> = if query.clauses().len() == 1 {
             flatten_unions(words.box_clone())
         } else {
@@ -1139,7 +1139,7 @@ impl Checks {
         let published = match self.window {
             Some(w) => {
                 let dates = dates.of(segment)?;
-                let window = dates.window(w.from, w.to);
+                let window = dates.window(w);
                 Some((dates, window))
             }
             None => None,
@@ -1162,14 +1162,15 @@ impl Checks {
     }
 }
 
+/// Published within `[from, to)`, Unix seconds.
 #[derive(Debug, Clone, Copy)]
-struct Window {
-    from: Option<i64>,
-    to: Option<i64>,
+pub(super) struct Window {
+    pub(super) from: Option<i64>,
+    pub(super) to: Option<i64>,
 }
 
 impl Window {
-    fn holds(self, t: i64) -> bool {
+    pub(super) fn holds(self, t: i64) -> bool {
         self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|u| t < u)
     }
 }
@@ -1717,6 +1718,40 @@ pub(crate) mod tests {
             ..Default::default()
         };
         assert!(idx.plan(&phrase).sets.is_none());
+    }
+
+    /// Dates too far apart for per-day counters (a stray 19th-century date) still count by day.
+    #[test]
+    fn timeline_days_count_dates_centuries_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        let at = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        for (id, published) in [
+            ("old", "1800-01-01T10:00:00Z"),
+            ("a", "2026-03-01T10:00:00Z"),
+            ("b", "2026-03-01T23:00:00Z"),
+        ] {
+            let mut a = article(id, "News", "chips", None);
+            a.published = at(published);
+            w.upsert(&a).unwrap();
+        }
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let plan = idx.plan(&SearchRequest {
+            q: "chips".into(),
+            ..Default::default()
+        });
+        let cache = &idx.published;
+        let days = collect(&idx.searcher(), &plan, cache, PublishedDays { cache }).unwrap();
+        let day = |s: &str| at(s).unwrap().timestamp().div_euclid(86_400);
+        assert_eq!(
+            days,
+            vec![
+                (day("1800-01-01T00:00:00Z"), 1),
+                (day("2026-03-01T00:00:00Z"), 2)
+            ]
+        );
     }
 
     /// Two-word phrases are looked up as word pairs: the same documents as tantivy's positional

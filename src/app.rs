@@ -153,6 +153,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 url,
                 &config.fetch.user_agent,
                 config.fetch.timeout.0,
+                fetcher.policy(),
             )
             .map_err(anyhow::Error::msg)?,
         ),

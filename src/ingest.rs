@@ -214,6 +214,7 @@ impl PollError {
             PollError::Fetch(FetchError::Http { .. }) => SourceStatus::HttpError,
             PollError::Fetch(FetchError::RobotsDisallowed(_)) => SourceStatus::RobotsDisallowed,
             PollError::Fetch(FetchError::Blocked(_)) => SourceStatus::Blocked,
+            PollError::Fetch(FetchError::Refused(_)) => SourceStatus::Refused,
             PollError::Fetch(_) | PollError::Url(_) => SourceStatus::FetchError,
             PollError::Parse(_) => SourceStatus::ParseError,
         }
@@ -650,6 +651,10 @@ async fn timed_fetch(
 ) -> Result<Fetched, FetchError> {
     let started = std::time::Instant::now();
     let result = ctx.fetcher.fetch(req, cancel).await;
+    if let Err(FetchError::Refused(refusal)) = &result {
+        warn!(source = %source.name, purpose, url = %req.url, target = %refusal.target, rule = refusal.rule, "outbound policy refused a fetch");
+        ctx.metrics.refused(&source.name, refusal);
+    }
     let bytes = result.as_ref().map(|f| f.body.len()).unwrap_or(0);
     ctx.metrics
         .fetched(&source.name, purpose, bytes, started.elapsed());
@@ -660,7 +665,7 @@ fn article_outcome(result: &Result<Fetched, FetchError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(FetchError::RobotsDisallowed(_)) => "robots-disallowed",
-        Err(FetchError::PrivateAddress(_)) => "refused",
+        Err(FetchError::Refused(_)) => "refused",
         Err(FetchError::Http { .. }) => "http-error",
         Err(FetchError::Timeout(_)) => "timeout",
         Err(FetchError::Blocked(_)) => "blocked",
@@ -940,7 +945,7 @@ async fn build_article(
                     let permanent = matches!(
                         err,
                         FetchError::RobotsDisallowed(_)
-                            | FetchError::PrivateAddress(_)
+                            | FetchError::Refused(_)
                             | FetchError::TooLarge(_)
                             | FetchError::BadUrl(_)
                             | FetchError::TooManyRedirects

@@ -36,6 +36,21 @@ pub struct EntryLabel {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabel {
+    pub source: String,
+    pub rule: String,
+}
+
+/// The outbound policy's refusals of one source's fetches, for its health.
+#[derive(Clone, Debug, Default)]
+pub struct SourceRefusals {
+    pub count: u64,
+    /// The last refusal's message (URL and rule) and when it happened.
+    pub last: String,
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Every metric the daemon exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -52,6 +67,9 @@ pub struct Metrics {
     pub alert_matches: Counter,
     pub deliveries: Family<SourceOutcome, Counter>,
     pub outbox_depth: Gauge,
+    pub outbound_refused: Family<RefusalLabel, Counter>,
+    /// Per source: keyed by configured source names, so bounded by the configuration.
+    refusals: Mutex<std::collections::HashMap<String, SourceRefusals>>,
     /// Unix seconds of the last finished poll of any source (for STATUS lines).
     last_poll: AtomicU64,
 }
@@ -145,7 +163,15 @@ impl Metrics {
             "Alert deliveries waiting in the outbox",
             outbox_depth.clone(),
         );
+        let outbound_refused = Family::<RefusalLabel, Counter>::default();
+        r.register(
+            "outbound_refused",
+            "Fetches refused by the outbound policy, by source and rule (loopback, private, ...)",
+            outbound_refused.clone(),
+        );
         Metrics {
+            outbound_refused,
+            refusals: Mutex::default(),
             alert_matches,
             deliveries,
             outbox_depth,
@@ -181,6 +207,27 @@ impl Metrics {
                 .set(now);
         }
         self.last_poll.store(now as u64, Ordering::Relaxed);
+    }
+
+    /// The outbound policy refused a fetch made for a source.
+    pub fn refused(&self, source: &str, refusal: &crate::fetch::Refusal) {
+        self.outbound_refused
+            .get_or_create(&RefusalLabel {
+                source: source.into(),
+                rule: refusal.rule.into(),
+            })
+            .inc();
+        if let Ok(mut map) = self.refusals.lock() {
+            let entry = map.entry(source.to_string()).or_default();
+            entry.count += 1;
+            entry.last = refusal.to_string();
+            entry.at = Some(chrono::Utc::now());
+        }
+    }
+
+    /// The refusals recorded for a source since the daemon started.
+    pub fn refusals_of(&self, source: &str) -> Option<SourceRefusals> {
+        self.refusals.lock().ok()?.get(source).cloned()
     }
 
     /// A fetch finished (whatever the outcome).

@@ -88,6 +88,7 @@ impl Subscription {
 pub struct WebSub {
     state: State,
     client: reqwest::Client,
+    policy: Arc<crate::fetch::OutboundPolicy>,
     public_url: Url,
     wake: Arc<Notify>,
 }
@@ -98,10 +99,12 @@ impl WebSub {
         public_url: &str,
         user_agent: &str,
         timeout: Duration,
+        policy: std::sync::Arc<crate::fetch::OutboundPolicy>,
     ) -> Result<WebSub, String> {
         let public_url = Url::parse(public_url)
             .map_err(|e| format!("[daemon] public_url `{public_url}`: {e}"))?;
-        let client = reqwest::Client::builder()
+        // Hub URLs come from feeds: the same outbound policy as every other content fetch.
+        let client = crate::fetch::policy::client_builder(policy.clone(), 5)
             .user_agent(user_agent)
             .timeout(timeout)
             .build()
@@ -109,6 +112,7 @@ impl WebSub {
         Ok(WebSub {
             state,
             client,
+            policy,
             public_url,
             wake: Arc::new(Notify::new()),
         })
@@ -187,7 +191,18 @@ impl WebSub {
             ("hub.secret", sub.secret.as_str()),
             ("hub.lease_seconds", lease.as_str()),
         ];
-        let result = self.client.post(&sub.hub).form(&form).send().await;
+        let result = match Url::parse(&sub.hub) {
+            Ok(hub) => match self.policy.check_url(&hub) {
+                Ok(()) => self.client.post(hub).form(&form).send().await.map_err(|e| {
+                    match crate::fetch::OutboundPolicy::refusal_in(&e) {
+                        Some(refusal) => refusal.to_string(),
+                        None => e.to_string(),
+                    }
+                }),
+                Err(refusal) => Err(refusal.to_string()),
+            },
+            Err(e) => Err(format!("bad hub URL: {e}")),
+        };
         match result {
             Ok(r) if r.status().is_success() => {
                 info!(source = %sub.source, hub = %sub.hub, topic = %sub.topic, "WebSub: subscription requested");
@@ -195,7 +210,7 @@ impl WebSub {
             outcome => {
                 let why = match outcome {
                     Ok(r) => format!("HTTP {}", r.status().as_u16()),
-                    Err(e) => e.to_string(),
+                    Err(e) => e,
                 };
                 warn!(source = %sub.source, hub = %sub.hub, error = %why, "WebSub: the hub refused the subscription; polling goes on");
                 if sub.status != "active" {

@@ -424,6 +424,12 @@ pub struct SourceHealth {
     pub last_new_article: Option<DateTime<Utc>>,
     /// Answers, but has brought nothing new for 20 times its interval (at least 6 hours).
     pub stale: bool,
+    /// Fetches for this source (its feed, redirects, children, article pages) that the outbound
+    /// policy refused since the daemon started: a link to a private address, say.
+    pub refused_fetches: u64,
+    /// The last such refusal: the URL and the rule.
+    pub last_refusal: Option<String>,
+    pub last_refusal_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -449,6 +455,7 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<SourcesResponse>, Api
         .iter()
         .map(|c| {
             let st = stored.iter().find(|x| x.name == c.name);
+            let refusals = s.metrics.refusals_of(&c.name);
             SourceHealth {
                 name: c.name.clone(),
                 kind: c.kind.to_string(),
@@ -463,6 +470,9 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<SourcesResponse>, Api
                 article_count: st.map(|x| x.article_count).unwrap_or(0),
                 last_new_article: st.and_then(|x| x.last_new_at),
                 stale: st.is_some_and(|x| x.is_stale(config.interval_of(c), now)),
+                refused_fetches: refusals.as_ref().map_or(0, |r| r.count),
+                last_refusal: refusals.as_ref().map(|r| r.last.clone()),
+                last_refusal_at: refusals.and_then(|r| r.at),
             }
         })
         .collect();

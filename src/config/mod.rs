@@ -223,12 +223,43 @@ pub struct FetchConfig {
     pub per_host_interval: HumanDuration,
     /// Honour robots.txt for article pages.
     pub respect_robots: bool,
-    /// Article links that point at private or loopback addresses are refused unless this is set.
+    /// Every fetch made for content (sources, their redirects, children and discovered feeds,
+    /// article pages, robots.txt, WebSub hubs) to a special-purpose address (loopback, private,
+    /// link-local, CGNAT, documentation, multicast, ...) is refused unless this is set.
     pub allow_private_addresses: bool,
+    /// Special-purpose networks (CIDR, e.g. `10.20.0.0/16`) that content may reach anyway: an
+    /// internal feed, without opening every private range.
+    pub allowed_networks: Vec<String>,
+    /// Names pinned to addresses, like curl's `--resolve` (`"feeds.example.org" = "203.0.113.7"`);
+    /// pinned addresses are still checked by the outbound policy.
+    pub resolve: std::collections::BTreeMap<String, String>,
     /// A Retry-After up to this long is waited out in place; a longer one defers the source.
     pub max_retry_after_wait: HumanDuration,
     /// Article pages fetched per poll of one source (the rest wait for the next poll).
     pub max_articles_per_poll: usize,
+}
+
+impl FetchConfig {
+    /// The outbound policy these settings describe (entries that fail validation are skipped;
+    /// `check-config` and startup report them).
+    pub fn outbound_policy(&self) -> crate::fetch::OutboundPolicy {
+        crate::fetch::OutboundPolicy {
+            allow_private: self.allow_private_addresses,
+            allowed: self
+                .allowed_networks
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            pinned: self
+                .resolve
+                .iter()
+                .filter_map(|(name, addr)| {
+                    let ip = addr.parse().ok()?;
+                    Some((name.trim_end_matches('.').to_ascii_lowercase(), vec![ip]))
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Default for FetchConfig {
@@ -247,6 +278,8 @@ impl Default for FetchConfig {
             per_host_interval: HumanDuration(Duration::from_secs(1)),
             respect_robots: true,
             allow_private_addresses: false,
+            allowed_networks: Vec::new(),
+            resolve: Default::default(),
             max_retry_after_wait: HumanDuration(Duration::from_secs(30)),
             max_articles_per_poll: 50,
         }
@@ -623,6 +656,24 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
     }
     if f.max_body.0 < 1024 {
         push("[fetch]", "max_body", "must be at least 1KiB".into());
+    }
+    for net in &f.allowed_networks {
+        if let Err(e) = net.parse::<ipnet::IpNet>() {
+            push(
+                "[fetch]",
+                "allowed_networks",
+                format!("`{net}` is not a network like 10.20.0.0/16: {e}"),
+            );
+        }
+    }
+    for (name, addr) in &f.resolve {
+        if addr.parse::<std::net::IpAddr>().is_err() {
+            push(
+                "[fetch]",
+                "resolve",
+                format!("`{name}` = `{addr}`: not an IP address"),
+            );
+        }
     }
 
     let mut names = HashSet::new();

@@ -1,10 +1,10 @@
 //! Polite HTTP: one shared client for feed polls and article fetches, with per-host limits,
 //! conditional GET, Retry-After, body caps and robots.txt.
 
+pub mod policy;
 mod politeness;
 mod robots;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +17,12 @@ use tracing::debug;
 use url::Url;
 
 use crate::config::FetchConfig;
+pub use policy::{OutboundPolicy, Refusal};
 pub use politeness::HostLimiter;
 use robots::RobotsCache;
+
+/// Redirect hops followed before a fetch gives up (each hop is checked by the policy).
+const MAX_REDIRECTS: usize = 5;
 
 /// Why a fetch produced no usable response.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +44,9 @@ pub enum FetchError {
     Blocked(&'static str),
     #[error("robots.txt disallows {0}")]
     RobotsDisallowed(String),
-    #[error(
-        "refusing {0}: it points at a private or loopback address (set fetch.allow_private_addresses to allow)"
-    )]
-    PrivateAddress(String),
+    /// The outbound policy refused the destination (a special-purpose address, a scheme).
+    #[error("{0}")]
+    Refused(policy::Refusal),
     #[error("bad URL `{0}`")]
     BadUrl(String),
     #[error("stopped: the daemon is shutting down")]
@@ -63,6 +66,8 @@ impl FetchError {
 }
 
 /// What is being fetched: feeds are configured by the operator, article links come from the web.
+/// Both go through the outbound policy (a feed's redirects and children are the web's choice);
+/// robots.txt is honoured for article pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Source,
@@ -98,17 +103,18 @@ pub struct Fetched {
 pub struct Fetcher {
     client: reqwest::Client,
     config: Arc<FetchConfig>,
+    policy: Arc<OutboundPolicy>,
     hosts: HostLimiter,
     robots: RobotsCache,
 }
 
 impl Fetcher {
     pub fn new(config: &FetchConfig) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
+        let policy = Arc::new(config.outbound_policy());
+        let client = policy::client_builder(policy.clone(), MAX_REDIRECTS)
             .user_agent(&config.user_agent)
             .timeout(config.timeout.0)
             .connect_timeout(config.connect_timeout.0)
-            .redirect(reqwest::redirect::Policy::limited(5))
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -119,7 +125,13 @@ impl Fetcher {
             hosts: HostLimiter::new(config.per_host_concurrency, config.per_host_interval.0),
             robots: RobotsCache::new(robots::agent_token(&config.user_agent)),
             config: Arc::new(config.clone()),
+            policy,
         })
+    }
+
+    /// The outbound policy this client enforces (shared with the WebSub client).
+    pub fn policy(&self) -> Arc<OutboundPolicy> {
+        self.policy.clone()
     }
 
     pub fn hosts(&self) -> &HostLimiter {
@@ -132,15 +144,14 @@ impl Fetcher {
         req: &FetchRequest,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
-        if req.purpose == Purpose::Article {
-            if !self.config.allow_private_addresses && is_private(&req.url) {
-                return Err(FetchError::PrivateAddress(req.url.to_string()));
-            }
-            if self.config.respect_robots {
-                let allowed = self.robots.allowed(self, &req.url, cancel).await?;
-                if !allowed {
-                    return Err(FetchError::RobotsDisallowed(req.url.to_string()));
-                }
+        // Literal addresses never reach the resolver: they are checked here and on each hop.
+        self.policy
+            .check_url(&req.url)
+            .map_err(FetchError::Refused)?;
+        if req.purpose == Purpose::Article && self.config.respect_robots {
+            let allowed = self.robots.allowed(self, &req.url, cancel).await?;
+            if !allowed {
+                return Err(FetchError::RobotsDisallowed(req.url.to_string()));
             }
         }
         let mut waited_once = false;
@@ -296,7 +307,9 @@ async fn read_capped(
 }
 
 fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
-    if e.is_timeout() {
+    if let Some(refusal) = OutboundPolicy::refusal_in(&e) {
+        FetchError::Refused(refusal)
+    } else if e.is_timeout() {
         FetchError::Timeout(timeout)
     } else if e.is_redirect() {
         FetchError::TooManyRedirects
@@ -405,44 +418,6 @@ fn links(h: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// Literal private, loopback, link-local or unspecified addresses and `localhost` names.
-fn is_private(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost"
-                || d.ends_with(".localhost")
-                || d.ends_with(".local")
-                || d.ends_with(".internal")
-        }
-        None => true,
-    }
-}
-
-fn is_private_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private_ip(IpAddr::V4(v4)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,23 +488,5 @@ mod tests {
             None,
             "expired in the past"
         );
-    }
-
-    #[test]
-    fn private_addresses() {
-        for u in [
-            "http://127.0.0.1/x",
-            "http://10.1.2.3/",
-            "http://localhost:8080/",
-            "http://[::1]/",
-            "http://192.168.0.1/",
-            "http://169.254.169.254/latest",
-        ] {
-            assert!(is_private(&Url::parse(u).unwrap()), "{u}");
-        }
-        assert!(!is_private(
-            &Url::parse("https://www.scmp.com/news").unwrap()
-        ));
-        assert!(!is_private(&Url::parse("http://8.8.8.8/").unwrap()));
     }
 }

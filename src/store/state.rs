@@ -92,6 +92,8 @@ pub enum SourceStatus {
     ParseError,
     Blocked,
     RobotsDisallowed,
+    /// The outbound policy refused where the source (or a redirect of it) points.
+    Refused,
     Disabled,
 }
 
@@ -105,6 +107,7 @@ impl SourceStatus {
             SourceStatus::ParseError => "parse-error",
             SourceStatus::Blocked => "blocked",
             SourceStatus::RobotsDisallowed => "robots-disallowed",
+            SourceStatus::Refused => "refused",
             SourceStatus::Disabled => "disabled",
         }
     }

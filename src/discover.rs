@@ -3,7 +3,7 @@
 //! and what a feed says about itself before its first entry (`<ttl>`, WebSub `rel="hub"` and
 //! `rel="self"` links), read by a small streaming scan of the raw bytes.
 
-use scraper::{Html, Selector};
+use scraper::Selector;
 use url::Url;
 
 /// The media types of feeds that a page may advertise, in the spellings seen in the wild.
@@ -35,7 +35,7 @@ pub fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
 /// resolved against the page's `<base href>` or its URL. The first is usually the site's main
 /// feed (later ones tend to be comments or category feeds).
 pub fn feed_links(html: &str, page: &Url) -> Vec<Url> {
-    let doc = Html::parse_document(html);
+    let doc = crate::html::parse_document(html);
     // Static selectors: they parse; an error here would be a bug, and gives no links, not a panic.
     let (Ok(links), Ok(base)) = (
         Selector::parse("link[rel][href]"),

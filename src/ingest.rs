@@ -590,7 +590,6 @@ async fn parse_source(
     fetched: &Fetched,
     cancel: &CancellationToken,
 ) -> Result<ParsedFeed, PollError> {
-    let base = fetched.url.as_str();
     match source.kind {
         SourceKind::Html => {
             let selectors = ListingSelectors::new(
@@ -599,13 +598,17 @@ async fn parse_source(
                 source.date_selector.as_deref(),
             )
             .map_err(|e| parse::ParseError::Unrecognised(format!("bad selector {e}")))?;
-            let html = parse::decode_to_utf8(&fetched.body, fetched.content_type.as_deref());
-            Ok(parse::listing::parse_listing(&html, base, &selectors)?)
+            let (body, content_type, base) = owned_parts(fetched);
+            crate::cpu::run("parse listing", move || {
+                let html = parse::decode_to_utf8(&body, content_type.as_deref());
+                parse::listing::parse_listing(&html, &base, &selectors)
+            })
+            .await
+            .map_err(|e| parse::ParseError::Panicked(e.to_string()))?
+            .map_err(PollError::from)
         }
         SourceKind::Feed | SourceKind::Sitemap => {
-            let body = maybe_gunzip(&fetched.body);
-            let mut parsed =
-                parse::parse_document(&body, Some(base), fetched.content_type.as_deref())?;
+            let mut parsed = parse_on_pool(fetched).await?;
             if !parsed.warnings.is_empty() {
                 // Repaired, not failed: worth a look by whoever runs the feed, not an alarm.
                 info!(source = %source.name, repairs = %parsed.warnings.join("; "), "feed read with repairs");
@@ -620,12 +623,11 @@ async fn parse_source(
                 };
                 let req = source_request(url);
                 match timed_fetch(ctx, source, "source", &req, cancel).await {
-                    Ok(f) => match parse::parse_document(
-                        &maybe_gunzip(&f.body),
-                        Some(f.url.as_str()),
-                        f.content_type.as_deref(),
-                    ) {
-                        Ok(p) => parsed.entries.extend(p.entries),
+                    Ok(f) => match parse_on_pool(&f).await {
+                        Ok(p) => {
+                            let room = parse::MAX_ENTRIES.saturating_sub(parsed.entries.len());
+                            parsed.entries.extend(p.entries.into_iter().take(room));
+                        }
                         Err(e) => {
                             warn!(source = %source.name, sitemap = %child, error = %e, "child sitemap unreadable")
                         }
@@ -639,6 +641,26 @@ async fn parse_source(
             Ok(parsed)
         }
     }
+}
+
+/// What a CPU job needs of a response, owned (the body is reference-counted, not copied).
+fn owned_parts(fetched: &Fetched) -> (bytes::Bytes, Option<String>, String) {
+    (
+        fetched.body.clone(),
+        fetched.content_type.clone(),
+        fetched.url.to_string(),
+    )
+}
+
+/// A feed or sitemap parsed on the CPU pool (gzip unpacked first, within its cap).
+async fn parse_on_pool(fetched: &Fetched) -> Result<ParsedFeed, parse::ParseError> {
+    let (body, content_type, base) = owned_parts(fetched);
+    crate::cpu::run("parse feed", move || {
+        let body = maybe_gunzip(&body)?;
+        parse::parse_document(&body, Some(&base), content_type.as_deref())
+    })
+    .await
+    .map_err(|e| parse::ParseError::Panicked(e.to_string()))?
 }
 
 /// A fetch with its bytes and latency recorded.
@@ -674,18 +696,27 @@ fn article_outcome(result: &Result<Fetched, FetchError>) -> &'static str {
     }
 }
 
-/// Gzipped sitemaps (`.xml.gz`) arrive as gzip bytes without a Content-Encoding.
-fn maybe_gunzip(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if body.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let mut dec = flate2::read::GzDecoder::new(body).take(64 * 1024 * 1024);
-        use std::io::Read;
-        if dec.read_to_end(&mut out).is_ok() {
-            return std::borrow::Cow::Owned(out);
-        }
+/// Gzipped sitemaps (`.xml.gz`) arrive as gzip bytes without a Content-Encoding. Unpacked up to
+/// [`MAX_UNPACKED`]: a few KB of gzip can unpack to gigabytes.
+fn maybe_gunzip(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, parse::ParseError> {
+    use std::io::Read;
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return Ok(std::borrow::Cow::Borrowed(body));
     }
-    std::borrow::Cow::Borrowed(body)
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(body).take(MAX_UNPACKED + 1);
+    match dec.read_to_end(&mut out) {
+        Ok(_) if out.len() as u64 > MAX_UNPACKED => Err(parse::ParseError::Unrecognised(format!(
+            "gzip content unpacks to more than {MAX_UNPACKED} bytes"
+        ))),
+        Ok(_) => Ok(std::borrow::Cow::Owned(out)),
+        // Not gzip after all (or broken): read as it came.
+        Err(_) => Ok(std::borrow::Cow::Borrowed(body)),
+    }
 }
+
+/// The most a gzipped sitemap may unpack to (the sitemap protocol's own limit is 50 MB).
+const MAX_UNPACKED: u64 = 64 * 1024 * 1024;
 
 /// Entries that are new: canonical id not stored and not being processed by another poll.
 /// An entry without a usable link is identified by its source and feed id instead.
@@ -878,13 +909,18 @@ async fn build_article(
                 last_modified: None,
             };
             let result = timed_fetch(ctx, source, "article", &req, cancel).await;
-            let extracted = result.as_ref().ok().map(|page| {
-                extract::extract_bytes(
-                    &page.body,
-                    page.content_type.as_deref(),
-                    Some(page.url.as_str()),
-                )
-            });
+            let extracted = match result.as_ref() {
+                Ok(page) => {
+                    let (body, content_type, page_url) = owned_parts(page);
+                    crate::cpu::run("extract", move || {
+                        extract::extract_bytes(&body, content_type.as_deref(), Some(&page_url))
+                    })
+                    .await
+                    .inspect_err(|e| warn!(source = %source.name, url = %url, error = %e, "extraction failed; keeping the feed text"))
+                    .ok()
+                }
+                Err(_) => None,
+            };
             let not_article = extracted.as_ref().and_then(|a| a.not_article);
             let outcome = match not_article {
                 // One label for walls, whether the fetch or the extraction recognised them.
@@ -966,7 +1002,19 @@ async fn build_article(
             None => e.id.clone(),
         };
     }
-    let analysis = ctx.analyzer.analyze(&title, &body);
+    let analyzer = ctx.analyzer.clone();
+    let (title, body, analysis) = match crate::cpu::run("analyze", move || {
+        let analysis = analyzer.analyze(&title, &body);
+        (title, body, analysis)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            warn!(source = %source.name, error = %e, "analysis failed; the entry waits for the next poll");
+            return (None, false, None, page_kind);
+        }
+    };
     let url = c
         .url
         .as_ref()

@@ -215,8 +215,11 @@ pub struct FetchConfig {
     /// Whole-request deadline (connect, headers and body).
     pub timeout: HumanDuration,
     pub connect_timeout: HumanDuration,
-    /// Responses larger than this are cut off and reported as errors.
+    /// Source documents (feeds, sitemaps, listing pages) larger than this are cut off while
+    /// streaming and reported as errors (after decompression: a small gzip cannot unpack past it).
     pub max_body: ByteSize,
+    /// The same for article pages. robots.txt is read up to 512 KiB.
+    pub max_page_body: ByteSize,
     /// Requests in flight to one host (host:port) at once.
     pub per_host_concurrency: usize,
     /// Minimum gap between the starts of two requests to one host.
@@ -274,6 +277,7 @@ impl Default for FetchConfig {
             timeout: HumanDuration(Duration::from_secs(20)),
             connect_timeout: HumanDuration(Duration::from_secs(10)),
             max_body: ByteSize(8 * 1024 * 1024),
+            max_page_body: ByteSize(8 * 1024 * 1024),
             per_host_concurrency: 2,
             per_host_interval: HumanDuration(Duration::from_secs(1)),
             respect_robots: true,
@@ -654,8 +658,10 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
     if f.timeout.0.is_zero() {
         push("[fetch]", "timeout", "must be longer than 0s".into());
     }
-    if f.max_body.0 < 1024 {
-        push("[fetch]", "max_body", "must be at least 1KiB".into());
+    for (field, size) in [("max_body", f.max_body), ("max_page_body", f.max_page_body)] {
+        if size.0 < 1024 {
+            push("[fetch]", field, "must be at least 1KiB".into());
+        }
     }
     for net in &f.allowed_networks {
         if let Err(e) = net.parse::<ipnet::IpNet>() {

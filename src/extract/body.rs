@@ -156,23 +156,26 @@ fn block_text(el: &ElementRef) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Iterative (an explicit traversal, not recursion), so nesting from the page costs no stack.
 fn visible_text(el: ElementRef, out: &mut String) {
-    for child in el.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e)
-                if matches!(
-                    e.name(),
-                    "script" | "style" | "noscript" | "template" | "svg"
-                ) => {}
-            Node::Element(e) => {
-                if let Some(c) = ElementRef::wrap(child) {
-                    if e.name() == "br" {
-                        out.push(' ');
-                    }
-                    visible_text(c, out);
+    use ego_tree::iter::Edge;
+    let mut skipping: Option<NodeId> = None;
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(node) if skipping.is_none() && node.id() != el.id() => match node.value() {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(e)
+                    if matches!(
+                        e.name(),
+                        "script" | "style" | "noscript" | "template" | "svg"
+                    ) =>
+                {
+                    skipping = Some(node.id())
                 }
-            }
+                Node::Element(e) if e.name() == "br" => out.push(' '),
+                _ => {}
+            },
+            Edge::Close(node) if skipping == Some(node.id()) => skipping = None,
             _ => {}
         }
     }

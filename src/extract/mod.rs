@@ -16,7 +16,6 @@ mod metadata;
 pub mod text;
 
 use chrono::{DateTime, Utc};
-use scraper::Html;
 use serde::Serialize;
 
 pub use kind::NotAnArticle;
@@ -41,7 +40,7 @@ pub struct Article {
 
 /// Extracts one page. `url` is where it was fetched from, used to resolve a relative canonical link.
 pub fn extract(html: &str, url: Option<&str>) -> Article {
-    let doc = Html::parse_document(html);
+    let doc = crate::html::parse_document(html);
     let meta = metadata::read(&doc, url);
     let mut body = body::main_text(&doc);
     // A page whose text lives only in structured data (apps that render client-side), or whose

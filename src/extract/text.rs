@@ -1,6 +1,6 @@
 //! HTML fragments (feed summaries and content) reduced to clean text for analysis and search.
 
-use scraper::{Html, Node};
+use scraper::Node;
 
 /// Elements whose content is never text a reader sees.
 const SKIP: &[&str] = &[
@@ -40,31 +40,35 @@ pub fn html_to_text(fragment: &str) -> String {
     if !fragment.contains('<') && !fragment.contains('&') {
         return normalize_blocks(fragment);
     }
-    let doc = Html::parse_fragment(fragment);
+    let doc = crate::html::parse_fragment(fragment);
     let mut out = String::new();
     walk(doc.tree.root(), &mut out);
     normalize_blocks(&out)
 }
 
-fn walk(node: ego_tree::NodeRef<Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) => {
-                let name = e.name();
-                if SKIP.contains(&name) {
-                    continue;
+/// Iterative (an explicit traversal, not recursion), so nesting from the page costs no stack.
+fn walk(root: ego_tree::NodeRef<Node>, out: &mut String) {
+    use ego_tree::iter::Edge;
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) if skipping.is_none() && node.id() != root.id() => {
+                match node.value() {
+                    Node::Text(t) => out.push_str(t),
+                    Node::Element(e) if SKIP.contains(&e.name()) => skipping = Some(node.id()),
+                    Node::Element(e) if BLOCK.contains(&e.name()) => out.push_str("\n\n"),
+                    _ => {}
                 }
-                let block = BLOCK.contains(&name);
-                if block {
-                    out.push_str("\n\n");
-                }
-                walk(child, out);
-                if block {
+            }
+            Edge::Close(node) if skipping == Some(node.id()) => skipping = None,
+            Edge::Close(node) if skipping.is_none() && node.id() != root.id() => {
+                if let Node::Element(e) = node.value()
+                    && BLOCK.contains(&e.name())
+                {
                     out.push_str("\n\n");
                 }
             }
-            _ => walk(child, out),
+            _ => {}
         }
     }
 }

@@ -72,7 +72,12 @@ impl FetchError {
 pub enum Purpose {
     Source,
     Article,
+    /// A site's robots.txt, read up to [`ROBOTS_MAX_BODY`].
+    Robots,
 }
+
+/// robots.txt read at most (RFC 9309 asks crawlers to read at least 500 KiB).
+pub const ROBOTS_MAX_BODY: u64 = 512 * 1024;
 
 /// A request, with the validators of the last successful fetch.
 #[derive(Debug, Clone)]
@@ -176,6 +181,10 @@ impl Fetcher {
         req: &FetchRequest,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
+        // Literal addresses never reach the resolver: they are checked here and on each hop.
+        self.policy
+            .check_url(&req.url)
+            .map_err(FetchError::Refused)?;
         let host = politeness::host_key(&req.url)
             .ok_or_else(|| FetchError::BadUrl(req.url.to_string()))?;
         let _permit = tokio::select! {
@@ -261,10 +270,11 @@ impl Fetcher {
             }
             // Challenge pages come with these statuses or headers, and some walls answer 200 with
             // a small page: read the body (a little of it for errors) to tell a wall from the rest.
-            let cap = if status.is_success() {
-                self.config.max_body.0
-            } else {
-                256 * 1024
+            let cap = match req.purpose {
+                _ if !status.is_success() => 256 * 1024,
+                Purpose::Source => self.config.max_body.0,
+                Purpose::Article => self.config.max_page_body.0,
+                Purpose::Robots => ROBOTS_MAX_BODY,
             };
             let body = match read_capped(resp, cap, timeout).await {
                 Ok(body) => body,

@@ -23,6 +23,22 @@ struct Host {
     next_start: Mutex<Instant>,
 }
 
+/// Hosts remembered at once. Article links come from content, so the hosts are the web's
+/// choice; a host with no request in flight and no pending start time holds nothing worth
+/// keeping and is forgotten first.
+const MAX_HOSTS: usize = 4096;
+
+/// Drops hosts that nobody holds and whose next start has passed. When every host is busy
+/// (more than `MAX_HOSTS` requests in flight, which the poll limits prevent), the map grows
+/// past the cap rather than letting two requests to one host run unspaced.
+fn forget_idle(hosts: &mut HashMap<String, Arc<Host>>, concurrency: usize) {
+    let now = Instant::now();
+    hosts.retain(|_, h| {
+        let next = *h.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::strong_count(h) > 1 || h.slots.available_permits() < concurrency || next > now
+    });
+}
+
 /// Hands out permission to send one request to a host.
 #[derive(Clone)]
 pub struct HostLimiter {
@@ -47,6 +63,9 @@ impl HostLimiter {
 
     fn host(&self, key: &str) -> Arc<Host> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if hosts.len() >= MAX_HOSTS && !hosts.contains_key(key) {
+            forget_idle(&mut hosts, self.concurrency);
+        }
         hosts
             .entry(key.to_string())
             .or_insert_with(|| {
@@ -104,6 +123,23 @@ mod tests {
         let t1 = Instant::now();
         let _c = limiter.acquire("other:80").await;
         assert_eq!(Instant::now(), t1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_hosts_are_forgotten_past_the_cap() {
+        let limiter = HostLimiter::new(2, Duration::from_millis(10));
+        let held = limiter.acquire("busy:80").await;
+        for i in 0..MAX_HOSTS * 3 {
+            let _p = limiter.acquire(&format!("h{i}:80")).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let len = limiter.hosts.lock().unwrap().len();
+        assert!(len <= MAX_HOSTS, "{len} hosts remembered");
+        assert!(
+            limiter.hosts.lock().unwrap().contains_key("busy:80"),
+            "a host with a request in flight is kept"
+        );
+        drop(held);
     }
 
     #[tokio::test(start_paused = true)]

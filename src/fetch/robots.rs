@@ -25,6 +25,28 @@ enum Rules {
 /// Rules per origin, with the instant they expire.
 type Entries = HashMap<String, (Instant, Arc<Rules>)>;
 
+/// Origins whose rules are kept: article links come from content, so the set of origins is the
+/// web's choice and needs a bound. Feeds link a few dozen sites; refetching a robots.txt that was
+/// evicted costs one request.
+const MAX_ORIGINS: usize = 4096;
+
+/// Makes room for one more entry: expired rules go first, then those expiring soonest (a
+/// sweep per insertion at the cap, so amortised over at least a tenth of the cap).
+fn make_room(entries: &mut Entries, cap: usize) {
+    if entries.len() < cap {
+        return;
+    }
+    let now = Instant::now();
+    entries.retain(|_, (until, _)| *until > now);
+    if entries.len() >= cap {
+        let mut by_expiry: Vec<Instant> = entries.values().map(|(until, _)| *until).collect();
+        let cut = (cap / 10).max(1).min(by_expiry.len());
+        by_expiry.select_nth_unstable(cut - 1);
+        let threshold = by_expiry[cut - 1];
+        entries.retain(|_, (until, _)| *until > threshold);
+    }
+}
+
 #[derive(Clone)]
 pub struct RobotsCache {
     agent: String,
@@ -68,10 +90,9 @@ impl RobotsCache {
             None => {
                 let (rules, keep) = self.load(fetcher, url, cancel).await?;
                 let rules = Arc::new(rules);
-                self.entries
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(origin, (Instant::now() + keep, rules.clone()));
+                let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+                make_room(&mut entries, MAX_ORIGINS);
+                entries.insert(origin, (Instant::now() + keep, rules.clone()));
                 rules
             }
         };
@@ -93,7 +114,7 @@ impl RobotsCache {
         };
         let req = FetchRequest {
             url: robots_url,
-            purpose: Purpose::Source,
+            purpose: Purpose::Robots,
             etag: None,
             last_modified: None,
         };
@@ -116,6 +137,34 @@ impl RobotsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_evicts_expired_then_soonest_expiring_origins() {
+        let mut entries = Entries::new();
+        let now = Instant::now();
+        for i in 0..100u64 {
+            entries.insert(
+                format!("https://site{i}.example"),
+                (now + Duration::from_secs(i + 1), Arc::new(Rules::AllowAll)),
+            );
+        }
+        for i in 0..1_000 {
+            make_room(&mut entries, 100);
+            entries.insert(
+                format!("https://new{i}.example"),
+                (
+                    now + Duration::from_secs(10_000 + i),
+                    Arc::new(Rules::AllowAll),
+                ),
+            );
+            assert!(entries.len() <= 100, "{} entries", entries.len());
+        }
+        assert!(entries.contains_key("https://new999.example"));
+        assert!(
+            !entries.contains_key("https://site0.example"),
+            "the soonest to expire goes first"
+        );
+    }
 
     #[test]
     fn token() {

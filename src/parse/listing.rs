@@ -1,6 +1,6 @@
 //! HTML listing pages (`kind = "html"`): a page of links to articles, picked by CSS selectors.
 
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Selector};
 
 use super::{Entry, Format, ParseError, ParsedFeed, resolve};
 
@@ -22,18 +22,24 @@ impl ListingSelectors {
     }
 }
 
-/// Reads article links from a listing page; links are resolved against `base` and deduplicated.
+/// Article links read from one listing page: a section front links a few hundred at most.
+pub const MAX_LINKS: usize = 2_000;
+
+/// Reads article links from a listing page (the first [`MAX_LINKS`]); links are resolved against `base` and deduplicated.
 pub fn parse_listing(
     html: &str,
     base: &str,
     selectors: &ListingSelectors,
 ) -> Result<ParsedFeed, ParseError> {
     super::guarded(|| {
-        let doc = Html::parse_document(html);
+        let doc = crate::html::parse_document(html);
         // Index of each link's entry: cards often link an article twice (image, then headline).
         let mut seen = std::collections::HashMap::new();
         let mut entries: Vec<Entry> = Vec::new();
         for el in doc.select(&selectors.link) {
+            if entries.len() >= MAX_LINKS {
+                break;
+            }
             let Some(href) = link_of(el) else { continue };
             let link = resolve(href, Some(base));
             if let Some(&i) = seen.get(&link) {

@@ -108,7 +108,33 @@ pub fn parse_document(
     // The same repair or unreadable date repeated per entry is one thing to report.
     let mut seen = std::collections::HashSet::new();
     parsed.warnings.retain(|w| seen.insert(w.clone()));
+    cap_entries(&mut parsed);
     Ok(parsed)
+}
+
+/// Entries read from one document; a sitemap may list 50,000 URLs by its protocol, a feed a few
+/// hundred. What lies beyond is left out (and said), so that one document cannot turn into an
+/// unbounded queue of fetches and index writes.
+pub const MAX_ENTRIES: usize = 50_000;
+/// Child sitemaps an index may name (its protocol's own limit).
+pub const MAX_SITEMAPS: usize = 50_000;
+
+/// Applies [`MAX_ENTRIES`] and [`MAX_SITEMAPS`], with a warning for each cut.
+pub fn cap_entries(parsed: &mut ParsedFeed) {
+    if parsed.entries.len() > MAX_ENTRIES {
+        parsed.warnings.push(format!(
+            "{} entries beyond the first {MAX_ENTRIES} left out",
+            parsed.entries.len() - MAX_ENTRIES
+        ));
+        parsed.entries.truncate(MAX_ENTRIES);
+    }
+    if parsed.sitemaps.len() > MAX_SITEMAPS {
+        parsed.warnings.push(format!(
+            "{} child sitemaps beyond the first {MAX_SITEMAPS} left out",
+            parsed.sitemaps.len() - MAX_SITEMAPS
+        ));
+        parsed.sitemaps.truncate(MAX_SITEMAPS);
+    }
 }
 
 /// Runs untrusted parsing with panics turned into errors.

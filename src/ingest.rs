@@ -699,15 +699,19 @@ fn article_outcome(result: &Result<Fetched, FetchError>) -> &'static str {
 /// Gzipped sitemaps (`.xml.gz`) arrive as gzip bytes without a Content-Encoding. Unpacked up to
 /// [`MAX_UNPACKED`]: a few KB of gzip can unpack to gigabytes.
 fn maybe_gunzip(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, parse::ParseError> {
+    gunzip_within(body, MAX_UNPACKED)
+}
+
+fn gunzip_within(body: &[u8], cap: u64) -> Result<std::borrow::Cow<'_, [u8]>, parse::ParseError> {
     use std::io::Read;
     if !body.starts_with(&[0x1f, 0x8b]) {
         return Ok(std::borrow::Cow::Borrowed(body));
     }
     let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(body).take(MAX_UNPACKED + 1);
+    let mut dec = flate2::read::GzDecoder::new(body).take(cap + 1);
     match dec.read_to_end(&mut out) {
-        Ok(_) if out.len() as u64 > MAX_UNPACKED => Err(parse::ParseError::Unrecognised(format!(
-            "gzip content unpacks to more than {MAX_UNPACKED} bytes"
+        Ok(_) if out.len() as u64 > cap => Err(parse::ParseError::Unrecognised(format!(
+            "gzip content unpacks to more than {cap} bytes"
         ))),
         Ok(_) => Ok(std::borrow::Cow::Owned(out)),
         // Not gzip after all (or broken): read as it came.
@@ -1051,6 +1055,20 @@ fn is_teaser(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_bombs_stop_at_the_cap() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b' '; 4 * 1024 * 1024]).expect("in memory");
+        let bomb = enc.finish().expect("in memory");
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let err = gunzip_within(&bomb, 1024 * 1024).expect_err("over the cap");
+        assert!(err.to_string().contains("more than 1048576 bytes"), "{err}");
+        let fits = gunzip_within(&bomb, 8 * 1024 * 1024).expect("under the cap");
+        assert_eq!(fits.len(), 4 * 1024 * 1024);
+        assert_eq!(&*gunzip_within(b"<rss/>", 10).expect("plain"), b"<rss/>");
+    }
 
     #[test]
     fn teasers() {

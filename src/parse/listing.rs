@@ -125,6 +125,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_listing_gives_at_most_max_links() {
+        let links: String = (0..MAX_LINKS + 50)
+            .map(|i| format!("<a href=\"/story/{i}\">Story {i}</a>"))
+            .collect();
+        let sel = ListingSelectors::new("a[href]", None, None).expect("valid");
+        let f = parse_listing(&links, "https://e.example/", &sel).expect("a listing");
+        assert_eq!(f.entries.len(), MAX_LINKS);
+    }
+
+    #[test]
     fn picks_links_titles_and_dates() {
         let html = r#"<html><body><ul>
 <li class="item"><a class="headline" href="/news/1">Export rule</a><time datetime="2026-11-20T09:00:00Z">Nov 20</time></li>

@@ -176,6 +176,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_document_gives_at_most_max_entries() {
+        let urls: String = (0..MAX_ENTRIES + 10)
+            .map(|i| format!("<url><loc>https://e.example/{i}</loc></url>"))
+            .collect();
+        let doc = format!(
+            r#"<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>"#
+        );
+        let parsed = parse_document(doc.as_bytes(), None, None).expect("a sitemap");
+        assert_eq!(parsed.entries.len(), MAX_ENTRIES);
+        assert!(
+            parsed.warnings.iter().any(|w| w.contains("10 entries beyond")),
+            "{:?}",
+            parsed.warnings
+        );
+    }
+
+    #[test]
     fn panics_become_errors() {
         let r: Result<(), _> = guarded(|| panic!("boom"));
         assert!(matches!(r, Err(ParseError::Panicked(m)) if m == "boom"));

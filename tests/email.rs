@@ -40,14 +40,11 @@ async fn immediate_mails_and_a_daily_digest() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install aiosmtpd (see .ci/run)"
-        );
-        eprintln!("skipped: python3 -m aiosmtpd is not available (pip install aiosmtpd)");
-        return;
-    }
+    // A test that skipped itself when its tool is missing could never fail: it fails instead.
+    assert!(
+        have,
+        "python3 cannot import aiosmtpd: run `bash .ci/test` (the README's test command), which installs it, or `pip install aiosmtpd`"
+    );
     let maildir = tempfile::tempdir().unwrap();
     // aiosmtpd's Mailbox handler writes into an existing Maildir.
     for sub in ["tmp", "new", "cur"] {

@@ -1060,7 +1060,8 @@ mod tests {
     fn gzip_bombs_stop_at_the_cap() {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        enc.write_all(&vec![b' '; 4 * 1024 * 1024]).expect("in memory");
+        enc.write_all(&vec![b' '; 4 * 1024 * 1024])
+            .expect("in memory");
         let bomb = enc.finish().expect("in memory");
         assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
         let err = gunzip_within(&bomb, 1024 * 1024).expect_err("over the cap");

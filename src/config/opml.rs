@@ -58,6 +58,15 @@ pub fn parse(text: &str, file: &str) -> Result<(Vec<OpmlFeed>, Vec<Rejected>), O
         allow_dtd: true,
         ..Default::default()
     };
+    // roxmltree recurses per level: a deep file would overflow the stack (see parse::nesting).
+    if let Some(depth) =
+        crate::parse::nesting::xml_too_deep(text, crate::parse::nesting::MAX_XML_DEPTH)
+    {
+        return Err(OpmlError::Xml {
+            file: file.to_string(),
+            message: format!("outlines nested {depth} levels deep"),
+        });
+    }
     let doc = roxmltree::Document::parse_with_options(text, opts).map_err(|e| OpmlError::Xml {
         file: file.to_string(),
         message: e.to_string(),

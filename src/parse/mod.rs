@@ -10,6 +10,7 @@ mod federal_register;
 mod feed;
 mod json_feed;
 pub mod listing;
+pub mod nesting;
 mod repair;
 mod sitemap;
 
@@ -186,7 +187,10 @@ mod tests {
         let parsed = parse_document(doc.as_bytes(), None, None).expect("a sitemap");
         assert_eq!(parsed.entries.len(), MAX_ENTRIES);
         assert!(
-            parsed.warnings.iter().any(|w| w.contains("10 entries beyond")),
+            parsed
+                .warnings
+                .iter()
+                .any(|w| w.contains("10 entries beyond")),
             "{:?}",
             parsed.warnings
         );

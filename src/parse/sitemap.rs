@@ -8,12 +8,23 @@ use chrono::{DateTime, Utc};
 use super::{Entry, Format, ParseError, ParsedFeed};
 
 pub(super) fn looks_like(text: &str) -> bool {
-    let head = &text[..text.len().min(2048)];
+    // Cut on a character boundary: the first 2 KB may end inside a multi-byte character.
+    let mut cut = text.len().min(2048);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
     head.contains("<urlset") || head.contains("<sitemapindex")
 }
 
 pub(super) fn parse(text: &str) -> Result<ParsedFeed, ParseError> {
     let mut warnings = Vec::new();
+    if let Some(depth) = super::nesting::xml_too_deep(text, super::nesting::MAX_XML_DEPTH) {
+        return Err(ParseError::Malformed {
+            format: "sitemap",
+            message: format!("elements nested {depth} levels deep; a sitemap nests five"),
+        });
+    }
     let text = super::repair::fix_references(text, &mut warnings);
     match roxmltree::Document::parse_with_options(&text, options()) {
         Ok(doc) => read(doc.root_element(), warnings),

@@ -471,8 +471,9 @@ impl ArticleIndex {
             parser.set_field_boost(f.title, TITLE_BOOST);
         }
         parser.set_conjunction_by_default();
-        let q = req.q.trim();
-        let (user_query, errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
+        let (q, shape_note) = bounded_query(req.q.trim());
+        let q = q.as_ref();
+        let (user_query, mut errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
             (Box::new(AllQuery), Vec::new())
         } else if super::prefix::has_prefix(q) {
             let archive;
@@ -493,6 +494,7 @@ impl ArticleIndex {
             let (query, errors) = parser.parse_query_lenient(q);
             (query, errors.iter().map(|e| e.to_string()).collect())
         };
+        errors.extend(shape_note);
         let user_query = lift_negations(user_query.as_ref());
         // Searching the archive, two-word phrases are looked up as word pairs; the user's query
         // itself (returned for highlighting) keeps its phrases.
@@ -1330,6 +1332,112 @@ impl ArticleWriter {
     }
 }
 
+/// Longest query read, in characters: a few hundred is a long boolean search.
+pub const MAX_QUERY_CHARS: usize = 4096;
+/// Parentheses opened at once beyond which they are read as spaces. tantivy's query grammar
+/// descends once per level, and every rewrite after it walks the query tree the same way: a
+/// query of 20,000 `(` would overflow the stack and abort the process.
+pub const MAX_QUERY_NESTING: usize = 16;
+
+/// Words (outside phrases) read at most: the grammar descends once per word in some of its
+/// lenient paths (an unclosed `field:[` before 2,000 words overflowed a 2 MiB stack).
+pub const MAX_QUERY_WORDS: usize = 256;
+
+/// The query cut to [`MAX_QUERY_CHARS`], [`MAX_QUERY_WORDS`] and [`MAX_QUERY_NESTING`], with a
+/// note when it was.
+fn bounded_query(q: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
+    let mut notes = Vec::new();
+    let q = match q.char_indices().nth(MAX_QUERY_CHARS) {
+        Some((cut, _)) => {
+            notes.push(format!(
+                "only the first {MAX_QUERY_CHARS} characters were read"
+            ));
+            &q[..cut]
+        }
+        None => q,
+    };
+    let q = {
+        let mut words = 0;
+        let mut quoted = false;
+        let mut prev_space = true;
+        let mut cut = None;
+        for (i, c) in q.char_indices() {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            let space = c.is_whitespace() && !quoted;
+            if prev_space && !space {
+                words += 1;
+                if words > MAX_QUERY_WORDS {
+                    cut = Some(i);
+                    break;
+                }
+            }
+            prev_space = space;
+        }
+        match cut {
+            Some(i) => {
+                notes.push(format!("only the first {MAX_QUERY_WORDS} words were read"));
+                &q[..i]
+            }
+            None => q,
+        }
+    };
+    let mut depth = 0usize;
+    let mut quoted = false;
+    let mut flattened = false;
+    let mut out = String::with_capacity(q.len());
+    for c in q.chars() {
+        let keep = match c {
+            '"' => {
+                quoted = !quoted;
+                true
+            }
+            '(' if !quoted => {
+                depth += 1;
+                depth <= MAX_QUERY_NESTING
+            }
+            ')' if !quoted => {
+                let keep = depth <= MAX_QUERY_NESTING;
+                depth = depth.saturating_sub(1);
+                keep
+            }
+            _ => true,
+        };
+        flattened |= !keep;
+        out.push(if keep { c } else { ' ' });
+    }
+    if flattened {
+        notes.push(format!(
+            "parentheses nested deeper than {MAX_QUERY_NESTING} levels were read as spaces"
+        ));
+    }
+    // The grammar also descends once per operator word: `NOT NOT NOT ...` would overflow too.
+    // A run of them means the last one (and for NOTs alone, whether their count is odd).
+    static RUNS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?:\b(?:AND|OR|NOT)\s+){3,}").expect("a valid pattern")
+    });
+    if RUNS.is_match(&out) {
+        notes.push("repeated AND/OR/NOT were read as one".into());
+        out = RUNS
+            .replace_all(&out, |c: &regex::Captures| {
+                let words: Vec<&str> = c[0].split_whitespace().collect();
+                let last = words.last().copied().unwrap_or("");
+                if words.iter().all(|w| *w == "NOT") && words.len().is_multiple_of(2) {
+                    " ".to_string()
+                } else {
+                    format!("{last} ")
+                }
+            })
+            .into_owned();
+    }
+    if notes.is_empty() {
+        (std::borrow::Cow::Borrowed(q), None)
+    } else {
+        (std::borrow::Cow::Owned(out), Some(notes.join("; ")))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1718,6 +1826,49 @@ pub(crate) mod tests {
             ..Default::default()
         };
         assert!(idx.plan(&phrase).sets.is_none());
+    }
+
+    #[test]
+    fn hostile_query_shapes_are_bounded_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ArticleIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        w.upsert(&article("a", "Chip curbs", "Nvidia chips smuggled.", None))
+            .unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let deep = format!("{}chips{}", "(".repeat(2_000), ")".repeat(2_000));
+        for q in [
+            deep.clone(),
+            format!("{}chips", "(".repeat(20_000)),
+            format!("{}chips", "-".repeat(20_000)),
+            format!("{}chips", "NOT ".repeat(5_000)),
+            format!("{}chips", "+".repeat(20_000)),
+            "chips AND ".repeat(3_000),
+            format!("chips {}chips", "AND ".repeat(5_000)),
+            format!("chips {}chips", "OR NOT ".repeat(5_000)),
+            format!("{}chips", "title:(".repeat(5_000)),
+            format!("\"{}\"", "chips ".repeat(5_000)),
+            format!("entity:[ AND smic {}", "c\n".repeat(2_000)),
+        ] {
+            let r = idx.search(&SearchRequest {
+                q,
+                ..Default::default()
+            });
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let r = idx
+            .search(&SearchRequest {
+                q: deep,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.total, 1, "the words still count: {:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("nested")),
+            "{:?}",
+            r.notes
+        );
     }
 
     /// Dates too far apart for per-day counters (a stray 19th-century date) still count by day.

@@ -51,7 +51,9 @@ fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| {
             ApiError::Unauthorized("this route needs `Authorization: Bearer <token>`".into())
         })?;
@@ -267,9 +269,10 @@ pub(super) async fn matches(
     q: LimitQuery,
 ) -> Result<Json<MatchList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = limit(&q.limit)?;
     find(&s, id)?;
     Ok(Json(MatchList {
-        matches: store::matches(&s.state, id, limit(&q.limit)?).map_err(internal)?,
+        matches: store::matches(&s.state, id, limit).map_err(internal)?,
     }))
 }
 

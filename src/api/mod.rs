@@ -40,7 +40,7 @@ pub struct ApiState {
 #[openapi(
     info(
         title = "wirewatch API",
-        description = "Search the archive of sanctions, tariffs, export-control and chip-smuggling news."
+        description = "Search the archive of sanctions, tariffs, export-control and chip-smuggling news.\n\nEvery route answers 414 `uri_too_long` to a query string over 8 KiB and 421 `misdirected_request` to a Host header that is neither loopback nor configured (`[daemon] allowed_hosts`, `public_url`). State-changing routes and dry runs need `Authorization: Bearer <token>` when the daemon has a token (401 without, 403 when wrong), answer 403 to a request from another site's page (its `Origin`), and 413 to a body over 64 KiB."
     ),
     paths(
         search,

@@ -249,14 +249,12 @@ fn check_config(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // The API token (and whether the API may listen where it is told to) too.
-    if let Err(e) = config.api_token() {
-        eprint!("{e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
-    // The rule pack and gazetteer are part of the configuration an operator deploys.
-    if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
-        eprintln!("{}: [analysis]: {e}", path.display());
+    // The API token (and whether the API may listen where it is told to), the rule pack and the
+    // gazetteer are part of the configuration an operator deploys: each problem is reported.
+    let token = config.api_token().map_err(|e| eprint!("{e}"));
+    let rules = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer)
+        .map_err(|e| eprintln!("{}: [analysis]: {e}", path.display()));
+    if token.is_err() || rules.is_err() {
         return ExitCode::from(EXIT_CONFIG);
     }
     println!(

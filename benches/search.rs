@@ -751,6 +751,7 @@ fn wirewatch_router(index: ArticleIndex, state_dir: &Path) -> Router {
             registry: Default::default(),
             stream: tokio::sync::broadcast::channel(8).0,
             token: None,
+            streams: std::sync::Arc::new(tokio::sync::Semaphore::new(32)),
             closing: Default::default(),
         },
     })

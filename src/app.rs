@@ -164,6 +164,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         pushes: push_tx,
     });
     let api = if mode == Mode::Daemon {
+        // Refuses a listener beyond loopback without a token before anything listens.
+        let api_token = config.api_token().map_err(|e| anyhow::anyhow!("{e}"))?;
         let addr: std::net::SocketAddr = config.daemon.listen.parse().context("daemon.listen")?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -178,18 +180,14 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             alerts: crate::api::AlertApi {
                 registry: alerting.registry.clone(),
                 stream: alerting.stream.clone(),
-                token: std::env::var(&config.daemon.api_token_env)
-                    .ok()
-                    .filter(|t| !t.is_empty()),
+                token: api_token,
+                streams: Arc::new(Semaphore::new(config.daemon.max_streams)),
                 closing: abort.clone(),
             },
         };
         let shutdown = abort.clone();
         Some(tokio::spawn(async move {
-            let mut app = crate::api::router(api_state);
-            if let Some(callbacks) = callbacks {
-                app = app.merge(crate::websub::routes(callbacks));
-            }
+            let app = crate::api::router_with(api_state, callbacks.map(crate::websub::routes));
             let serve = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await });
             if let Err(e) = serve.await {
@@ -659,7 +657,7 @@ impl Alerting {
                 .map_err(|e| anyhow::anyhow!("cannot build the alert delivery client: {e}"))?;
         let alerting = Alerting {
             registry: Arc::new(RwLock::new(Arc::new(Vec::new()))),
-            stream: tokio::sync::broadcast::channel(256).0,
+            stream: tokio::sync::broadcast::channel(crate::api::MAX_STREAM_BACKLOG).0,
             wake: Arc::new(tokio::sync::Notify::new()),
             settings: Arc::new(RwLock::new(alert::deliver::Settings {
                 channels: HashMap::new(),

@@ -210,6 +210,12 @@ fn run(path: &Path, once: bool) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // A daemon that would serve the API beyond loopback without a token is a configuration
+    // problem (exit 2); a one-shot run does not listen.
+    if !once && let Err(e) = config.api_token() {
+        eprint!("{e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     init_logging(&config);
     // Rules and gazetteer are configuration too: their problems are exit 2, not a crash loop.
     if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
@@ -243,9 +249,12 @@ fn check_config(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // The rule pack and gazetteer are part of the configuration an operator deploys.
-    if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
-        eprintln!("{}: [analysis]: {e}", path.display());
+    // The API token (and whether the API may listen where it is told to), the rule pack and the
+    // gazetteer are part of the configuration an operator deploys: each problem is reported.
+    let token = config.api_token().map_err(|e| eprint!("{e}"));
+    let rules = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer)
+        .map_err(|e| eprintln!("{}: [analysis]: {e}", path.display()));
+    if token.is_err() || rules.is_err() {
         return ExitCode::from(EXIT_CONFIG);
     }
     println!(

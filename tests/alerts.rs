@@ -196,12 +196,15 @@ async fn webhook_delivery_is_signed_retried_and_recorded_once() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    // A dry run finds both in the archive.
+    // A dry run finds both in the archive; it needs the token.
+    let dry_run = format!("/api/v1/alerts/{id}/test?days=30");
+    let (status, _) = http_request(port, "POST", &dry_run, &[], "");
+    assert_eq!(status, 401);
     let (status, body) = http_request(
         port,
         "POST",
-        &format!("/api/v1/alerts/{id}/test?days=30"),
-        &[],
+        &dry_run,
+        &[("Authorization", "Bearer token-123")],
         "",
     );
     assert_eq!(status, 200, "{body}");

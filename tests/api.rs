@@ -1,12 +1,16 @@
 //! The HTTP API against a fixture index, through the router itself (no network): contracts,
 //! escaping, paging, timeline, facets, the OpenAPI document, and malformed values on every
-//! parameter never producing a 5xx.
+//! parameter never producing a 5xx. Then who may use it and how much (issue 16): the bearer
+//! token, the Host allowlist, the origin check, CORS, the caps on bodies, queries and event
+//! streams, and (with the binary, on loopback) the refusal to listen beyond loopback without a
+//! token.
 
 mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::archive::{Fixture, fixture};
+use common::http_exchange as raw;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use wirewatch::api::{ROUTES, router};
@@ -209,7 +213,14 @@ async fn openapi_describes_every_route() {
             .unwrap();
         let status = router(f.state.clone()).oneshot(req).await.unwrap().status();
         assert!(!status.is_server_error(), "{method} {uri}: {status}");
-        if matches!(*method, "put" | "delete") || (*method == "post" && !path.ends_with("/test")) {
+        assert!(
+            paths[*path][*method]["responses"]
+                .get(status.as_str())
+                .is_some(),
+            "{method} {path} answers {status}, which its document does not list"
+        );
+        // Dry runs too: their cost grows with the archive.
+        if matches!(*method, "put" | "delete" | "post") {
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
@@ -288,4 +299,549 @@ async fn malformed_values_never_give_a_server_error() {
         let (status, _) = get(&f, &format!("/api/v1/articles/{id}")).await;
         assert!(!status.is_server_error(), "{id}: {status}");
     }
+}
+
+// ---- Who may use the API, and how much of it (issue 16) ----
+
+/// One request through the router: status, headers and the body (JSON when it is JSON).
+async fn call(
+    f: &Fixture,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    let resp = router(f.state.clone()).oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    (parts.status, parts.headers, json)
+}
+
+fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const AUTH: (&str, &str) = ("authorization", "Bearer s3cret");
+
+fn assert_error(status: StatusCode, want: StatusCode, code: &str, body: &serde_json::Value) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn mutating_routes_and_dry_runs_need_the_token() {
+    let f = fixture();
+    let spec = r#"{"name":"curbs","query":"curbs"}"#;
+    // Without a token: 401; with a wrong one (shorter, longer, same length): 403.
+    let (status, headers, body) = call(&f, request("POST", "/api/v1/alerts", &[JSON], spec)).await;
+    assert_error(status, StatusCode::UNAUTHORIZED, "unauthorized", &body);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    for wrong in [
+        "Bearer s3cre",
+        "Bearer s3cret-and-more",
+        "Bearer S3cret",
+        "Basic s3cret",
+    ] {
+        let auth = ("authorization", wrong);
+        let (status, _, body) =
+            call(&f, request("POST", "/api/v1/alerts", &[JSON, auth], spec)).await;
+        let want = if wrong.starts_with("Basic") {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(status, want, "{wrong}: {body}");
+    }
+    // With the token: created; the scheme's case does not matter.
+    let lower = ("authorization", "bearer s3cret");
+    let (status, _, body) = call(&f, request("POST", "/api/v1/alerts", &[JSON, lower], spec)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+
+    let update = r#"{"name":"curbs","query":"curbs","min_score":0.1}"#;
+    let routes = [
+        (
+            "PUT",
+            format!("/api/v1/alerts/{id}"),
+            update,
+            StatusCode::OK,
+        ),
+        (
+            "POST",
+            format!("/api/v1/alerts/{id}/test?days=3650"),
+            "",
+            StatusCode::OK,
+        ),
+        (
+            "POST",
+            "/api/v1/deliveries/1/replay".to_string(),
+            "",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/alerts/{id}"),
+            "",
+            StatusCode::NO_CONTENT,
+        ),
+    ];
+    for (method, uri, body, ok) in &routes {
+        let (status, _, v) = call(&f, request(method, uri, &[JSON], body)).await;
+        assert_error(status, StatusCode::UNAUTHORIZED, "unauthorized", &v);
+        let wrong = ("authorization", "Bearer nope");
+        let (status, _, v) = call(&f, request(method, uri, &[JSON, wrong], body)).await;
+        assert_error(status, StatusCode::FORBIDDEN, "forbidden", &v);
+        let (status, _, v) = call(&f, request(method, uri, &[JSON, AUTH], body)).await;
+        assert_eq!(status, *ok, "{method} {uri}: {v}");
+        if uri.ends_with("days=3650") {
+            assert_eq!(v["total"], 26, "the dry run searched the archive: {v}");
+        }
+    }
+    // Reading needs no token.
+    for uri in [
+        "/api/v1/alerts",
+        "/api/v1/deliveries",
+        "/api/v1/search?q=curbs",
+    ] {
+        let (status, _, v) = call(&f, request("GET", uri, &[], "")).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn a_host_that_is_not_ours_is_refused() {
+    let f = fixture();
+    for host in [
+        "127.0.0.1:8088",
+        "localhost:8088",
+        "localhost",
+        "[::1]:8088",
+    ] {
+        for uri in ["/api/v1/search?q=curbs", "/healthz", "/"] {
+            let (status, _, v) = call(&f, request("GET", uri, &[("host", host)], "")).await;
+            assert_eq!(status, StatusCode::OK, "{host} {uri}: {v}");
+        }
+    }
+    // A rebinding page names its own host; so does any other misdirected request.
+    for host in [
+        "rebind.example:8088",
+        "localhost.rebind.example",
+        "10.0.0.5:8088",
+    ] {
+        for uri in ["/api/v1/search?q=curbs", "/healthz", "/", "/api/v1/alerts"] {
+            let (status, _, v) = call(&f, request("GET", uri, &[("host", host)], "")).await;
+            assert_error(
+                status,
+                StatusCode::MISDIRECTED_REQUEST,
+                "misdirected_request",
+                &v,
+            );
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("allowed_hosts"),
+                "{v}"
+            );
+        }
+    }
+    // Named by the operator, and public_url's host (WebSub hubs call back through it): allowed.
+    *f.state.config.write().unwrap() = std::sync::Arc::new(
+        wirewatch::config::Config::parse(
+            "[daemon]\nallowed_hosts = [\"desk.example\"]\npublic_url = \"https://hub.example/ww\"",
+            "t.toml",
+        )
+        .unwrap(),
+    );
+    for host in ["desk.example", "DESK.example.:443", "hub.example"] {
+        let (status, _, v) = call(&f, request("GET", "/healthz", &[("host", host)], "")).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {v}");
+    }
+    let (status, _, _) = call(
+        &f,
+        request("GET", "/healthz", &[("host", "rebind.example")], ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[tokio::test]
+async fn a_page_from_another_site_cannot_change_anything() {
+    let f = fixture();
+    let spec = r#"{"name":"curbs","query":"curbs"}"#;
+    let host = ("host", "127.0.0.1:8088");
+    // Even with the token (a page cannot know it, but a form could still be posted).
+    for origin in ["https://evil.example", "http://127.0.0.1:3000", "null"] {
+        let headers = [JSON, AUTH, host, ("origin", origin)];
+        let (status, _, v) = call(&f, request("POST", "/api/v1/alerts", &headers, spec)).await;
+        assert_error(status, StatusCode::FORBIDDEN, "forbidden", &v);
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(origin),
+            "{v}"
+        );
+    }
+    // The API's own page: allowed.
+    let headers = [JSON, AUTH, host, ("origin", "http://127.0.0.1:8088")];
+    let (status, _, v) = call(&f, request("POST", "/api/v1/alerts", &headers, spec)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
+async fn no_cors_headers_unless_configured() {
+    let f = fixture();
+    let origin = ("origin", "https://desk.example");
+    let preflight = [
+        origin,
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization, content-type",
+        ),
+    ];
+    let (_, headers, _) = call(&f, request("GET", "/api/v1/search?q=curbs", &[origin], "")).await;
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-")),
+        "{headers:?}"
+    );
+    let (status, headers, _) = call(&f, request("OPTIONS", "/api/v1/alerts", &preflight, "")).await;
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-")),
+        "{status} {headers:?}"
+    );
+    // Configured: that exact origin, and no other.
+    *f.state.config.write().unwrap() = std::sync::Arc::new(
+        wirewatch::config::Config::parse(
+            "[daemon]\ncors_origins = [\"https://desk.example\"]",
+            "t.toml",
+        )
+        .unwrap(),
+    );
+    let (_, headers, _) = call(&f, request("GET", "/api/v1/search?q=curbs", &[origin], "")).await;
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://desk.example"
+    );
+    let (status, headers, _) = call(&f, request("OPTIONS", "/api/v1/alerts", &preflight, "")).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://desk.example"
+    );
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    assert!(!headers.contains_key("access-control-allow-credentials"));
+    let other = ("origin", "https://evil.example");
+    let (_, headers, _) = call(&f, request("GET", "/api/v1/search?q=curbs", &[other], "")).await;
+    assert!(
+        !headers.contains_key("access-control-allow-origin"),
+        "{headers:?}"
+    );
+    // A page of the configured origin may also change things (with the token).
+    let spec = r#"{"name":"curbs","query":"curbs"}"#;
+    let (status, _, v) = call(
+        &f,
+        request("POST", "/api/v1/alerts", &[JSON, AUTH, origin], spec),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_overlong_queries_are_refused() {
+    let f = fixture();
+    let name = "x".repeat(wirewatch::api::MAX_BODY);
+    let big = format!(r#"{{"name":"{name}","query":"curbs"}}"#);
+    let (status, _, v) = call(&f, request("POST", "/api/v1/alerts", &[JSON, AUTH], &big)).await;
+    assert_error(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        &v,
+    );
+    let (status, _, v) = call(&f, request("PUT", "/api/v1/alerts/1", &[JSON, AUTH], &big)).await;
+    assert_error(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        &v,
+    );
+    // Just under the cap, the same body is read (and refused for its name).
+    let name = "x".repeat(wirewatch::api::MAX_BODY - 100);
+    let fits = format!(r#"{{"name":"{name}","query":"curbs"}}"#);
+    let (status, _, v) = call(&f, request("POST", "/api/v1/alerts", &[JSON, AUTH], &fits)).await;
+    assert_error(status, StatusCode::BAD_REQUEST, "bad_request", &v);
+
+    let q = "x".repeat(wirewatch::api::MAX_QUERY);
+    for route in [
+        "/api/v1/search",
+        "/api/v1/timeline",
+        "/api/v1/facets",
+        "/api/v1/alerts",
+    ] {
+        let (status, _, v) = call(&f, request("GET", &format!("{route}?q={q}"), &[], "")).await;
+        assert_error(status, StatusCode::URI_TOO_LONG, "uri_too_long", &v);
+    }
+    let fits = "x".repeat(wirewatch::api::MAX_QUERY - 10);
+    let (status, _, v) = call(
+        &f,
+        request("GET", &format!("/api/v1/search?q={fits}"), &[], ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // Page sizes: the search caps at 100, the lists at 500.
+    for uri in [
+        "/api/v1/search?q=curbs&limit=101",
+        "/api/v1/deliveries?limit=501",
+        "/api/v1/alerts/1/matches?limit=501",
+    ] {
+        let (status, _, v) = call(&f, request("GET", uri, &[], "")).await;
+        assert_error(status, StatusCode::BAD_REQUEST, "bad_request", &v);
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("limit"),
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn event_streams_beyond_the_cap_are_refused() {
+    let f = fixture();
+    let open = || async {
+        router(f.state.clone())
+            .oneshot(request("GET", "/api/v1/stream", &[], ""))
+            .await
+            .unwrap()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..common::archive::STREAM_SLOTS {
+        let resp = open().await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        streams.push(resp);
+    }
+    let (status, headers, v) = call(&f, request("GET", "/api/v1/stream", &[], "")).await;
+    assert_error(status, StatusCode::SERVICE_UNAVAILABLE, "busy", &v);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_streams"),
+        "{v}"
+    );
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    // A listener hangs up: its slot is free again.
+    streams.pop();
+    assert_eq!(open().await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_lagging_stream_is_told_and_ends() {
+    let f = fixture();
+    let resp = router(f.state.clone())
+        .oneshot(request("GET", "/api/v1/stream", &[], ""))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The listener reads nothing while far more matches than the buffer holds go out.
+    let tx = &f.state.alerts.stream;
+    for n in 0..100 {
+        let article = serde_json::json!({"article_id": format!("{n:032x}"), "title": format!("match {n}"),
+            "url": "https://news.example/1", "source": "Wire A", "published": null,
+            "topics": [], "entities": [], "evidence": []});
+        tx.send(wirewatch::alert::LiveMatch {
+            alert: wirewatch::alert::AlertRef {
+                id: 1,
+                name: "a".into(),
+            },
+            article: serde_json::from_value(article).unwrap(),
+        })
+        .unwrap();
+        assert!(tx.len() <= 8, "the buffer grew to {}", tx.len());
+    }
+    // It is told how many it missed, and its stream ends (it reconnects).
+    let body = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        resp.into_body().collect(),
+    )
+    .await
+    .expect("the lagging stream did not end")
+    .unwrap()
+    .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("event: lagged\ndata: {\"missed\":"), "{text}");
+    assert!(!text.contains("event: match"), "{text}");
+}
+
+#[tokio::test]
+async fn the_page_sends_the_token_in_a_header() {
+    let f = fixture();
+    let (status, _, script) = call(&f, request("GET", "/ui/app.js", &[], "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let script = script.as_str().unwrap();
+    assert!(
+        script.contains("Authorization") && script.contains("Bearer "),
+        "no bearer header"
+    );
+    assert!(
+        script.contains("sessionStorage"),
+        "the token is not kept per tab"
+    );
+    assert!(
+        !script.contains("cookie"),
+        "the page must not keep the token in a cookie"
+    );
+    let (_, _, page) = call(&f, request("GET", "/", &[], "")).await;
+    assert!(
+        page.as_str().unwrap().contains("id=\"token\""),
+        "no token field"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_beyond_loopback_needs_a_token() {
+    let env = common::Env::new("", "");
+    let port = common::free_port();
+    env.edit_config(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"0.0.0.0:{port}\"\napi_token_env = \"WW_TEST_API_TOKEN\""),
+    );
+    let config = env.config.to_str().unwrap();
+    let check = |token: Option<&str>| {
+        let mut cmd = env.wirewatch(&["check-config", config]);
+        cmd.env_remove("WW_TEST_API_TOKEN");
+        if let Some(t) = token {
+            cmd.env("WW_TEST_API_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    };
+    let out = check(None);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for named in [
+        config,
+        "[daemon]",
+        "`listen`",
+        "WW_TEST_API_TOKEN",
+        "api_token_file",
+        "allow_anonymous",
+    ] {
+        assert!(
+            err.contains(named),
+            "check-config does not name {named}: {err}"
+        );
+    }
+    // The daemon refuses the same way, before anything listens.
+    let mut daemon = env.wirewatch(&["run", "--config", config]);
+    daemon
+        .env_remove("WW_TEST_API_TOKEN")
+        .stderr(std::process::Stdio::piped());
+    let daemon = common::Daemon::new(daemon.spawn().unwrap());
+    let out = tokio::task::spawn_blocking(move || daemon.wait(std::time::Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("the daemon started listening beyond loopback without a token");
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`listen`") && err.contains("allow_anonymous"),
+        "{err}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    // A token, or an explicit allow_anonymous, settles it; an unreadable token file does not.
+    assert!(check(Some("t0ken")).status.success());
+    env.edit_config("api_token_env", "allow_anonymous = true\napi_token_env");
+    let out = check(None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    env.edit_config(
+        "allow_anonymous = true",
+        "api_token_file = \"missing.token\"",
+    );
+    let out = check(Some("t0ken"));
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`api_token_file`") && err.contains("missing.token"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_answers_its_own_names_and_takes_the_token_from_a_file() {
+    let env = common::Env::new("", "");
+    env.use_small_rules();
+    let port = common::free_port();
+    std::fs::write(env.dir.path().join("api.token"), "from-the-file\n").unwrap();
+    env.edit_config(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\"\napi_token_file = \"api.token\""),
+    );
+    let mut cmd = env.wirewatch(&["run", "--config", env.config.to_str().unwrap()]);
+    cmd.env("WIREWATCH_API_TOKEN", "from-the-environment")
+        .stderr(std::process::Stdio::piped());
+    let daemon = common::Daemon::new(cmd.spawn().unwrap());
+    common::wait_until("the API", 20, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    let ours = [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    for host in &ours {
+        let (status, head, body) = raw(port, "GET", "/api/v1/search?q=x", &[("Host", host)], "");
+        assert_eq!(status, 200, "{host}: {body}");
+        assert!(!head.contains("access-control-allow-origin"), "{head}");
+    }
+    let (status, _, body) = raw(
+        port,
+        "GET",
+        "/healthz",
+        &[("Host", &format!("rebind.example:{port}"))],
+        "",
+    );
+    assert_eq!(status, 421, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "misdirected_request", "{v}");
+
+    let host = ("Host", ours[0].as_str());
+    let spec = r#"{"name":"weather","query":"rain"}"#;
+    let json = ("Content-Type", "application/json");
+    let post = |auth: &str, body: &str| {
+        let auth = ("Authorization", auth);
+        raw(port, "POST", "/api/v1/alerts", &[host, json, auth], body).0
+    };
+    assert_eq!(post("", spec), 401);
+    assert_eq!(
+        post("Bearer from-the-environment", spec),
+        403,
+        "the file's token, not the environment's, is in force"
+    );
+    assert_eq!(post("Bearer from-the-file", spec), 201);
+    let big = format!(
+        r#"{{"name":"{}","query":"rain"}}"#,
+        "x".repeat(wirewatch::api::MAX_BODY)
+    );
+    assert_eq!(post("Bearer from-the-file", &big), 413);
+    common::stop(daemon).await;
 }

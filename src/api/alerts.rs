@@ -15,24 +15,35 @@ use super::{ApiError, ApiState, ErrorBody};
 use crate::alert::store::{self, MatchRecord, OutboxRow, SaveError};
 use crate::alert::{Alert, AlertConfig, Payload, feed, matcher};
 
+/// Matches a slow stream listener may fall behind before it is told so and cut off: the
+/// capacity of the broadcast channel that feeds every stream (one buffer for all listeners).
+pub const MAX_STREAM_BACKLOG: usize = 256;
+
 /// Alerting's parts the API needs.
 #[derive(Clone)]
 pub struct AlertApi {
     pub registry: crate::alert::Registry,
     pub stream: crate::alert::Stream,
-    /// Bearer token for mutating routes; `None` = no token configured.
+    /// Bearer token for mutating routes and dry runs; `None` = no token configured (allowed on
+    /// loopback, or beyond it with `allow_anonymous`; see [`crate::config::Config::api_token`]).
     pub token: Option<String>,
+    /// Slots for open event streams (`[daemon] max_streams`); a stream holds one until it ends.
+    pub streams: std::sync::Arc<tokio::sync::Semaphore>,
     /// Cancelled when the daemon stops: open event streams end, so that the server's graceful
     /// shutdown does not wait on listeners that never hang up.
     pub closing: tokio_util::sync::CancellationToken,
 }
 
-/// Compares in constant time, so response timing says nothing about how much of a guess was right.
+/// Compares in constant time, so response timing says nothing about how much of a guess was right,
+/// nor about the token's length: both sides are hashed to 32 bytes first, and those compared
+/// without an early exit.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
 }
 
-/// Mutating routes need `Authorization: Bearer <token>` when a token is configured.
+/// Mutating routes and dry runs need `Authorization: Bearer <token>` when a token is configured.
 fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &s.alerts.token else {
         return Ok(());
@@ -40,7 +51,9 @@ fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| {
             ApiError::Unauthorized("this route needs `Authorization: Bearer <token>`".into())
         })?;
@@ -138,14 +151,22 @@ pub(super) async fn list(State(s): State<ApiState>) -> Result<Json<AlertList>, A
 type Body = Result<Json<AlertConfig>, axum::extract::rejection::JsonRejection>;
 
 fn body(b: Body) -> Result<AlertConfig, ApiError> {
-    b.map(|Json(b)| b)
-        .map_err(|e| ApiError::BadRequest(format!("body: {}", e.body_text())))
+    b.map(|Json(b)| b).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "the body is larger than {} KiB; an alert is far smaller",
+                super::MAX_BODY / 1024
+            ))
+        } else {
+            ApiError::BadRequest(format!("body: {}", e.body_text()))
+        }
+    })
 }
 
 /// Saves a new search (needs the bearer token when one is configured).
 #[utoipa::path(post, path = "/api/v1/alerts", request_body = AlertConfig, responses(
     (status = 201, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn create(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -181,7 +202,8 @@ fn editable(a: &Alert) -> Result<(), ApiError> {
 /// Replaces a saved search made through the API.
 #[utoipa::path(put, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), request_body = AlertConfig, responses(
     (status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 413, body = ErrorBody)))]
 pub(super) async fn update(
     State(s): State<ApiState>,
     Path(id): Path<i64>,
@@ -247,9 +269,10 @@ pub(super) async fn matches(
     q: LimitQuery,
 ) -> Result<Json<MatchList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = limit(&q.limit)?;
     find(&s, id)?;
     Ok(Json(MatchList {
-        matches: store::matches(&s.state, id, limit(&q.limit)?).map_err(internal)?,
+        matches: store::matches(&s.state, id, limit).map_err(internal)?,
     }))
 }
 
@@ -292,13 +315,19 @@ pub struct DryRun {
     pub matches: Vec<Payload>,
 }
 
-/// Dry run: what the alert would have matched in the archive over the last N days.
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/test", params(("id" = i64, Path), DryRunParams), responses((status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Dry run: what the alert would have matched in the archive over the last N days. Its cost grows
+/// with the archive, so it needs the bearer token when one is configured, and it takes its turn
+/// with the searches (one more at a time than there are cores).
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/test", params(("id" = i64, Path), DryRunParams), responses(
+    (status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn dry_run(
     State(s): State<ApiState>,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     q: Result<Query<DryRunParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DryRun>, ApiError> {
+    authorize(&s, &headers)?;
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let days = match q.days.as_deref() {
         None | Some("") => 7,
@@ -316,36 +345,34 @@ pub(super) async fn dry_run(
     req.limit = 100;
     req.sort = crate::store::Sort::Newest;
     let index = s.index.clone();
-    let result =
-        tokio::task::spawn_blocking(move || -> Result<DryRun, crate::store::IndexError> {
-            let words = index
-                .saved_query(&matcher::request(&alert))
-                .words()
-                .to_vec();
-            let found = index.search(&req)?;
-            let mut matches = Vec::new();
-            for hit in found.hits {
-                if let Some(a) = index.get(&hit.id)?
-                    && matcher::passes_min_score(&alert, &a)
-                {
-                    matches.push(matcher::payload(
-                        &alert,
-                        &a,
-                        &matcher::Sentences::of(&a.body),
-                        &words,
-                    ));
-                }
-                if matches.len() >= 50 {
-                    break;
-                }
+    let result = super::blocking(move || -> Result<DryRun, crate::store::IndexError> {
+        let words = index
+            .saved_query(&matcher::request(&alert))
+            .words()
+            .to_vec();
+        let found = index.search(&req)?;
+        let mut matches = Vec::new();
+        for hit in found.hits {
+            if let Some(a) = index.get(&hit.id)?
+                && matcher::passes_min_score(&alert, &a)
+            {
+                matches.push(matcher::payload(
+                    &alert,
+                    &a,
+                    &matcher::Sentences::of(&a.body),
+                    &words,
+                ));
             }
-            Ok(DryRun {
-                total: found.total,
-                matches,
-            })
+            if matches.len() >= 50 {
+                break;
+            }
+        }
+        Ok(DryRun {
+            total: found.total,
+            matches,
         })
-        .await
-        .map_err(internal)??;
+    })
+    .await?;
     Ok(Json(result))
 }
 
@@ -400,40 +427,121 @@ pub(super) async fn replay(
     }
 }
 
-/// Server-sent events: every new alert match as it is committed (`event: match`).
-#[utoipa::path(get, path = "/api/v1/stream", responses((status = 200, description = "text/event-stream of matches", content_type = "text/event-stream")))]
+/// Server-sent events: every new alert match as it is committed (`event: match`). At most
+/// `[daemon] max_streams` are open at once (503 with `Retry-After` beyond). A listener that falls
+/// more than [`MAX_STREAM_BACKLOG`] matches behind gets `event: lagged` (data: `{"missed": n}`)
+/// and the stream ends; it reconnects (an `EventSource` does so by itself) and carries on.
+#[utoipa::path(get, path = "/api/v1/stream", responses(
+    (status = 200, description = "text/event-stream of matches", content_type = "text/event-stream"),
+    (status = 503, body = ErrorBody, description = "too many streams open; retry after `Retry-After` seconds")))]
 pub(super) async fn stream(
     State(s): State<ApiState>,
-) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
-    let rx = s.alerts.stream.subscribe();
-    let closing = s.alerts.closing.clone();
-    let events = futures::stream::unfold(rx, move |mut rx| {
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = s.alerts.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Busy(
+            "as many event streams are open as this daemon serves (`[daemon] max_streams`); retry later"
+                .into(),
+        )
+    })?;
+    let events = events(s.alerts.stream.subscribe(), s.alerts.closing.clone(), slot);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The events of one listener. `slot` is held until the stream is dropped (the client hung up,
+/// lagged, or the daemon stops).
+fn events(
+    rx: tokio::sync::broadcast::Receiver<crate::alert::LiveMatch>,
+    closing: tokio_util::sync::CancellationToken,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    use tokio::sync::broadcast::error::RecvError;
+    futures::stream::unfold(Some((rx, slot)), move |state| {
         let closing = closing.clone();
         async move {
+            let (mut rx, slot) = state?;
             let received = tokio::select! {
                 r = rx.recv() => r,
                 _ = closing.cancelled() => return None,
             };
-            let event = match received {
-                Ok(m) => Event::default()
-                    .event("match")
-                    .json_data(&m)
-                    .unwrap_or_else(|_| Event::default().comment("unserialisable match")),
-                // A slow listener skips what it missed rather than holding the writer back.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    Event::default().event("lagged").data(n.to_string())
+            match received {
+                Ok(m) => {
+                    let event = Event::default()
+                        .event("match")
+                        .json_data(&m)
+                        .unwrap_or_else(|_| Event::default().comment("unserialisable match"));
+                    Some((Ok(event), Some((rx, slot))))
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            };
-            Some((Ok(event), rx))
+                // The channel kept only the newest matches: say how many this listener missed,
+                // then end, rather than hold anything back for it.
+                Err(RecvError::Lagged(missed)) => {
+                    let event = Event::default()
+                        .event("lagged")
+                        .data(format!("{{\"missed\":{missed}}}"));
+                    Some((Ok(event), None))
+                }
+                Err(RecvError::Closed) => None,
+            }
         }
-    });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn live(n: usize) -> crate::alert::LiveMatch {
+        let article = serde_json::json!({"article_id": format!("{n:032x}"), "title": "t", "url": "u",
+            "source": "s", "published": null, "topics": [], "entities": [], "evidence": []});
+        crate::alert::LiveMatch {
+            alert: crate::alert::AlertRef {
+                id: 1,
+                name: "a".into(),
+            },
+            article: serde_json::from_value(article).unwrap(),
+        }
+    }
+
+    /// A listener that does not read while 10x the backlog is sent: the channel holds no more
+    /// than its capacity, and the listener gets one notice, then its stream ends and its slot
+    /// is free again.
+    #[tokio::test]
+    async fn a_lagging_listener_is_told_and_cut_off() {
+        let (tx, rx) = tokio::sync::broadcast::channel(MAX_STREAM_BACKLOG);
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        let mut events = Box::pin(events(rx, Default::default(), slot));
+        for n in 0..10 * MAX_STREAM_BACKLOG {
+            tx.send(live(n)).unwrap();
+            assert!(tx.len() <= MAX_STREAM_BACKLOG);
+        }
+        assert_eq!(slots.available_permits(), 0);
+        assert!(events.next().await.is_some(), "the lag notice");
+        assert!(
+            events.next().await.is_none(),
+            "the stream goes on after lagging"
+        );
+        drop(events);
+        assert_eq!(slots.available_permits(), 1, "the slot was not given back");
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_keeps_up_gets_every_match() {
+        let (tx, rx) = tokio::sync::broadcast::channel(MAX_STREAM_BACKLOG);
+        let slot = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .unwrap();
+        let mut events = Box::pin(events(rx, Default::default(), slot));
+        for n in 0..3 * MAX_STREAM_BACKLOG {
+            tx.send(live(n)).unwrap();
+            assert!(events.next().await.is_some());
+        }
+        drop(tx);
+        assert!(events.next().await.is_none());
+    }
 
     #[test]
     fn constant_time_compare() {

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): search, articles, timeline, facets, sources, health, metrics, and the
 //! OpenAPI document generated from the handlers' annotations.
 
+mod access;
 mod alerts;
 mod error;
 mod ui;
@@ -18,7 +19,8 @@ use crate::app::{Health, SharedConfig};
 use crate::store::index::{FacetCount, FacetField, Interval, Timeline};
 use crate::store::{self, ArticleIndex, SearchRequest, SearchResponse, Sort, StoredArticle};
 use crate::telemetry::Metrics;
-pub use alerts::AlertApi;
+pub use access::{MAX_BODY, MAX_QUERY};
+pub use alerts::{AlertApi, MAX_STREAM_BACKLOG};
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach.
@@ -38,7 +40,7 @@ pub struct ApiState {
 #[openapi(
     info(
         title = "wirewatch API",
-        description = "Search the archive of sanctions, tariffs, export-control and chip-smuggling news."
+        description = "Search the archive of sanctions, tariffs, export-control and chip-smuggling news.\n\nEvery route answers 414 `uri_too_long` to a query string over 8 KiB and 421 `misdirected_request` to a Host header that is neither loopback nor configured (`[daemon] allowed_hosts`, `public_url`). State-changing routes and dry runs need `Authorization: Bearer <token>` when the daemon has a token (401 without, 403 when wrong), answer 403 to a request from another site's page (its `Origin`), and 413 to a body over 64 KiB."
     ),
     paths(
         search,
@@ -92,7 +94,27 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/stream"),
 ];
 
+/// The API with its guards: the Host allowlist, the origin check and the query-length cap on every
+/// route, the body cap and CORS (when configured) on the API's own routes.
 pub fn router(state: ApiState) -> Router {
+    router_with(state, None)
+}
+
+/// [`router`] plus `extra` routes (the WebSub callbacks) behind the same Host and query guards;
+/// `extra` keeps its own body limit (pushed feeds are larger than any API request).
+pub fn router_with(state: ApiState, extra: Option<Router>) -> Router {
+    let config = state.config.read().map(|c| c.clone()).ok();
+    let mut app = routes(state.clone()).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+    if let Some(cors) = config.as_deref().and_then(access::cors) {
+        app = app.layer(cors);
+    }
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    app.layer(axum::middleware::from_fn_with_state(state, access::guard))
+}
+
+fn routes(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -3,6 +3,7 @@
 //! Every problem is collected with its place (file, source name, field) so that an operator fixes a
 //! broken file in one pass instead of one error per restart.
 
+pub mod access;
 pub mod opml;
 mod units;
 
@@ -159,6 +160,20 @@ pub struct DaemonConfig {
     pub listen: String,
     /// Name of the environment variable that holds the API bearer token (never the token itself).
     pub api_token_env: String,
+    /// A file holding the API bearer token (its first line), instead of the environment variable;
+    /// relative paths are taken from this file's directory. Keep it readable by the daemon only.
+    pub api_token_file: Option<PathBuf>,
+    /// Serve a `listen` address beyond loopback without a token: anyone who reaches it may change
+    /// alerts and run dry runs. Without this, such a configuration is refused.
+    pub allow_anonymous: bool,
+    /// Host names (without port) the API answers to, besides loopback and `public_url`'s host; a
+    /// request naming any other host is refused (421), which defeats DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    /// Exact origins (`https://desk.example.org`) whose pages may call the API from a browser
+    /// (CORS). Empty: no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    /// Server-sent-event streams (`/api/v1/stream`) open at once; more are refused with 503.
+    pub max_streams: usize,
     /// Log filter when `RUST_LOG` is not set (`info`, `wirewatch=debug`, ...).
     pub log_level: String,
     /// Log format: `plain` or `json`.
@@ -192,6 +207,11 @@ impl Default for DaemonConfig {
             data_dir: PathBuf::from("index"),
             listen: "127.0.0.1:8088".into(),
             api_token_env: "WIREWATCH_API_TOKEN".into(),
+            api_token_file: None,
+            allow_anonymous: false,
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            max_streams: 32,
             log_level: "info".into(),
             log_format: "plain".into(),
             default_interval: HumanDuration(Duration::from_secs(15 * 60)),
@@ -458,6 +478,9 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.analysis.topics = base.join(&config.analysis.topics);
         config.analysis.gazetteer = base.join(&config.analysis.gazetteer);
+        if let Some(token) = &mut config.daemon.api_token_file {
+            *token = base.join(&*token);
+        }
         config.file = Some(path.to_path_buf());
         Ok(config)
     }
@@ -611,6 +634,7 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
             ),
         }
     }
+    access::validate(d, &mut push);
     if !matches!(d.log_format.as_str(), "plain" | "json") {
         push(
             "[daemon]",
@@ -635,6 +659,7 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
     for (field, value) in [
         ("max_concurrent_polls", d.max_concurrent_polls),
         ("commit_every_docs", d.commit_every_docs),
+        ("max_streams", d.max_streams),
     ] {
         if value == 0 {
             push("[daemon]", field, "must be at least 1".into());

@@ -12,6 +12,9 @@ use wirewatch::config::Config;
 use wirewatch::store::{ArticleIndex, State, StoredArticle};
 use wirewatch::telemetry::{Heartbeats, Metrics};
 
+/// Event streams the fixture's API serves at once.
+pub const STREAM_SLOTS: usize = 2;
+
 pub struct Fixture {
     pub _dir: tempfile::TempDir,
     pub state: ApiState,
@@ -108,6 +111,8 @@ pub fn fixture() -> Fixture {
                 registry: Default::default(),
                 stream: tokio::sync::broadcast::channel(8).0,
                 token: Some("s3cret".into()),
+                // Two, so that a test reaches the cap of open event streams quickly.
+                streams: Arc::new(tokio::sync::Semaphore::new(STREAM_SLOTS)),
                 closing: Default::default(),
             },
         },

@@ -435,13 +435,29 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_exchange(port, method, path, headers, body);
+    (status, body)
+}
+
+/// [`http_request`] with the response head too (lower-cased). The Host header is
+/// `127.0.0.1` unless `headers` give one.
+pub fn http_exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str("Host: 127.0.0.1\r\n");
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -450,16 +466,13 @@ pub fn http_request(
     s.write_all(req.as_bytes()).unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
-    let status = buf
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 /// A webhook receiver: records every request, answers from a script of statuses (then 200).
@@ -526,6 +539,22 @@ impl Daemon {
         let child = self.0.take().expect("daemon running");
         signal(child.id(), sig);
         child.wait_with_output().unwrap()
+    }
+}
+
+impl Daemon {
+    /// Waits up to `limit` for the daemon to exit by itself: its output, or `None` (and it is
+    /// killed) when it is still running.
+    pub fn wait(mut self, limit: Duration) -> Option<Output> {
+        let deadline = std::time::Instant::now() + limit;
+        let child = self.0.as_mut().expect("daemon running");
+        while std::time::Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                return self.0.take().and_then(|c| c.wait_with_output().ok());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 }
 

@@ -28,11 +28,41 @@ function params(extra) {
   return p;
 }
 
-async function api(path, p) {
-  const resp = await fetch(path + (p ? "?" + p.toString() : ""));
+// The API token (needed to change things when the daemon has one) stays in this tab's
+// sessionStorage and travels only in the Authorization header of the calls that change things.
+const TOKEN_KEY = "wirewatch.api-token";
+const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+async function api(path, p, init) {
+  const opts = Object.assign({ credentials: "omit" }, init || {});
+  const headers = new Headers(opts.headers || {});
+  if (opts.method && opts.method !== "GET" && token()) headers.set("Authorization", "Bearer " + token());
+  opts.headers = headers;
+  const resp = await fetch(path + (p ? "?" + p.toString() : ""), opts);
   const body = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error((body.error && body.error.message) || resp.statusText);
+  if (!resp.ok) {
+    const msg = (body.error && body.error.message) || resp.statusText;
+    throw new Error(resp.status === 401 || resp.status === 403 ? `${msg} (enter the API token under “Save as alert”)` : msg);
+  }
   return body;
+}
+
+// Saves the current query and filters as an alert (no channel: it is seen in the alert's
+// matches, its Atom feed and the event stream until one is added in the configuration).
+async function saveAlert() {
+  const spec = { name: $("alert-name").value.trim(), query: $("q").value.trim() };
+  for (const id of ["topic", "source"]) if ($(id).value) spec[id] = $(id).value;
+  if ($("min_score").value) spec.min_score = Number($("min_score").value);
+  try {
+    const a = await api("/api/v1/alerts", null, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(spec),
+    });
+    $("status").textContent = `Saved as alert “${a.name || spec.name}” (id ${a.id}).`;
+  } catch (e) {
+    $("status").textContent = "Could not save the alert: " + e.message;
+  }
 }
 
 // Server highlights: escaped text with <mark> tags only. Anything else is shown as plain text.
@@ -234,6 +264,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("interval").addEventListener("change", timeline);
   $("more").addEventListener("click", () => search(true));
   $("close").addEventListener("click", () => $("article").close());
+  $("save-alert").addEventListener("submit", (ev) => { ev.preventDefault(); saveAlert(); });
+  $("token").value = token();
+  $("token").addEventListener("change", () => {
+    const t = $("token").value.trim();
+    if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
+  });
+  $("token-form").addEventListener("submit", (ev) => ev.preventDefault());
+  $("forget").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); $("token").value = ""; });
   const q = new URLSearchParams(location.search).get("q");
   if (q) $("q").value = q;
   search(false);

@@ -1,6 +1,10 @@
 //! Article extraction throughput, in process, over the real pages in ../shared/data/extraction
 //! (when present). `cargo bench --bench extract`; `benches/extract_peer.py` runs Python
 //! trafilatura over the same pages for the side-by-side figure (see docs/BENCHMARKS.md).
+//!
+//! First, always (the pages are generated): hostile pages of 100k, 200k and 400k nested
+//! elements and the other shapes that made the HTML tree builder quadratic, with seconds per
+//! MB and the ratio to the 100k page: work must stay linear in the input (issue 16).
 
 use std::io::Read;
 use std::time::Instant;
@@ -9,7 +13,74 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn median_secs(page: &[u8]) -> f64 {
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(wirewatch::extract::extract_bytes(page, None, None));
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[2]
+}
+
+fn hostile() {
+    let nested = |n: usize| {
+        format!(
+            "<html><body>{}<p>deep</p>{}</body></html>",
+            "<div>".repeat(n),
+            "</div>".repeat(n)
+        )
+        .into_bytes()
+    };
+    let mut base = None;
+    for n in [100_000, 200_000, 400_000] {
+        let page = nested(n);
+        let secs = median_secs(&page);
+        let per_mb = secs / (page.len() as f64 / 1e6);
+        let ratio = per_mb / *base.get_or_insert(per_mb);
+        println!(
+            "extract hostile: {n} nested elements, {:.2} MB: median {:.3} s, {:.3} s/MB, {:.2}x the 100k page's s/MB",
+            page.len() as f64 / 1e6,
+            secs,
+            per_mb,
+            ratio
+        );
+    }
+    let shapes: [(&str, Vec<u8>); 3] = [
+        (
+            "formatting left open in 110k paragraphs",
+            (0..110_000)
+                .map(|i| format!("<p><b id={i}>x</p>"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        (
+            "150k-element flood",
+            "<span>a</span>".repeat(150_000).into_bytes(),
+        ),
+        (
+            "300k nested boilerplate classes",
+            nested(300_000)
+                .iter()
+                .map(|b| *b as char)
+                .collect::<String>()
+                .replace("<div>", "<div class=share>")
+                .into_bytes(),
+        ),
+    ];
+    for (name, page) in shapes {
+        println!(
+            "extract hostile: {name}, {:.2} MB: median {:.3} s",
+            page.len() as f64 / 1e6,
+            median_secs(&page)
+        );
+    }
+}
+
 fn main() {
+    hostile();
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/extraction/html");
     let Ok(entries) = std::fs::read_dir(&dir) else {

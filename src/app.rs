@@ -63,14 +63,12 @@ pub struct Health {
     pub heartbeats: Heartbeats,
 }
 
-/// Runs the daemon (or one poll cycle) until done or signalled. Errors here are start-up errors.
-pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+/// Runs the daemon (or one poll cycle) until done or signalled, with the rules the caller loaded
+/// (and checked) from `config`. Errors here are start-up errors.
+pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let notifier = Arc::new(Notifier::from_env());
-    let analyzer = Arc::new(
-        Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer)
-            .context("cannot load the analysis rules")?,
-    );
+    let analyzer = Arc::new(analyzer);
     let stores = Stores::open(&config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
     let metrics = Arc::new(Metrics::new());

@@ -218,10 +218,13 @@ fn run(path: &Path, once: bool) -> ExitCode {
     }
     init_logging(&config);
     // Rules and gazetteer are configuration too: their problems are exit 2, not a crash loop.
-    if let Err(e) = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
-        eprintln!("{}: [analysis]: {e}", path.display());
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let analyzer = match Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{}: [analysis]: {e}", path.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -234,7 +237,7 @@ fn run(path: &Path, once: bool) -> ExitCode {
     } else {
         app::Mode::Daemon
     };
-    match rt.block_on(app::run(config, mode)) {
+    match rt.block_on(app::run(config, mode, analyzer)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

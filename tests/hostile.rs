@@ -25,7 +25,10 @@ fn open_formatting(paragraphs: usize) -> String {
 }
 
 fn flood(elements: usize) -> String {
-    format!("<html><body>{}</body></html>", "<span>a</span>".repeat(elements))
+    format!(
+        "<html><body>{}</body></html>",
+        "<span>a</span>".repeat(elements)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +106,10 @@ async fn hostile_pages_neither_stall_the_poll_nor_the_api() {
         if health["sources"][0]["status"] == "ok" {
             break;
         }
-        assert!(Instant::now() < deadline, "the poll never finished: {health}");
+        assert!(
+            Instant::now() < deadline,
+            "the poll never finished: {health}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
@@ -113,7 +119,11 @@ async fn hostile_pages_neither_stall_the_poll_nor_the_api() {
     let poll_took = started.elapsed();
     stop(daemon).await;
     assert_eq!(
-        server.site.seen.articles_served.load(std::sync::atomic::Ordering::SeqCst),
+        server
+            .site
+            .seen
+            .articles_served
+            .load(std::sync::atomic::Ordering::SeqCst),
         4,
         "every page was fetched"
     );

@@ -253,6 +253,14 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
             return None;
         }
     }
+    if rule.veto.as_ref().is_some_and(|v| v.is_match(sentence)) {
+        return None;
+    }
+    // Every context list must be met somewhere in the sentence; what met it is part of the why.
+    let mut context_terms = Vec::with_capacity(rule.context.len());
+    for c in &rule.context {
+        context_terms.push(c.find(sentence)?.as_str());
+    }
     let mut terms: Vec<String> = Vec::new();
     if let Some(near) = &rule.near {
         let ctx: Vec<regex::Match> = near.find_iter(sentence).collect();
@@ -274,6 +282,9 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
         for h in &hits {
             push_unique(&mut terms, h.as_str());
         }
+    }
+    for c in context_terms {
+        push_unique(&mut terms, c);
     }
     Some(terms)
 }

@@ -74,6 +74,13 @@ struct RawRule {
     exclude: Vec<String>,
     #[serde(default)]
     exclude_within: Option<usize>,
+    /// Vetoes anywhere in the sentence, whatever `exclude_within` says.
+    #[serde(default)]
+    veto: Vec<String>,
+    /// Lists of which one term each must occur somewhere in the sentence (the sense of an
+    /// ambiguous trigger decided from context: traded goods, a restricted destination, ...).
+    #[serde(default)]
+    context: Vec<Vec<String>>,
     #[serde(default = "one")]
     weight: f64,
 }
@@ -89,6 +96,10 @@ pub struct Rule {
     pub within: Option<usize>,
     pub exclude: Option<Regex>,
     pub exclude_within: Option<usize>,
+    /// Vetoes anywhere in the sentence.
+    pub veto: Option<Regex>,
+    /// Each must match somewhere in the sentence for the rule to fire.
+    pub context: Vec<Regex>,
     pub weight: f64,
 }
 
@@ -169,19 +180,31 @@ impl RulePack {
                     .map(Some)
                     .map_err(|e| format!("`{field}`: {e}"))
             };
-            let (terms, near, exclude) = match (
+            if r.context.iter().any(Vec::is_empty) {
+                fail("`context` has an empty list".into());
+            }
+            let (terms, near, exclude, veto) = match (
                 compile(&r.terms, "terms"),
                 compile(&r.near, "near"),
                 compile(&r.exclude, "exclude"),
+                compile(&r.veto, "veto"),
             ) {
-                (Ok(Some(t)), Ok(n), Ok(x)) => (t, n, x),
-                (a, b, c) => {
-                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                (Ok(Some(t)), Ok(n), Ok(x), Ok(v)) => (t, n, x, v),
+                (a, b, c, d) => {
+                    for e in [a.err(), b.err(), c.err(), d.err()].into_iter().flatten() {
                         fail(e);
                     }
                     continue;
                 }
             };
+            let mut context = Vec::new();
+            for list in &r.context {
+                match compile(list, "context") {
+                    Ok(Some(c)) => context.push(c),
+                    Ok(None) => {}
+                    Err(e) => fail(e),
+                }
+            }
             rules.push(Rule {
                 name: r.name,
                 topic,
@@ -190,6 +213,8 @@ impl RulePack {
                 within: r.within,
                 exclude,
                 exclude_within: r.exclude_within,
+                veto,
+                context,
                 weight: r.weight,
             });
         }

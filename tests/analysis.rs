@@ -985,3 +985,149 @@ fn no_tariff_fact_off_the_beat() {
     );
     assert!(tariff_facts(&a).is_empty(), "{:#?}", a.facts);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Word senses and paraphrase families (issue 18): each kind the rule pack decides from context,
+// with positives and hard negatives written for this file.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn tariff_senses_are_decided_by_trade_context() {
+    // price plans, prison terms, scoring, hotel rates and domestic taxes called tariffs
+    for text in [
+        "Households on the standard variable tariff will pay more for gas from April.",
+        "The killer must serve a minimum tariff of 20 years before he can apply for release.",
+        "Her final dive carried the highest tariff of the competition.",
+        "The union wants a 10% tariff on the profits of the biggest landlords to fund social housing.",
+        "The resort raised its room tariff for the festival week.",
+        "Travellers queued at the airport duty-free shops for cut-price perfume.",
+        "Nurses said the extra duties left no time for breaks.",
+    ] {
+        assert_no_beat(text);
+    }
+    for text in [
+        "Ottawa slapped a 25% tariff on imported steel from China.",
+        "Tariffs on electric vans threaten the plant under the new rules of origin.",
+        "Levies on Chinese solar panels will double next year.",
+        "Exporters of olive oil face new duties in the American market.",
+        "The bloc may open a dumping investigation into Chinese electric bikes.",
+        "Importers owe unpaid tax on shipments of footwear, the customs office said.",
+        "The senator wants a carbon import fee on steel from heavy polluters.",
+    ] {
+        assert_topics(text, &["tariffs"]);
+    }
+}
+
+#[test]
+fn sanction_senses_are_decided_by_who_sanctions_whom() {
+    for text in [
+        "A judge sanctioned the lawyers for filing fabricated citations.",
+        "The court imposed sanctions on the attorney for misleading filings in the lawsuit.",
+        "The tour sanctioned members who joined the rival circuit without permission.",
+        "The party whip threatened sanctions against colleagues who defy the leadership.",
+        "The streamer was sanctioned for posting abusive content on the platform.",
+        "Players who used the exploit to gain experience points will face sanctions.",
+        "A state-sanctioned festival drew large crowds to the capital.",
+    ] {
+        assert_no_beat(text);
+    }
+    for text in [
+        "Washington sanctioned a Hong Kong firm for shipping oil from Iran.",
+        "The sanctioned tanker slipped out of port at night.",
+        "Brussels will penalise companies supplying Russia's war machine with components.",
+        "Ministers imposed new measures to punish the Kremlin for the invasion.",
+    ] {
+        assert_topics(text, &["sanctions"]);
+    }
+}
+
+#[test]
+fn chip_smuggling_needs_controlled_chips_not_other_contraband() {
+    for text in [
+        "The hostages became a bargaining chip as the smugglers pressed for ransom.",
+        "Customs found cigarettes smuggled inside boxes of potato chips.",
+        "Rangers seized ivory and pangolin scales smuggled through the port.",
+        "Gangs smuggled migrants across the border in refrigerated lorries.",
+        "Police intercepted cocaine hidden among crates of computer chips at the docks.",
+        "Iran has been accused of smuggling rifles to militias in the region.",
+    ] {
+        assert_no_beat(text);
+    }
+    for text in [
+        "Investigators say the network routed Nvidia accelerators through shell companies in Malaysia to buyers in China.",
+        "Russian arms makers still obtain Western microchips through middlemen in Central Asia.",
+    ] {
+        assert_topics(text, &["chip_smuggling"]);
+    }
+    // A policy to stop chips reaching Russia is a control, not smuggling.
+    assert_topics(
+        "Kyiv urged allies to stop the sale of microchips to Russia.",
+        &["export_controls"],
+    );
+}
+
+#[test]
+fn export_controls_in_other_words() {
+    for text in [
+        "The government limited shipments of drone parts to Russia.",
+        "Washington tightened curbs on sales of advanced processors to Chinese firms.",
+        "The Dutch cabinet blocked the sale of lithography machines to Beijing.",
+        "Prosecutors charged a trader with scheming to send aircraft parts to Russia.",
+        "The firm was accused of illegally selling military-grade sensors to Iran.",
+        "Seoul won a waiver from the export rules for its chip plants in China.",
+        "A new bill would keep sensitive American technology out of the hands of China's army.",
+        "New restrictions cut the foundry off from the tools it needs for advanced nodes.",
+        "Officials believe dual-use goods were diverted to Russia through a third country.",
+    ] {
+        assert_topics(text, &["export_controls"]);
+    }
+    for text in [
+        "The distillery halted exports to Russia after a consumer boycott.",
+        "India banned exports of wheat to cool domestic prices.",
+        "Germany is the world's third-largest exporter of machinery.",
+        "Capital controls stopped exporters from moving cash abroad.",
+        "The new app gives parents controls over their children's tech use.",
+        "He denies exporting anything to the company.",
+        "Hollywood studios blacklisted the screenwriter in the 1950s.",
+    ] {
+        assert_no_beat(text);
+    }
+    assert_topics(
+        "The Commerce Department blacklisted a Chinese drone maker.",
+        &["sanctions", "export_controls"],
+    );
+}
+
+#[test]
+fn context_lists_and_vetoes_decide_a_trigger() {
+    let rules = RulePack::parse(
+        r#"
+[[rule]]
+name = "flows"
+topic = "export_controls"
+terms = ["ban*"]
+near = ["exports"]
+within = 3
+context = [["drones", "chips"], ["Russia", "Iran"]]
+veto = ["wheat"]
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    let a = Analyzer::new(rules, Gazetteer::parse("", "g").unwrap());
+    let r = a.analyze("", "Oslo banned exports of drones to Russia.");
+    assert_eq!(topics(&r), vec!["export_controls"]);
+    let m = mention(&r, "export_controls");
+    for t in ["banned", "exports", "drones", "Russia"] {
+        assert!(has_term(m, t), "{t} missing from {:?}", m.terms);
+    }
+    // each context list must be met; a veto anywhere in the sentence wins
+    assert!(a.analyze("", "Oslo banned exports of drones.").topics.is_empty());
+    assert!(a.analyze("", "Oslo banned exports of chips to Iran and of wheat.").topics.is_empty());
+    let e = RulePack::parse(
+        "[[rule]]\nname = \"x\"\ntopic = \"tariffs\"\nterms = [\"a\"]\ncontext = [[]]\n",
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(e.problems[0].contains("`context` has an empty list"), "{e}");
+}

@@ -991,110 +991,167 @@ fn no_tariff_fact_off_the_beat() {
 // with positives and hard negatives written for this file.
 // ---------------------------------------------------------------------------------------------
 
+/// Every passage gets exactly these topics.
+fn assert_each(texts: &[&str], expected: &[&str]) {
+    for text in texts {
+        assert_topics(text, expected);
+    }
+}
+
 #[test]
 fn tariff_senses_are_decided_by_trade_context() {
-    // price plans, prison terms, scoring, hotel rates and domestic taxes called tariffs
-    for text in [
-        "Households on the standard variable tariff will pay more for gas from April.",
-        "The killer must serve a minimum tariff of 20 years before he can apply for release.",
-        "Her final dive carried the highest tariff of the competition.",
-        "The union wants a 10% tariff on the profits of the biggest landlords to fund social housing.",
-        "The resort raised its room tariff for the festival week.",
-        "Travellers queued at the airport duty-free shops for cut-price perfume.",
-        "Nurses said the extra duties left no time for breaks.",
-    ] {
-        assert_no_beat(text);
-    }
-    for text in [
-        "Ottawa slapped a 25% tariff on imported steel from China.",
-        "Tariffs on electric vans threaten the plant under the new rules of origin.",
-        "Levies on Chinese solar panels will double next year.",
-        "Exporters of olive oil face new duties in the American market.",
-        "The bloc may open a dumping investigation into Chinese electric bikes.",
-        "Importers owe unpaid tax on shipments of footwear, the customs office said.",
-        "The senator wants a carbon import fee on steel from heavy polluters.",
-    ] {
-        assert_topics(text, &["tariffs"]);
-    }
+    // price plans, prison terms, scoring, hotel rates, domestic taxes, duty-free shops, tasks
+    assert_each(
+        &[
+            "Households on the standard variable tariff will pay more for gas from April.",
+            "Energy regulator approves new electricity tariffs for industrial customers.",
+            "The telecom raised its mobile data tariffs by 15%.",
+            "Water tariffs will rise 6% in Karachi.",
+            "The killer must serve a minimum tariff of 20 years before he can apply for release.",
+            "Her final dive carried the highest tariff of the competition.",
+            "The union wants a 10% tariff on the profits of the biggest landlords to fund social housing.",
+            "The resort raised its room tariff for the festival week.",
+            "Travellers queued at the airport duty-free shops for cut-price perfume.",
+            "Nurses said the extra duties left no time for breaks.",
+        ],
+        &[],
+    );
+    // customs duties in their own words and in paraphrase (levies, duties, import fees, dumping cases)
+    assert_each(
+        &[
+            "Ottawa slapped a 25% tariff on imported steel from China.",
+            "Tariffs on electric vans threaten the plant under the new rules of origin.",
+            "Retaliatory tariffs hit bourbon and motorcycles.",
+            "Levies on Chinese solar panels will double next year.",
+            "The president threatened 100% levies on cars made in Mexico.",
+            "Exporters of olive oil face new duties in the American market.",
+            "Duties on Canadian lumber rose to 14%.",
+            "The bloc may open a dumping investigation into Chinese electric bikes.",
+            "Importers owe unpaid tax on shipments of footwear, the customs office said.",
+            "The senator wants a carbon import fee on steel from heavy polluters.",
+        ],
+        &["tariffs"],
+    );
 }
 
 #[test]
 fn sanction_senses_are_decided_by_who_sanctions_whom() {
-    for text in [
-        "A judge sanctioned the lawyers for filing fabricated citations.",
-        "The court imposed sanctions on the attorney for misleading filings in the lawsuit.",
-        "The tour sanctioned members who joined the rival circuit without permission.",
-        "The party whip threatened sanctions against colleagues who defy the leadership.",
-        "The streamer was sanctioned for posting abusive content on the platform.",
-        "Players who used the exploit to gain experience points will face sanctions.",
-        "A state-sanctioned festival drew large crowds to the capital.",
-    ] {
-        assert_no_beat(text);
-    }
-    for text in [
-        "Washington sanctioned a Hong Kong firm for shipping oil from Iran.",
-        "The sanctioned tanker slipped out of port at night.",
-        "Brussels will penalise companies supplying Russia's war machine with components.",
-        "Ministers imposed new measures to punish the Kremlin for the invasion.",
-    ] {
-        assert_topics(text, &["sanctions"]);
-    }
+    // courts, tours, parties, platforms, games, schools, regulators; "sanctioned" = approved
+    assert_each(
+        &[
+            "A judge sanctioned the lawyers for filing fabricated citations.",
+            "The court imposed sanctions on the attorney for misleading filings in the lawsuit.",
+            "The tour sanctioned members who joined the rival circuit without permission.",
+            "The club faces sanctions from UEFA over crowd trouble.",
+            "The party whip threatened sanctions against colleagues who defy the leadership.",
+            "The streamer was sanctioned for posting abusive content on the platform.",
+            "Players who used the exploit to gain experience points will face sanctions.",
+            "The school sanctioned pupils for vaping.",
+            "Claimants who miss appointments face benefit sanctions.",
+            "A state-sanctioned festival drew large crowds to the capital.",
+        ],
+        &[],
+    );
+    assert_each(
+        &[
+            "Washington sanctioned a Hong Kong firm for shipping oil from Iran.",
+            "The sanctioned tanker slipped out of port at night.",
+            "Brussels will penalise companies supplying Russia's war machine with components.",
+            "Ministers imposed new measures to punish the Kremlin for the invasion.",
+            "Sanctions-hit Russia turned to Chinese banks.",
+            "Venezuela sanctions relief lets Chevron pump more oil.",
+            "The UK imposed an asset freeze on five Russian bankers.",
+        ],
+        &["sanctions"],
+    );
 }
 
 #[test]
 fn chip_smuggling_needs_controlled_chips_not_other_contraband() {
-    for text in [
-        "The hostages became a bargaining chip as the smugglers pressed for ransom.",
-        "Customs found cigarettes smuggled inside boxes of potato chips.",
-        "Rangers seized ivory and pangolin scales smuggled through the port.",
-        "Gangs smuggled migrants across the border in refrigerated lorries.",
-        "Police intercepted cocaine hidden among crates of computer chips at the docks.",
-        "Iran has been accused of smuggling rifles to militias in the region.",
-    ] {
-        assert_no_beat(text);
-    }
-    for text in [
-        "Investigators say the network routed Nvidia accelerators through shell companies in Malaysia to buyers in China.",
-        "Russian arms makers still obtain Western microchips through middlemen in Central Asia.",
-    ] {
-        assert_topics(text, &["chip_smuggling"]);
-    }
-    // A policy to stop chips reaching Russia is a control, not smuggling.
-    assert_topics(
-        "Kyiv urged allies to stop the sale of microchips to Russia.",
+    // bargaining chips, potato chips, wildlife, people, drugs, arms, gold
+    assert_each(
+        &[
+            "The hostages became a bargaining chip as the smugglers pressed for ransom.",
+            "Customs found cigarettes smuggled inside boxes of potato chips.",
+            "Rangers seized ivory and pangolin scales smuggled through the port.",
+            "Gangs smuggled migrants across the border in refrigerated lorries.",
+            "Police intercepted cocaine hidden among crates of computer chips at the docks.",
+            "The cartel smuggled fentanyl precursors from China.",
+            "Iran has been accused of smuggling rifles to militias in the region.",
+            "Gold smuggling through Dubai has boomed.",
+            "Poker players chip in for charity.",
+            "Intel posted record revenue on strong chip demand.",
+        ],
+        &[],
+    );
+    // routes, front companies, onward shipment, chips found in weapons
+    assert_each(
+        &[
+            "Investigators say the network routed Nvidia accelerators through shell companies in Malaysia to buyers in China.",
+            "Russian arms makers still obtain Western microchips through middlemen in Central Asia.",
+            "Authorities say the GPUs were shipped to Singapore and then quietly forwarded to Chinese buyers.",
+            "Researchers found US-made chips inside Russian cruise missiles.",
+        ],
+        &["chip_smuggling"],
+    );
+    // A policy to stop chips reaching Russia is a control, not smuggling; chips a sanctioned country
+    // makes itself are sanctions news, not smuggling.
+    assert_each(
+        &["Kyiv urged allies to stop the sale of microchips to Russia."],
         &["export_controls"],
+    );
+    assert_each(
+        &["Huawei phones use chips made despite US sanctions, analysts say."],
+        &["sanctions"],
     );
 }
 
 #[test]
 fn export_controls_in_other_words() {
-    for text in [
-        "The government limited shipments of drone parts to Russia.",
-        "Washington tightened curbs on sales of advanced processors to Chinese firms.",
-        "The Dutch cabinet blocked the sale of lithography machines to Beijing.",
-        "Prosecutors charged a trader with scheming to send aircraft parts to Russia.",
-        "The firm was accused of illegally selling military-grade sensors to Iran.",
-        "Seoul won a waiver from the export rules for its chip plants in China.",
-        "A new bill would keep sensitive American technology out of the hands of China's army.",
-        "New restrictions cut the foundry off from the tools it needs for advanced nodes.",
-        "Officials believe dual-use goods were diverted to Russia through a third country.",
-    ] {
-        assert_topics(text, &["export_controls"]);
-    }
-    for text in [
-        "The distillery halted exports to Russia after a consumer boycott.",
-        "India banned exports of wheat to cool domestic prices.",
-        "Germany is the world's third-largest exporter of machinery.",
-        "Capital controls stopped exporters from moving cash abroad.",
-        "The new app gives parents controls over their children's tech use.",
-        "He denies exporting anything to the company.",
-        "Hollywood studios blacklisted the screenwriter in the 1950s.",
-    ] {
-        assert_no_beat(text);
-    }
-    assert_topics(
-        "The Commerce Department blacklisted a Chinese drone maker.",
+    assert_each(
+        &[
+            "The government limited shipments of drone parts to Russia.",
+            "Washington tightened curbs on sales of advanced processors to Chinese firms.",
+            "The administration is weighing curbs on sales of AI processors to the Middle East.",
+            "The Dutch cabinet blocked the sale of lithography machines to Beijing.",
+            "Prosecutors charged a trader with scheming to send aircraft parts to Russia.",
+            "The firm was accused of illegally selling military-grade sensors to Iran.",
+            "Seoul won a waiver from the export rules for its chip plants in China.",
+            "Tokyo will require permits for shipments of 23 types of chipmaking gear.",
+            "Nvidia designed a slower chip for China to comply with the rules.",
+            "A new bill would keep sensitive American technology out of the hands of China's army.",
+            "New restrictions cut the foundry off from the tools it needs for advanced nodes.",
+            "Officials believe dual-use goods were diverted to Russia through a third country.",
+            "Beijing slapped export licence requirements on graphite.",
+        ],
+        &["export_controls"],
+    );
+    // company decisions, food bans, trade figures, "controls" and "blacklists" in other senses
+    assert_each(
+        &[
+            "The distillery halted exports to Russia after a consumer boycott.",
+            "India banned exports of wheat to cool domestic prices.",
+            "Germany is the world's third-largest exporter of machinery.",
+            "China's exports of electric cars surged 70% last year.",
+            "Capital controls stopped exporters from moving cash abroad.",
+            "The new app gives parents controls over their children's tech use.",
+            "The FCA fined the bank for failings in its anti-money-laundering controls.",
+            "He denies exporting anything to the company.",
+            "Hollywood studios blacklisted the screenwriter in the 1950s.",
+        ],
+        &[],
+    );
+    // the US trade blacklist is both topics by convention; an EU list of persons is sanctions only
+    assert_each(
+        &[
+            "The Commerce Department blacklisted a Chinese drone maker.",
+            "Washington added two dozen Chinese chip designers to its trade blacklist.",
+        ],
         &["sanctions", "export_controls"],
+    );
+    assert_each(
+        &["The EU blacklisted three Iranian drone makers."],
+        &["sanctions"],
     );
 }
 
@@ -1122,8 +1179,16 @@ veto = ["wheat"]
         assert!(has_term(m, t), "{t} missing from {:?}", m.terms);
     }
     // each context list must be met; a veto anywhere in the sentence wins
-    assert!(a.analyze("", "Oslo banned exports of drones.").topics.is_empty());
-    assert!(a.analyze("", "Oslo banned exports of chips to Iran and of wheat.").topics.is_empty());
+    assert!(
+        a.analyze("", "Oslo banned exports of drones.")
+            .topics
+            .is_empty()
+    );
+    assert!(
+        a.analyze("", "Oslo banned exports of chips to Iran and of wheat.")
+            .topics
+            .is_empty()
+    );
     let e = RulePack::parse(
         "[[rule]]\nname = \"x\"\ntopic = \"tariffs\"\nterms = [\"a\"]\ncontext = [[]]\n",
         "t.toml",

@@ -1156,6 +1156,100 @@ fn export_controls_in_other_words() {
 }
 
 #[test]
+fn guideline_kinds_in_own_words() {
+    // One or more passages per kind the labelling guidelines name, none using the topic's keyword
+    // where a paraphrase is the point.
+    assert_each(
+        &[
+            "Japan barred entry to 12 Russian officials as part of its latest package.",
+            "The G7 agreed to lower the price cap on Russian seaborne oil.",
+            "Moscow retaliated with counter-measures against European think tanks.",
+            "Washington eased restrictions on Venezuelan oil after the election deal.",
+            "A shipping broker admitted helping tankers dodge the embargo on Iranian crude.",
+            "The bank breached restrictions on dealings with designated Russian entities, regulators said.",
+            "Senators threatened to punish Chinese banks that help Moscow.",
+            "Years under Western restrictions have hollowed out Iran's airline fleet.",
+            "Treasury designated four Hezbollah financiers on Tuesday.",
+            "Beijing put two American defence contractors on its unreliable entity list.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &[
+            "The White House paused the planned duties on European wine for 90 days.",
+            "Canada exempted some steel products from its surtax on Chinese metals.",
+            "Indonesia imposed an export tax on raw nickel ore.",
+            "The trade deal gives Kenyan flowers tariff-free access to the British market.",
+            "A federal court struck down the levies imposed under emergency powers.",
+            "Beijing cut import duties on American farm goods to ease trade tensions.",
+            "Automakers warned that the 25% tax on imported cars will raise prices.",
+            "The EU imposed provisional countervailing measures on Chinese biodiesel.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "BIS issued new rules restricting shipments of high-bandwidth memory to China.",
+            "Tokyo Electron will need government approval to sell some etching tools abroad.",
+            "China now requires licences for exports of some rare-earth magnets.",
+            "Berlin approved the delivery of Leopard tanks after weeks of pressure.",
+            "Lawmakers urged Commerce to close gaps that let Chinese firms buy advanced chipmaking gear.",
+            "Nvidia is preparing a downgraded accelerator for Chinese customers that meets the new thresholds.",
+            "A former engineer was convicted of shipping controlled night-vision equipment to Russia.",
+            "The Netherlands will expand licensing for ASML's older immersion machines.",
+            "Seoul and Washington agreed to align their restrictions on sending technology to Moscow.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Traders in Shenzhen say H100 servers arrive via Vietnam and Thailand.",
+            "An Estonian procurement network supplied microelectronics to Russian missile makers.",
+            "Smuggled Nvidia chips are sold openly in electronics markets in Shenzhen.",
+            "Investigators traced the processors to a front company in Dubai that sent them to Iran.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &["Chinese labs rent access to banned GPUs from data centres in Malaysia."],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The league docked the club six points for breaking spending rules.",
+            "Councils can sanction landlords who fail to repair homes.",
+            "The festival is sanctioned by the city council.",
+            "Britain's exports to the EU fell 3% in March.",
+            "China is the largest exporter of solar panels.",
+            "Customs officers seized 200kg of heroin hidden in a container of bananas.",
+            "The chancellor froze fuel duty for another year.",
+            "Energy firms must offer a social tariff to low-income customers.",
+            "The company chipped away at its debt pile.",
+            "Samsung plans a new chip plant in Texas.",
+            "Demand for AI chips lifted TSMC's quarterly profit.",
+            "The film was blacklisted by state broadcasters for its politics.",
+            "Parents want tighter controls on children's screen time.",
+            "Interpol broke up a wildlife smuggling ring trafficking rhino horn.",
+            "Police arrested a man smuggling cigarettes from Belarus.",
+            "He was sentenced to a minimum tariff of 15 years.",
+            "The regulator lifted controls on bread prices.",
+            "Ofgem will cap standing charges on electricity tariffs.",
+            "The minister said the levy on sugary drinks had cut consumption.",
+            "Teachers face sanctions for missing training.",
+        ],
+        &[],
+    );
+    assert_each(
+        &["The US raised tariffs on Russian aluminium and added sanctions on its producers."],
+        &["tariffs", "sanctions"],
+    );
+    assert_each(
+        &["The Commerce Department added 14 Chinese entities to the Entity List."],
+        &["export_controls", "sanctions"],
+    );
+}
+
+#[test]
 fn context_lists_and_vetoes_decide_a_trigger() {
     let rules = RulePack::parse(
         r#"

@@ -1250,6 +1250,92 @@ fn guideline_kinds_in_own_words() {
 }
 
 #[test]
+fn hard_negatives_in_own_words() {
+    // Look-alikes of every hard-negative category of the guidelines, with a positive of each topic.
+    assert_each(
+        &[
+            "The governing body handed the sprinter a two-year sanction for missed tests.",
+            "World Rugby will sanction the union after the brawl.",
+            "The Jobcentre sanctioned him for arriving late to an appointment.",
+            "The bar council sanctioned the barrister for misleading the tribunal.",
+            "The financial regulator sanctioned the trading firm over reporting failures.",
+            "The church sanctioned the priest after the inquiry.",
+            "The hospital sanctioned two surgeons over the botched operation.",
+            "The mayor sanctioned overtime for the snow crews.",
+            "The bout was sanctioned by the British Boxing Board of Control.",
+            "Unsanctioned street races have plagued the suburb.",
+            "Protesters staged an unsanctioned rally in Moscow.",
+            "The UN-sanctioned peace talks resumed in Geneva.",
+            "Prepayment meters lock poor families into the dearest tariffs.",
+            "The operator cut roaming tariffs for customers travelling in Europe.",
+            "Rail fares and parking tariffs will rise in January.",
+            "The judge set a minimum tariff of 18 years.",
+            "Her routine's tariff was the highest of the gymnasts in the final.",
+            "The council raised waste collection tariffs for businesses.",
+            "Heathrow wants higher landing tariffs to pay for the terminal.",
+            "The police smuggled a camera into the meeting.",
+            "Fans smuggled flares into the stadium.",
+            "Smugglers ferried migrants across the Channel in small boats.",
+            "Customs seized smuggled whisky worth £2m.",
+            "The eels were smuggled to Hong Kong in suitcases.",
+            "Counterfeit cigarettes were smuggled from Poland.",
+            "Hackers use HTML smuggling to slip malware past filters.",
+            "The prisoner smuggled letters out of his cell.",
+            "Crisps and chips sales rose at the supermarket.",
+            "The midfielder chipped the goalkeeper from 30 yards.",
+            "Vets urged owners to microchip their dogs.",
+            "The pact could be a bargaining chip in talks with Tehran.",
+            "Blue-chip stocks rallied on Wall Street.",
+            "Intel will cut 15,000 jobs as chip sales slump.",
+            "TSMC opened its first fab in Japan.",
+            "Chip shortages idled car plants in Mexico.",
+            "Nvidia's new AI chip doubles training speed.",
+            "South Korea's chip exports jumped 40% in March.",
+            "Germany posted a record trade surplus.",
+            "The country is the world's largest exporter of coffee.",
+            "The British Library placed an export bar on the medieval manuscript.",
+            "The bank blacklisted customers who missed payments.",
+            "The EU updated its blacklist of tax havens.",
+            "Studios blacklisted the actor after the scandal.",
+            "China suspended imports of Japanese seafood over the water release.",
+            "Australia will ban live sheep exports by sea from 2028.",
+            "India restricted sugar exports to curb domestic prices.",
+            "Engineers added flow controls to the pipeline.",
+            "The government introduced rent controls in Berlin.",
+            "The court ordered the release of the frozen bank accounts of the charity.",
+            "The duty officer logged the complaint.",
+            "Heavy-duty trucks will need new brakes.",
+            "Excise duties on alcohol rise in August.",
+        ],
+        &[],
+    );
+    assert_each(
+        &[
+            "Mexico raised tariffs on steel from countries without trade deals.",
+            "Trump's levies on Canadian goods took effect at midnight.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "The EU's 12th package bans imports of Russian diamonds.",
+            "Russia's sanctions-hit economy is running out of workers.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &["China banned exports of rare-earth processing technology."],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Singapore charged three men over servers that may have contained Nvidia chips bound for China via Malaysia.",
+        ],
+        &["chip_smuggling"],
+    );
+}
+
+#[test]
 fn context_lists_and_vetoes_decide_a_trigger() {
     let rules = RulePack::parse(
         r#"

@@ -1336,6 +1336,68 @@ fn hard_negatives_in_own_words() {
 }
 
 #[test]
+fn paraphrases_without_the_keyword() {
+    // Each topic said in other words: concealment and onward sale of chips, chips found in weapons,
+    // licences, end users, servicing bans, arms transfer refusals, violations, frozen holdings, entry bans.
+    assert_each(
+        &[
+            "A Taiwanese broker relabelled GPU boards as graphics cards for gaming to slip them past inspectors bound for China.",
+            "Russian weapons makers keep getting American microelectronics through resellers in Turkey and the Emirates.",
+            "US officials are probing whether Nvidia chips reached China through distributors in Singapore.",
+            "A grey market for Nvidia's top processors has sprung up in Shenzhen.",
+            "Components from Texas Instruments were found in Iranian drones shot down over Ukraine.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "Shell firms in Hong Kong bought the accelerators and passed them to a sanctioned Chinese lab.",
+        ],
+        &["sanctions", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The indictment says the defendants exported semiconductors to Russia without the required licences.",
+        ],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The Commerce Department told Nvidia it needs a licence to sell the H20 to China.",
+            "Beijing will require exporters of gallium to report end users.",
+            "Washington pressed Tokyo to stop servicing chipmaking machines already in China.",
+            "The rules bar US citizens from supporting advanced chip production in China.",
+            "AMD said the new curbs would cost it $800 million in lost China sales.",
+            "Germany refused to let Ukraine receive its Taurus cruise missiles.",
+            "Britain outlawed the sale of dual-use machine tools to Russia.",
+            "Applied Materials is under investigation for shipments to SMIC that may have violated the rules.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Beijing slapped duties of up to 218% on French brandy.",
+            "Washington doubled the levy on Chinese-made electric cars to 100%.",
+            "The tariff truce between the two countries expires next week.",
+            "Importers rushed to beat the new duties before they took effect.",
+            "India cut the customs duty on gold to curb smuggling.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "Britain froze the London mansion of a Kremlin-linked tycoon.",
+            "Washington blocked the property of three Iranian shipping firms.",
+            "The penalties on Russia's central bank have locked up $300bn in reserves.",
+            "Moscow banned 500 Americans from entering Russia in retaliation.",
+            "Cuba blames the decades-old US embargo for its fuel shortages.",
+            "North Korea uses crypto theft to dodge UN penalties.",
+        ],
+        &["sanctions"],
+    );
+}
+
+#[test]
 fn context_lists_and_vetoes_decide_a_trigger() {
     let rules = RulePack::parse(
         r#"

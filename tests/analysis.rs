@@ -1398,6 +1398,76 @@ fn paraphrases_without_the_keyword() {
 }
 
 #[test]
+fn more_paraphrases_and_look_alikes() {
+    // Regimes, permits, permission before selling, lost access, agencies and blocs acting, duty rates;
+    // and look-alikes of each (gas cut off, gold smuggling, blocked land sales, grain exports).
+    assert_each(
+        &[
+            "The Biden administration widened its curbs on advanced semiconductors to include dozens more countries.",
+            "Chinese firms can no longer buy Nvidia's most powerful processors under the new regime.",
+            "The Dutch government revoked ASML's permit to ship some machines to China.",
+            "Japan added 23 chipmaking items to its list of goods needing approval before export.",
+            "US suppliers must now seek permission before selling to the Chinese memory maker.",
+            "Beijing hit back by restricting overseas sales of graphite.",
+            "The rule tightens limits on which AI models can be sent abroad.",
+            "Russia's access to Western machine tools has been cut since 2022.",
+            "Lawmakers want to stop Nvidia selling any AI chips to China.",
+            "The Pentagon wants allies to stop supplying parts for Chinese fighter jets.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Chinese buyers are getting Nvidia's banned H100s through a web of intermediaries in Southeast Asia.",
+            "Federal agents arrested two men accused of illegally shipping AI servers to China.",
+            "Thousands of restricted GPUs were sold through a Singapore firm to Chinese cloud providers.",
+        ],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "Russian front companies in Kazakhstan imported millions of dollars of microchips last year.",
+            "The Kremlin relies on Chinese distributors to obtain Western semiconductors for its missiles.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The Treasury targeted a network of front companies helping Iran sell oil.",
+            "The EU listed 30 more Russian individuals under its human-rights regime.",
+            "Washington lifted penalties on Venezuela's state oil company.",
+            "Switzerland froze $8 billion of Russian assets.",
+            "Canada imposed travel bans and asset freezes on Iranian officials.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &[
+            "China will impose a 15% duty on US liquefied natural gas.",
+            "Washington raised the rate on Chinese syringes to 100%.",
+            "Tariff exemptions for Vietnamese shrimp will end in June.",
+            "The WTO said Washington's duties on Spanish olives broke trade rules.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "The firm cut off gas supplies to customers who did not pay.",
+            "Smugglers moved gold from Sudan through Egypt.",
+            "Nvidia's shares rose after it sold more chips to cloud providers.",
+            "The council blocked the sale of the playing fields to developers.",
+            "The charity sent medical supplies to Gaza.",
+            "Engineers found mould inside the school's ventilation.",
+            "The app restricts access to explicit content for minors.",
+            "Grain exports from Ukraine resumed after the deal.",
+            "The coach was suspended and the club sanctioned by the federation.",
+            "Customers on fixed tariffs will not see a rise until next year.",
+        ],
+        &[],
+    );
+}
+
+#[test]
 fn context_lists_and_vetoes_decide_a_trigger() {
     let rules = RulePack::parse(
         r#"

@@ -244,6 +244,31 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
     if hits.is_empty() {
         return None;
     }
+    // The conditions are all required; the ones that usually fail (context, near) are checked
+    // before the long exclusion lists, which most sentences never need to be read against.
+    // Every context list must be met somewhere in the sentence; what met it is part of the why.
+    let mut context_terms = Vec::with_capacity(rule.context.len());
+    for c in &rule.context {
+        context_terms.push(c.find(sentence)?.as_str());
+    }
+    let mut fired: Vec<&str> = Vec::new();
+    if let Some(near) = &rule.near {
+        let ctx: Vec<regex::Match> = near.find_iter(sentence).collect();
+        for h in &hits {
+            if let Some(c) = ctx.iter().find(|c| match rule.within {
+                None => true,
+                Some(n) => word_distance(sentence, h, c) <= n,
+            }) {
+                fired.push(h.as_str());
+                fired.push(c.as_str());
+            }
+        }
+        if fired.is_empty() {
+            return None;
+        }
+    } else {
+        fired.extend(hits.iter().map(|h| h.as_str()));
+    }
     if let Some(ex) = &rule.exclude {
         let vetoed = ex.find_iter(sentence).any(|x| match rule.exclude_within {
             None => true,
@@ -256,35 +281,9 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
     if rule.veto.as_ref().is_some_and(|v| v.is_match(sentence)) {
         return None;
     }
-    // Every context list must be met somewhere in the sentence; what met it is part of the why.
-    let mut context_terms = Vec::with_capacity(rule.context.len());
-    for c in &rule.context {
-        context_terms.push(c.find(sentence)?.as_str());
-    }
     let mut terms: Vec<String> = Vec::new();
-    if let Some(near) = &rule.near {
-        let ctx: Vec<regex::Match> = near.find_iter(sentence).collect();
-        let mut ok = false;
-        for h in &hits {
-            if let Some(c) = ctx.iter().find(|c| match rule.within {
-                None => true,
-                Some(n) => word_distance(sentence, h, c) <= n,
-            }) {
-                ok = true;
-                push_unique(&mut terms, h.as_str());
-                push_unique(&mut terms, c.as_str());
-            }
-        }
-        if !ok {
-            return None;
-        }
-    } else {
-        for h in &hits {
-            push_unique(&mut terms, h.as_str());
-        }
-    }
-    for c in context_terms {
-        push_unique(&mut terms, c);
+    for t in fired.into_iter().chain(context_terms) {
+        push_unique(&mut terms, t);
     }
     Some(terms)
 }

@@ -132,16 +132,17 @@ impl Analyzer {
                 let mut fired = [false; 4];
                 let candidates = self.rules.term_set.matches(sentence);
                 for rule in candidates.iter().map(|i| &self.rules.rules[i]) {
+                    // One sentence is one piece of evidence per topic, however many rules fire:
+                    // once a topic has fired (its first rule in file order names the mention),
+                    // its later rules need not be read against the sentence.
+                    if fired[rule.topic] {
+                        continue;
+                    }
                     let Some(terms) = rule_fires(rule, sentence) else {
                         continue;
                     };
-                    // One sentence is one piece of evidence per topic, however many rules fire.
-                    if !fired[rule.topic] {
-                        evidence[rule.topic] += rule.weight * position;
-                        fired[rule.topic] = true;
-                    } else {
-                        continue;
-                    }
+                    evidence[rule.topic] += rule.weight * position;
+                    fired[rule.topic] = true;
                     let start = field.text[..span.start].chars().count();
                     mentions.push(Mention {
                         topic: TOPICS[rule.topic].to_string(),
@@ -247,9 +248,10 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
     // The conditions are all required; the ones that usually fail (context, near) are checked
     // before the long exclusion lists, which most sentences never need to be read against.
     // Every context list must be met somewhere in the sentence; what met it is part of the why.
-    let mut context_terms = Vec::with_capacity(rule.context.len());
-    for c in &rule.context {
-        context_terms.push(c.find(sentence)?.as_str());
+    // (is_match first: it needs no search for where a match starts; the words are found once the
+    // rule fires.)
+    if !rule.context.iter().all(|c| c.is_match(sentence)) {
+        return None;
     }
     let mut fired: Vec<&str> = Vec::new();
     if let Some(near) = &rule.near {
@@ -270,10 +272,12 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
         fired.extend(hits.iter().map(|h| h.as_str()));
     }
     if let Some(ex) = &rule.exclude {
-        let vetoed = ex.find_iter(sentence).any(|x| match rule.exclude_within {
-            None => true,
-            Some(n) => hits.iter().any(|h| word_distance(sentence, h, &x) <= n),
-        });
+        let vetoed = match rule.exclude_within {
+            None => ex.is_match(sentence),
+            Some(n) => ex
+                .find_iter(sentence)
+                .any(|x| hits.iter().any(|h| word_distance(sentence, h, &x) <= n)),
+        };
         if vetoed {
             return None;
         }
@@ -282,6 +286,10 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
         return None;
     }
     let mut terms: Vec<String> = Vec::new();
+    let context_terms = rule
+        .context
+        .iter()
+        .filter_map(|c| c.find(sentence).map(|m| m.as_str()));
     for t in fired.into_iter().chain(context_terms) {
         push_unique(&mut terms, t);
     }

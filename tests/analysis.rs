@@ -1468,6 +1468,28 @@ fn more_paraphrases_and_look_alikes() {
 }
 
 #[test]
+fn state_sanctions_next_to_sport_court_and_arbitration_words() {
+    // The words that rule out the disciplinary senses must not rule out state sanctions that sit next
+    // to them: loopholes, judges upholding, lawsuits against sanctions, the Russian Federation.
+    assert_each(
+        &[
+            "Russia exploits loopholes in Western sanctions to import cars.",
+            "EU judges upheld sanctions on the steel magnate.",
+            "The oligarch's lawsuit against the sanctions was dismissed.",
+            "New sanctions against the Russian Federation took effect on Friday.",
+            "Key players in the oil trade are shifting to avoid sanctions on Iran.",
+            "Iranian students abroad say sanctions block their tuition payments.",
+            "Arbitration claims pile up as sanctions stall Russian gas contracts.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &["A federal judge sanctioned the company for destroying evidence."],
+        &[],
+    );
+}
+
+#[test]
 fn context_lists_and_vetoes_decide_a_trigger() {
     let rules = RulePack::parse(
         r#"

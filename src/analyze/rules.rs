@@ -1,6 +1,6 @@
 //! Topic rule packs (`config/topics.toml`): loading, validation and compiled form.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use regex::Regex;
@@ -152,6 +152,8 @@ impl RulePack {
         }
         let mut names = HashSet::new();
         let mut rules = Vec::new();
+        // The same list (a context of sensitive goods, say) serves several rules: compiled once.
+        let mut compiled: HashMap<Vec<String>, Regex> = HashMap::new();
         for r in raw.rules {
             let mut fail = |msg: String| problems.push(format!("rule `{}`: {msg}", r.name));
             if !names.insert(r.name.clone()) {
@@ -172,13 +174,16 @@ impl RulePack {
             if r.within.is_some() && r.near.is_empty() {
                 fail("`within` needs `near`".into());
             }
-            let compile = |terms: &[String], field: &str| -> Result<Option<Regex>, String> {
+            let mut compile = |terms: &[String], field: &str| -> Result<Option<Regex>, String> {
                 if terms.is_empty() {
                     return Ok(None);
                 }
-                pattern::any_of(terms)
-                    .map(Some)
-                    .map_err(|e| format!("`{field}`: {e}"))
+                if let Some(re) = compiled.get(terms) {
+                    return Ok(Some(re.clone()));
+                }
+                let re = pattern::any_of(terms).map_err(|e| format!("`{field}`: {e}"))?;
+                compiled.insert(terms.to_vec(), re.clone());
+                Ok(Some(re))
             };
             if r.context.iter().any(Vec::is_empty) {
                 fail("`context` has an empty list".into());

@@ -241,16 +241,18 @@ fn saturate(evidence: f64) -> f64 {
 
 /// The terms of a rule that fire in a sentence, with its context and exclusions applied.
 fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
-    let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
-    if hits.is_empty() {
+    // The conditions are all required; the ones that usually fail (near, context) are checked
+    // first, and with is_match, which needs no search for where a match starts: most candidate
+    // sentences are dropped before any match is located or an exclusion list is read. Every
+    // context list must be met somewhere in the sentence; what met it is part of the why, found
+    // once the rule fires.
+    if rule.near.as_ref().is_some_and(|n| !n.is_match(sentence))
+        || !rule.context.iter().all(|c| c.is_match(sentence))
+    {
         return None;
     }
-    // The conditions are all required; the ones that usually fail (context, near) are checked
-    // before the long exclusion lists, which most sentences never need to be read against.
-    // Every context list must be met somewhere in the sentence; what met it is part of the why.
-    // (is_match first: it needs no search for where a match starts; the words are found once the
-    // rule fires.)
-    if !rule.context.iter().all(|c| c.is_match(sentence)) {
+    let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
+    if hits.is_empty() {
         return None;
     }
     let mut fired: Vec<&str> = Vec::new();

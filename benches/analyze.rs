@@ -1,6 +1,10 @@
 //! Analysis throughput on one core: articles of ~400 words through the shipped rule pack and
 //! gazetteer. `cargo bench --bench analyze` (add `-- N` for N articles, default 5,000).
 //!
+//! Side by side with another rule pack (e.g. the one before a change):
+//! `git show REV:config/topics.toml > /tmp/before.toml; cargo bench --bench analyze -- --before /tmp/before.toml`
+//! times both on the same articles, in alternating passes, and prints the ratio.
+//!
 //! The articles are generated from sentences written for this benchmark in the beat's register
 //! (sanctions, tariffs, export controls, smuggling, and plain business news), shuffled per article.
 
@@ -49,47 +53,99 @@ fn article(seed: usize, words: usize) -> (String, String) {
     (SENTENCES[seed % SENTENCES.len()].to_string(), body)
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5000);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let analyzer = Analyzer::load(
-        &root.join("config/topics.toml"),
-        &root.join("config/gazetteer.tsv"),
+/// Median articles/s over three passes, and how many articles got a topic.
+struct Rate {
+    median: f64,
+    runs: Vec<f64>,
+    tagged: usize,
+}
+
+fn pass(analyzer: &Analyzer, articles: &[(String, String)]) -> (f64, usize) {
+    let started = Instant::now();
+    let mut tagged = 0;
+    for (t, b) in articles {
+        let a = analyzer.analyze(t, b);
+        tagged += usize::from(!a.topics.is_empty());
+        std::hint::black_box(a);
+    }
+    (
+        articles.len() as f64 / started.elapsed().as_secs_f64(),
+        tagged,
     )
-    .expect("shipped rules load");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5000);
+    let before = args
+        .iter()
+        .position(|a| a == "--before")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gazetteer = root.join("config/gazetteer.tsv");
+    let mut analyzers = vec![(
+        "config/topics.toml".to_string(),
+        Analyzer::load(&root.join("config/topics.toml"), &gazetteer).expect("shipped rules load"),
+    )];
+    if let Some(path) = before {
+        let a = Analyzer::load(&path, &gazetteer).expect("--before rules load");
+        analyzers.push((path.display().to_string(), a));
+    }
     let articles: Vec<(String, String)> = (0..n).map(|i| article(i, 400)).collect();
     let words: usize = articles
         .iter()
         .map(|(_, b)| b.split_whitespace().count())
         .sum();
-    // Warm up, then three timed passes; report the median.
-    for (t, b) in articles.iter().take(200) {
-        std::hint::black_box(analyzer.analyze(t, b));
-    }
-    let mut rates = Vec::new();
-    let mut tagged = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        tagged = 0;
-        for (t, b) in &articles {
-            let a = analyzer.analyze(t, b);
-            tagged += usize::from(!a.topics.is_empty());
-            std::hint::black_box(a);
+    // Warm up, then three timed passes per rule pack, alternating; report the medians.
+    for (_, a) in &analyzers {
+        for (t, b) in articles.iter().take(200) {
+            std::hint::black_box(a.analyze(t, b));
         }
-        rates.push(n as f64 / started.elapsed().as_secs_f64());
     }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "analyze: {n} articles, {:.0} words each on average, one thread: median {:.0} articles/s (runs: {}), {tagged} tagged",
-        words as f64 / n as f64,
-        rates[1],
-        rates
-            .iter()
-            .map(|r| format!("{r:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let mut rates: Vec<Rate> = analyzers
+        .iter()
+        .map(|_| Rate {
+            median: 0.0,
+            runs: Vec::new(),
+            tagged: 0,
+        })
+        .collect();
+    for _ in 0..3 {
+        for ((_, a), r) in analyzers.iter().zip(rates.iter_mut()) {
+            let (rate, tagged) = pass(a, &articles);
+            r.runs.push(rate);
+            r.tagged = tagged;
+        }
+    }
+    for r in &mut rates {
+        let mut sorted = r.runs.clone();
+        sorted.sort_by(f64::total_cmp);
+        r.median = sorted[1];
+    }
+    for ((name, _), r) in analyzers.iter().zip(&rates) {
+        println!(
+            "analyze ({name}): {n} articles, {:.0} words each on average, one thread: median {:.0} articles/s (runs: {}), {} tagged",
+            words as f64 / n as f64,
+            r.median,
+            r.runs
+                .iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.tagged
+        );
+    }
+    if let [now, before] = &rates[..] {
+        println!(
+            "ratio shipped / before: {:.2} (per pass: {})",
+            now.median / before.median,
+            now.runs
+                .iter()
+                .zip(&before.runs)
+                .map(|(a, b)| format!("{:.2}", a / b))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

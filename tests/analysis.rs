@@ -985,3 +985,548 @@ fn no_tariff_fact_off_the_beat() {
     );
     assert!(tariff_facts(&a).is_empty(), "{:#?}", a.facts);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Word senses and paraphrase families (issue 18): each kind the rule pack decides from context,
+// with positives and hard negatives written for this file.
+// ---------------------------------------------------------------------------------------------
+
+/// Every passage gets exactly these topics.
+fn assert_each(texts: &[&str], expected: &[&str]) {
+    for text in texts {
+        assert_topics(text, expected);
+    }
+}
+
+#[test]
+fn tariff_senses_are_decided_by_trade_context() {
+    // price plans, prison terms, scoring, hotel rates, domestic taxes, duty-free shops, tasks
+    assert_each(
+        &[
+            "Households on the standard variable tariff will pay more for gas from April.",
+            "Energy regulator approves new electricity tariffs for industrial customers.",
+            "The telecom raised its mobile data tariffs by 15%.",
+            "Water tariffs will rise 6% in Karachi.",
+            "The killer must serve a minimum tariff of 20 years before he can apply for release.",
+            "Her final dive carried the highest tariff of the competition.",
+            "The union wants a 10% tariff on the profits of the biggest landlords to fund social housing.",
+            "The resort raised its room tariff for the festival week.",
+            "Travellers queued at the airport duty-free shops for cut-price perfume.",
+            "Nurses said the extra duties left no time for breaks.",
+        ],
+        &[],
+    );
+    // customs duties in their own words and in paraphrase (levies, duties, import fees, dumping cases)
+    assert_each(
+        &[
+            "Ottawa slapped a 25% tariff on imported steel from China.",
+            "Tariffs on electric vans threaten the plant under the new rules of origin.",
+            "Retaliatory tariffs hit bourbon and motorcycles.",
+            "Levies on Chinese solar panels will double next year.",
+            "The president threatened 100% levies on cars made in Mexico.",
+            "Exporters of olive oil face new duties in the American market.",
+            "Duties on Canadian lumber rose to 14%.",
+            "The bloc may open a dumping investigation into Chinese electric bikes.",
+            "Importers owe unpaid tax on shipments of footwear, the customs office said.",
+            "The senator wants a carbon import fee on steel from heavy polluters.",
+        ],
+        &["tariffs"],
+    );
+}
+
+#[test]
+fn sanction_senses_are_decided_by_who_sanctions_whom() {
+    // courts, tours, parties, platforms, games, schools, regulators; "sanctioned" = approved
+    assert_each(
+        &[
+            "A judge sanctioned the lawyers for filing fabricated citations.",
+            "The court imposed sanctions on the attorney for misleading filings in the lawsuit.",
+            "The tour sanctioned members who joined the rival circuit without permission.",
+            "The club faces sanctions from UEFA over crowd trouble.",
+            "The party whip threatened sanctions against colleagues who defy the leadership.",
+            "The streamer was sanctioned for posting abusive content on the platform.",
+            "Players who used the exploit to gain experience points will face sanctions.",
+            "The school sanctioned pupils for vaping.",
+            "Claimants who miss appointments face benefit sanctions.",
+            "A state-sanctioned festival drew large crowds to the capital.",
+        ],
+        &[],
+    );
+    assert_each(
+        &[
+            "Washington sanctioned a Hong Kong firm for shipping oil from Iran.",
+            "The sanctioned tanker slipped out of port at night.",
+            "Brussels will penalise companies supplying Russia's war machine with components.",
+            "Ministers imposed new measures to punish the Kremlin for the invasion.",
+            "Sanctions-hit Russia turned to Chinese banks.",
+            "Venezuela sanctions relief lets Chevron pump more oil.",
+            "The UK imposed an asset freeze on five Russian bankers.",
+        ],
+        &["sanctions"],
+    );
+}
+
+#[test]
+fn chip_smuggling_needs_controlled_chips_not_other_contraband() {
+    // bargaining chips, potato chips, wildlife, people, drugs, arms, gold
+    assert_each(
+        &[
+            "The hostages became a bargaining chip as the smugglers pressed for ransom.",
+            "Customs found cigarettes smuggled inside boxes of potato chips.",
+            "Rangers seized ivory and pangolin scales smuggled through the port.",
+            "Gangs smuggled migrants across the border in refrigerated lorries.",
+            "Police intercepted cocaine hidden among crates of computer chips at the docks.",
+            "The cartel smuggled fentanyl precursors from China.",
+            "Iran has been accused of smuggling rifles to militias in the region.",
+            "Gold smuggling through Dubai has boomed.",
+            "Poker players chip in for charity.",
+            "Intel posted record revenue on strong chip demand.",
+        ],
+        &[],
+    );
+    // routes, front companies, onward shipment, chips found in weapons
+    assert_each(
+        &[
+            "Investigators say the network routed Nvidia accelerators through shell companies in Malaysia to buyers in China.",
+            "Russian arms makers still obtain Western microchips through middlemen in Central Asia.",
+            "Authorities say the GPUs were shipped to Singapore and then quietly forwarded to Chinese buyers.",
+            "Researchers found US-made chips inside Russian cruise missiles.",
+        ],
+        &["chip_smuggling"],
+    );
+    // A policy to stop chips reaching Russia is a control, not smuggling; chips a sanctioned country
+    // makes itself are sanctions news, not smuggling.
+    assert_each(
+        &["Kyiv urged allies to stop the sale of microchips to Russia."],
+        &["export_controls"],
+    );
+    assert_each(
+        &["Huawei phones use chips made despite US sanctions, analysts say."],
+        &["sanctions"],
+    );
+}
+
+#[test]
+fn export_controls_in_other_words() {
+    assert_each(
+        &[
+            "The government limited shipments of drone parts to Russia.",
+            "Washington tightened curbs on sales of advanced processors to Chinese firms.",
+            "The administration is weighing curbs on sales of AI processors to the Middle East.",
+            "The Dutch cabinet blocked the sale of lithography machines to Beijing.",
+            "Prosecutors charged a trader with scheming to send aircraft parts to Russia.",
+            "The firm was accused of illegally selling military-grade sensors to Iran.",
+            "Seoul won a waiver from the export rules for its chip plants in China.",
+            "Tokyo will require permits for shipments of 23 types of chipmaking gear.",
+            "Nvidia designed a slower chip for China to comply with the rules.",
+            "A new bill would keep sensitive American technology out of the hands of China's army.",
+            "New restrictions cut the foundry off from the tools it needs for advanced nodes.",
+            "Officials believe dual-use goods were diverted to Russia through a third country.",
+            "Beijing slapped export licence requirements on graphite.",
+        ],
+        &["export_controls"],
+    );
+    // company decisions, food bans, trade figures, "controls" and "blacklists" in other senses
+    assert_each(
+        &[
+            "The distillery halted exports to Russia after a consumer boycott.",
+            "India banned exports of wheat to cool domestic prices.",
+            "Germany is the world's third-largest exporter of machinery.",
+            "China's exports of electric cars surged 70% last year.",
+            "Capital controls stopped exporters from moving cash abroad.",
+            "The new app gives parents controls over their children's tech use.",
+            "The FCA fined the bank for failings in its anti-money-laundering controls.",
+            "He denies exporting anything to the company.",
+            "Hollywood studios blacklisted the screenwriter in the 1950s.",
+        ],
+        &[],
+    );
+    // the US trade blacklist is both topics by convention; an EU list of persons is sanctions only
+    assert_each(
+        &[
+            "The Commerce Department blacklisted a Chinese drone maker.",
+            "Washington added two dozen Chinese chip designers to its trade blacklist.",
+        ],
+        &["sanctions", "export_controls"],
+    );
+    assert_each(
+        &["The EU blacklisted three Iranian drone makers."],
+        &["sanctions"],
+    );
+}
+
+#[test]
+fn guideline_kinds_in_own_words() {
+    // One or more passages per kind the labelling guidelines name, none using the topic's keyword
+    // where a paraphrase is the point.
+    assert_each(
+        &[
+            "Japan barred entry to 12 Russian officials as part of its latest package.",
+            "The G7 agreed to lower the price cap on Russian seaborne oil.",
+            "Moscow retaliated with counter-measures against European think tanks.",
+            "Washington eased restrictions on Venezuelan oil after the election deal.",
+            "A shipping broker admitted helping tankers dodge the embargo on Iranian crude.",
+            "The bank breached restrictions on dealings with designated Russian entities, regulators said.",
+            "Senators threatened to punish Chinese banks that help Moscow.",
+            "Years under Western restrictions have hollowed out Iran's airline fleet.",
+            "Treasury designated four Hezbollah financiers on Tuesday.",
+            "Beijing put two American defence contractors on its unreliable entity list.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &[
+            "The White House paused the planned duties on European wine for 90 days.",
+            "Canada exempted some steel products from its surtax on Chinese metals.",
+            "Indonesia imposed an export tax on raw nickel ore.",
+            "The trade deal gives Kenyan flowers tariff-free access to the British market.",
+            "A federal court struck down the levies imposed under emergency powers.",
+            "Beijing cut import duties on American farm goods to ease trade tensions.",
+            "Automakers warned that the 25% tax on imported cars will raise prices.",
+            "The EU imposed provisional countervailing measures on Chinese biodiesel.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "BIS issued new rules restricting shipments of high-bandwidth memory to China.",
+            "Tokyo Electron will need government approval to sell some etching tools abroad.",
+            "China now requires licences for exports of some rare-earth magnets.",
+            "Berlin approved the delivery of Leopard tanks after weeks of pressure.",
+            "Lawmakers urged Commerce to close gaps that let Chinese firms buy advanced chipmaking gear.",
+            "Nvidia is preparing a downgraded accelerator for Chinese customers that meets the new thresholds.",
+            "A former engineer was convicted of shipping controlled night-vision equipment to Russia.",
+            "The Netherlands will expand licensing for ASML's older immersion machines.",
+            "Seoul and Washington agreed to align their restrictions on sending technology to Moscow.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Traders in Shenzhen say H100 servers arrive via Vietnam and Thailand.",
+            "An Estonian procurement network supplied microelectronics to Russian missile makers.",
+            "Smuggled Nvidia chips are sold openly in electronics markets in Shenzhen.",
+            "Investigators traced the processors to a front company in Dubai that sent them to Iran.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &["Chinese labs rent access to banned GPUs from data centres in Malaysia."],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The league docked the club six points for breaking spending rules.",
+            "Councils can sanction landlords who fail to repair homes.",
+            "The festival is sanctioned by the city council.",
+            "Britain's exports to the EU fell 3% in March.",
+            "China is the largest exporter of solar panels.",
+            "Customs officers seized 200kg of heroin hidden in a container of bananas.",
+            "The chancellor froze fuel duty for another year.",
+            "Energy firms must offer a social tariff to low-income customers.",
+            "The company chipped away at its debt pile.",
+            "Samsung plans a new chip plant in Texas.",
+            "Demand for AI chips lifted TSMC's quarterly profit.",
+            "The film was blacklisted by state broadcasters for its politics.",
+            "Parents want tighter controls on children's screen time.",
+            "Interpol broke up a wildlife smuggling ring trafficking rhino horn.",
+            "Police arrested a man smuggling cigarettes from Belarus.",
+            "He was sentenced to a minimum tariff of 15 years.",
+            "The regulator lifted controls on bread prices.",
+            "Ofgem will cap standing charges on electricity tariffs.",
+            "The minister said the levy on sugary drinks had cut consumption.",
+            "Teachers face sanctions for missing training.",
+        ],
+        &[],
+    );
+    assert_each(
+        &["The US raised tariffs on Russian aluminium and added sanctions on its producers."],
+        &["tariffs", "sanctions"],
+    );
+    assert_each(
+        &["The Commerce Department added 14 Chinese entities to the Entity List."],
+        &["export_controls", "sanctions"],
+    );
+}
+
+#[test]
+fn hard_negatives_in_own_words() {
+    // Look-alikes of every hard-negative category of the guidelines, with a positive of each topic.
+    assert_each(
+        &[
+            "The governing body handed the sprinter a two-year sanction for missed tests.",
+            "World Rugby will sanction the union after the brawl.",
+            "The Jobcentre sanctioned him for arriving late to an appointment.",
+            "The bar council sanctioned the barrister for misleading the tribunal.",
+            "The financial regulator sanctioned the trading firm over reporting failures.",
+            "The church sanctioned the priest after the inquiry.",
+            "The hospital sanctioned two surgeons over the botched operation.",
+            "The mayor sanctioned overtime for the snow crews.",
+            "The bout was sanctioned by the British Boxing Board of Control.",
+            "Unsanctioned street races have plagued the suburb.",
+            "Protesters staged an unsanctioned rally in Moscow.",
+            "The UN-sanctioned peace talks resumed in Geneva.",
+            "Prepayment meters lock poor families into the dearest tariffs.",
+            "The operator cut roaming tariffs for customers travelling in Europe.",
+            "Rail fares and parking tariffs will rise in January.",
+            "The judge set a minimum tariff of 18 years.",
+            "Her routine's tariff was the highest of the gymnasts in the final.",
+            "The council raised waste collection tariffs for businesses.",
+            "Heathrow wants higher landing tariffs to pay for the terminal.",
+            "The police smuggled a camera into the meeting.",
+            "Fans smuggled flares into the stadium.",
+            "Smugglers ferried migrants across the Channel in small boats.",
+            "Customs seized smuggled whisky worth £2m.",
+            "The eels were smuggled to Hong Kong in suitcases.",
+            "Counterfeit cigarettes were smuggled from Poland.",
+            "Hackers use HTML smuggling to slip malware past filters.",
+            "The prisoner smuggled letters out of his cell.",
+            "Crisps and chips sales rose at the supermarket.",
+            "The midfielder chipped the goalkeeper from 30 yards.",
+            "Vets urged owners to microchip their dogs.",
+            "The pact could be a bargaining chip in talks with Tehran.",
+            "Blue-chip stocks rallied on Wall Street.",
+            "Intel will cut 15,000 jobs as chip sales slump.",
+            "TSMC opened its first fab in Japan.",
+            "Chip shortages idled car plants in Mexico.",
+            "Nvidia's new AI chip doubles training speed.",
+            "South Korea's chip exports jumped 40% in March.",
+            "Germany posted a record trade surplus.",
+            "The country is the world's largest exporter of coffee.",
+            "The British Library placed an export bar on the medieval manuscript.",
+            "The bank blacklisted customers who missed payments.",
+            "The EU updated its blacklist of tax havens.",
+            "Studios blacklisted the actor after the scandal.",
+            "China suspended imports of Japanese seafood over the water release.",
+            "Australia will ban live sheep exports by sea from 2028.",
+            "India restricted sugar exports to curb domestic prices.",
+            "Engineers added flow controls to the pipeline.",
+            "The government introduced rent controls in Berlin.",
+            "The court ordered the release of the frozen bank accounts of the charity.",
+            "The duty officer logged the complaint.",
+            "Heavy-duty trucks will need new brakes.",
+            "Excise duties on alcohol rise in August.",
+        ],
+        &[],
+    );
+    assert_each(
+        &[
+            "Mexico raised tariffs on steel from countries without trade deals.",
+            "Trump's levies on Canadian goods took effect at midnight.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "The EU's 12th package bans imports of Russian diamonds.",
+            "Russia's sanctions-hit economy is running out of workers.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &["China banned exports of rare-earth processing technology."],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Singapore charged three men over servers that may have contained Nvidia chips bound for China via Malaysia.",
+        ],
+        &["chip_smuggling"],
+    );
+}
+
+#[test]
+fn paraphrases_without_the_keyword() {
+    // Each topic said in other words: concealment and onward sale of chips, chips found in weapons,
+    // licences, end users, servicing bans, arms transfer refusals, violations, frozen holdings, entry bans.
+    assert_each(
+        &[
+            "A Taiwanese broker relabelled GPU boards as graphics cards for gaming to slip them past inspectors bound for China.",
+            "Russian weapons makers keep getting American microelectronics through resellers in Turkey and the Emirates.",
+            "US officials are probing whether Nvidia chips reached China through distributors in Singapore.",
+            "A grey market for Nvidia's top processors has sprung up in Shenzhen.",
+            "Components from Texas Instruments were found in Iranian drones shot down over Ukraine.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "Shell firms in Hong Kong bought the accelerators and passed them to a sanctioned Chinese lab.",
+        ],
+        &["sanctions", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The indictment says the defendants exported semiconductors to Russia without the required licences.",
+        ],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The Commerce Department told Nvidia it needs a licence to sell the H20 to China.",
+            "Beijing will require exporters of gallium to report end users.",
+            "Washington pressed Tokyo to stop servicing chipmaking machines already in China.",
+            "The rules bar US citizens from supporting advanced chip production in China.",
+            "AMD said the new curbs would cost it $800 million in lost China sales.",
+            "Germany refused to let Ukraine receive its Taurus cruise missiles.",
+            "Britain outlawed the sale of dual-use machine tools to Russia.",
+            "Applied Materials is under investigation for shipments to SMIC that may have violated the rules.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Beijing slapped duties of up to 218% on French brandy.",
+            "Washington doubled the levy on Chinese-made electric cars to 100%.",
+            "The tariff truce between the two countries expires next week.",
+            "Importers rushed to beat the new duties before they took effect.",
+            "India cut the customs duty on gold to curb smuggling.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "Britain froze the London mansion of a Kremlin-linked tycoon.",
+            "Washington blocked the property of three Iranian shipping firms.",
+            "The penalties on Russia's central bank have locked up $300bn in reserves.",
+            "Moscow banned 500 Americans from entering Russia in retaliation.",
+            "Cuba blames the decades-old US embargo for its fuel shortages.",
+            "North Korea uses crypto theft to dodge UN penalties.",
+        ],
+        &["sanctions"],
+    );
+}
+
+#[test]
+fn more_paraphrases_and_look_alikes() {
+    // Regimes, permits, permission before selling, lost access, agencies and blocs acting, duty rates;
+    // and look-alikes of each (gas cut off, gold smuggling, blocked land sales, grain exports).
+    assert_each(
+        &[
+            "The Biden administration widened its curbs on advanced semiconductors to include dozens more countries.",
+            "Chinese firms can no longer buy Nvidia's most powerful processors under the new regime.",
+            "The Dutch government revoked ASML's permit to ship some machines to China.",
+            "Japan added 23 chipmaking items to its list of goods needing approval before export.",
+            "US suppliers must now seek permission before selling to the Chinese memory maker.",
+            "Beijing hit back by restricting overseas sales of graphite.",
+            "The rule tightens limits on which AI models can be sent abroad.",
+            "Russia's access to Western machine tools has been cut since 2022.",
+            "Lawmakers want to stop Nvidia selling any AI chips to China.",
+            "The Pentagon wants allies to stop supplying parts for Chinese fighter jets.",
+        ],
+        &["export_controls"],
+    );
+    assert_each(
+        &[
+            "Chinese buyers are getting Nvidia's banned H100s through a web of intermediaries in Southeast Asia.",
+            "Federal agents arrested two men accused of illegally shipping AI servers to China.",
+            "Thousands of restricted GPUs were sold through a Singapore firm to Chinese cloud providers.",
+        ],
+        &["export_controls", "chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "Russian front companies in Kazakhstan imported millions of dollars of microchips last year.",
+            "The Kremlin relies on Chinese distributors to obtain Western semiconductors for its missiles.",
+        ],
+        &["chip_smuggling"],
+    );
+    assert_each(
+        &[
+            "The Treasury targeted a network of front companies helping Iran sell oil.",
+            "The EU listed 30 more Russian individuals under its human-rights regime.",
+            "Washington lifted penalties on Venezuela's state oil company.",
+            "Switzerland froze $8 billion of Russian assets.",
+            "Canada imposed travel bans and asset freezes on Iranian officials.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &[
+            "China will impose a 15% duty on US liquefied natural gas.",
+            "Washington raised the rate on Chinese syringes to 100%.",
+            "Tariff exemptions for Vietnamese shrimp will end in June.",
+            "The WTO said Washington's duties on Spanish olives broke trade rules.",
+        ],
+        &["tariffs"],
+    );
+    assert_each(
+        &[
+            "The firm cut off gas supplies to customers who did not pay.",
+            "Smugglers moved gold from Sudan through Egypt.",
+            "Nvidia's shares rose after it sold more chips to cloud providers.",
+            "The council blocked the sale of the playing fields to developers.",
+            "The charity sent medical supplies to Gaza.",
+            "Engineers found mould inside the school's ventilation.",
+            "The app restricts access to explicit content for minors.",
+            "Grain exports from Ukraine resumed after the deal.",
+            "The coach was suspended and the club sanctioned by the federation.",
+            "Customers on fixed tariffs will not see a rise until next year.",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn state_sanctions_next_to_sport_court_and_arbitration_words() {
+    // The words that rule out the disciplinary senses must not rule out state sanctions that sit next
+    // to them: loopholes, judges upholding, lawsuits against sanctions, the Russian Federation.
+    assert_each(
+        &[
+            "Russia exploits loopholes in Western sanctions to import cars.",
+            "EU judges upheld sanctions on the steel magnate.",
+            "The oligarch's lawsuit against the sanctions was dismissed.",
+            "New sanctions against the Russian Federation took effect on Friday.",
+            "Key players in the oil trade are shifting to avoid sanctions on Iran.",
+            "Iranian students abroad say sanctions block their tuition payments.",
+            "Arbitration claims pile up as sanctions stall Russian gas contracts.",
+        ],
+        &["sanctions"],
+    );
+    assert_each(
+        &["A federal judge sanctioned the company for destroying evidence."],
+        &[],
+    );
+}
+
+#[test]
+fn context_lists_and_vetoes_decide_a_trigger() {
+    let rules = RulePack::parse(
+        r#"
+[[rule]]
+name = "flows"
+topic = "export_controls"
+terms = ["ban*"]
+near = ["exports"]
+within = 3
+context = [["drones", "chips"], ["Russia", "Iran"]]
+veto = ["wheat"]
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    let a = Analyzer::new(rules, Gazetteer::parse("", "g").unwrap());
+    let r = a.analyze("", "Oslo banned exports of drones to Russia.");
+    assert_eq!(topics(&r), vec!["export_controls"]);
+    let m = mention(&r, "export_controls");
+    for t in ["banned", "exports", "drones", "Russia"] {
+        assert!(has_term(m, t), "{t} missing from {:?}", m.terms);
+    }
+    // each context list must be met; a veto anywhere in the sentence wins
+    assert!(
+        a.analyze("", "Oslo banned exports of drones.")
+            .topics
+            .is_empty()
+    );
+    assert!(
+        a.analyze("", "Oslo banned exports of chips to Iran and of wheat.")
+            .topics
+            .is_empty()
+    );
+    let e = RulePack::parse(
+        "[[rule]]\nname = \"x\"\ntopic = \"tariffs\"\nterms = [\"a\"]\ncontext = [[]]\n",
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(e.problems[0].contains("`context` has an empty list"), "{e}");
+}

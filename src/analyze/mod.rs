@@ -132,16 +132,17 @@ impl Analyzer {
                 let mut fired = [false; 4];
                 let candidates = self.rules.term_set.matches(sentence);
                 for rule in candidates.iter().map(|i| &self.rules.rules[i]) {
+                    // One sentence is one piece of evidence per topic, however many rules fire:
+                    // once a topic has fired (its first rule in file order names the mention),
+                    // its later rules need not be read against the sentence.
+                    if fired[rule.topic] {
+                        continue;
+                    }
                     let Some(terms) = rule_fires(rule, sentence) else {
                         continue;
                     };
-                    // One sentence is one piece of evidence per topic, however many rules fire.
-                    if !fired[rule.topic] {
-                        evidence[rule.topic] += rule.weight * position;
-                        fired[rule.topic] = true;
-                    } else {
-                        continue;
-                    }
+                    evidence[rule.topic] += rule.weight * position;
+                    fired[rule.topic] = true;
                     let start = field.text[..span.start].chars().count();
                     mentions.push(Mention {
                         topic: TOPICS[rule.topic].to_string(),
@@ -240,40 +241,59 @@ fn saturate(evidence: f64) -> f64 {
 
 /// The terms of a rule that fire in a sentence, with its context and exclusions applied.
 fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
+    // The conditions are all required; the ones that usually fail (near, context) are checked
+    // first, and with is_match, which needs no search for where a match starts: most candidate
+    // sentences are dropped before any match is located or an exclusion list is read. Every
+    // context list must be met somewhere in the sentence; what met it is part of the why, found
+    // once the rule fires.
+    if rule.near.as_ref().is_some_and(|n| !n.is_match(sentence))
+        || !rule.context.iter().all(|c| c.is_match(sentence))
+    {
+        return None;
+    }
     let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
     if hits.is_empty() {
         return None;
     }
-    if let Some(ex) = &rule.exclude {
-        let vetoed = ex.find_iter(sentence).any(|x| match rule.exclude_within {
-            None => true,
-            Some(n) => hits.iter().any(|h| word_distance(sentence, h, &x) <= n),
-        });
-        if vetoed {
-            return None;
-        }
-    }
-    let mut terms: Vec<String> = Vec::new();
+    let mut fired: Vec<&str> = Vec::new();
     if let Some(near) = &rule.near {
         let ctx: Vec<regex::Match> = near.find_iter(sentence).collect();
-        let mut ok = false;
         for h in &hits {
             if let Some(c) = ctx.iter().find(|c| match rule.within {
                 None => true,
                 Some(n) => word_distance(sentence, h, c) <= n,
             }) {
-                ok = true;
-                push_unique(&mut terms, h.as_str());
-                push_unique(&mut terms, c.as_str());
+                fired.push(h.as_str());
+                fired.push(c.as_str());
             }
         }
-        if !ok {
+        if fired.is_empty() {
             return None;
         }
     } else {
-        for h in &hits {
-            push_unique(&mut terms, h.as_str());
+        fired.extend(hits.iter().map(|h| h.as_str()));
+    }
+    if let Some(ex) = &rule.exclude {
+        let vetoed = match rule.exclude_within {
+            None => ex.is_match(sentence),
+            Some(n) => ex
+                .find_iter(sentence)
+                .any(|x| hits.iter().any(|h| word_distance(sentence, h, &x) <= n)),
+        };
+        if vetoed {
+            return None;
         }
+    }
+    if rule.veto.as_ref().is_some_and(|v| v.is_match(sentence)) {
+        return None;
+    }
+    let mut terms: Vec<String> = Vec::new();
+    let context_terms = rule
+        .context
+        .iter()
+        .filter_map(|c| c.find(sentence).map(|m| m.as_str()));
+    for t in fired.into_iter().chain(context_terms) {
+        push_unique(&mut terms, t);
     }
     Some(terms)
 }

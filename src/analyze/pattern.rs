@@ -55,9 +55,7 @@ pub fn term_regex(term: &str) -> Result<String, String> {
         ""
     };
     let flags = if case_sensitive { "" } else { "(?i)" };
-    let fragment = format!("(?:{flags}{open}{body}{close})");
-    Regex::new(&fragment).map_err(|e| format!("`{term}`: {e}"))?;
-    Ok(fragment)
+    Ok(format!("(?:{flags}{open}{body}{close})"))
 }
 
 /// One regex matching any of the terms.
@@ -71,7 +69,15 @@ pub fn any_of(terms: &[String]) -> Result<Regex, String> {
         .size_limit(64 << 20)
         .dfa_size_limit(32 << 20)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            // Compiling each term on its own is slow for a whole rule pack, so it is done only
+            // here, to name the term at fault.
+            terms
+                .iter()
+                .zip(&parts)
+                .find_map(|(t, p)| Regex::new(p).err().map(|e| format!("`{t}`: {e}")))
+                .unwrap_or_else(|| e.to_string())
+        })
 }
 
 fn is_word_char(c: char) -> bool {

@@ -1,6 +1,6 @@
 //! Topic rule packs (`config/topics.toml`): loading, validation and compiled form.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use regex::Regex;
@@ -74,6 +74,13 @@ struct RawRule {
     exclude: Vec<String>,
     #[serde(default)]
     exclude_within: Option<usize>,
+    /// Vetoes anywhere in the sentence, whatever `exclude_within` says.
+    #[serde(default)]
+    veto: Vec<String>,
+    /// Lists of which one term each must occur somewhere in the sentence (the sense of an
+    /// ambiguous trigger decided from context: traded goods, a restricted destination, ...).
+    #[serde(default)]
+    context: Vec<Vec<String>>,
     #[serde(default = "one")]
     weight: f64,
 }
@@ -89,6 +96,10 @@ pub struct Rule {
     pub within: Option<usize>,
     pub exclude: Option<Regex>,
     pub exclude_within: Option<usize>,
+    /// Vetoes anywhere in the sentence.
+    pub veto: Option<Regex>,
+    /// Each must match somewhere in the sentence for the rule to fire.
+    pub context: Vec<Regex>,
     pub weight: f64,
 }
 
@@ -141,6 +152,8 @@ impl RulePack {
         }
         let mut names = HashSet::new();
         let mut rules = Vec::new();
+        // The same list (a context of sensitive goods, say) serves several rules: compiled once.
+        let mut compiled: HashMap<Vec<String>, Regex> = HashMap::new();
         for r in raw.rules {
             let mut fail = |msg: String| problems.push(format!("rule `{}`: {msg}", r.name));
             if !names.insert(r.name.clone()) {
@@ -161,27 +174,42 @@ impl RulePack {
             if r.within.is_some() && r.near.is_empty() {
                 fail("`within` needs `near`".into());
             }
-            let compile = |terms: &[String], field: &str| -> Result<Option<Regex>, String> {
+            let mut compile = |terms: &[String], field: &str| -> Result<Option<Regex>, String> {
                 if terms.is_empty() {
                     return Ok(None);
                 }
-                pattern::any_of(terms)
-                    .map(Some)
-                    .map_err(|e| format!("`{field}`: {e}"))
+                if let Some(re) = compiled.get(terms) {
+                    return Ok(Some(re.clone()));
+                }
+                let re = pattern::any_of(terms).map_err(|e| format!("`{field}`: {e}"))?;
+                compiled.insert(terms.to_vec(), re.clone());
+                Ok(Some(re))
             };
-            let (terms, near, exclude) = match (
+            if r.context.iter().any(Vec::is_empty) {
+                fail("`context` has an empty list".into());
+            }
+            let (terms, near, exclude, veto) = match (
                 compile(&r.terms, "terms"),
                 compile(&r.near, "near"),
                 compile(&r.exclude, "exclude"),
+                compile(&r.veto, "veto"),
             ) {
-                (Ok(Some(t)), Ok(n), Ok(x)) => (t, n, x),
-                (a, b, c) => {
-                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                (Ok(Some(t)), Ok(n), Ok(x), Ok(v)) => (t, n, x, v),
+                (a, b, c, d) => {
+                    for e in [a.err(), b.err(), c.err(), d.err()].into_iter().flatten() {
                         fail(e);
                     }
                     continue;
                 }
             };
+            let mut context = Vec::new();
+            for list in &r.context {
+                match compile(list, "context") {
+                    Ok(Some(c)) => context.push(c),
+                    Ok(None) => {}
+                    Err(e) => fail(e),
+                }
+            }
             rules.push(Rule {
                 name: r.name,
                 topic,
@@ -190,6 +218,8 @@ impl RulePack {
                 within: r.within,
                 exclude,
                 exclude_within: r.exclude_within,
+                veto,
+                context,
                 weight: r.weight,
             });
         }

@@ -55,10 +55,7 @@ async fn hostile_pages_neither_stall_the_poll_nor_the_api() {
     for (i, p) in pages.into_iter().enumerate() {
         server.site.pages.lock().unwrap().insert(i, p);
     }
-    let items: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
+    let items = item_refs(&items);
     server
         .site
         .feeds
@@ -71,21 +68,8 @@ async fn hostile_pages_neither_stall_the_poll_nor_the_api() {
     );
     env.edit_config("info,wirewatch=debug", "warn");
     let port = free_port();
-    env.edit_config(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
     let started = Instant::now();
-    let daemon = Daemon::new(
-        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("the API listens", 30, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
+    let daemon = env.start_daemon(port).await;
     // Probe the API until the poll is recorded; every answer must come within a second.
     let mut slowest = Duration::ZERO;
     let mut probes = 0;

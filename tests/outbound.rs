@@ -100,10 +100,7 @@ async fn a_hostile_feed_cannot_make_the_daemon_fetch_internal_addresses() {
         .enumerate()
         .map(|(i, l)| (format!("Story {i}"), l.clone(), String::new()))
         .collect();
-    let items: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(t, l, s)| (t.as_str(), l.as_str(), s.as_str()))
-        .collect();
+    let items = item_refs(&items);
     site.put("/feed.xml", "application/rss+xml", rss("Hostile", &items));
     site.put(
         "/fine",
@@ -223,23 +220,10 @@ async fn refusals_show_in_metrics_and_source_health_and_alert_channels_stay_trus
     );
     // Debug logs would fill the unread stderr pipe and stall the daemon.
     env.edit_config("info,wirewatch=debug", "warn,wirewatch=info");
-    env.edit_config(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
     env.append_config(&format!(
         "\n[[alert]]\nname = \"smuggling\"\nquery = \"smuggling\"\nchannels = [\"desk\"]\n\n[[channel]]\nname = \"desk\"\nkind = \"webhook\"\nurl = \"http://{hook}/hook\"\n"
     ));
-    let daemon = Daemon::new(
-        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("the API listens", 20, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
+    let daemon = env.start_daemon(port).await;
     wait_until("the refusal is in the metrics", 20, || {
         let (_, body) = http_get(port, "/metrics");
         body.contains("wirewatch_outbound_refused_total{")

@@ -404,6 +404,36 @@ impl Env {
     }
 }
 
+/// Borrowed views of owned feed items, the shape [`rss`] takes.
+pub fn item_refs(items: &[(String, String, String)]) -> Vec<(&str, &str, &str)> {
+    items
+        .iter()
+        .map(|(t, l, d)| (t.as_str(), l.as_str(), d.as_str()))
+        .collect()
+}
+
+impl Env {
+    /// `run` with the API on `port` (stderr kept for [`stop`]; keep the log level low, an unread
+    /// pipe stalls a chatty daemon), once the port accepts connections.
+    pub async fn start_daemon(&self, port: u16) -> Daemon {
+        self.edit_config(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        );
+        let daemon = Daemon::new(
+            self.wirewatch(&["run", "--config", self.config.to_str().unwrap()])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the API listens", 30, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        daemon
+    }
+}
+
 /// A loopback port free right now (for a daemon's API).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

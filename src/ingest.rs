@@ -31,19 +31,39 @@ const MAX_CHILD_SITEMAPS: usize = 5;
 const SITEMAP_FIRST_POLL_DAYS: i64 = 2;
 
 /// Article ids being processed right now, so that two feeds carrying one story fetch it once.
-#[derive(Clone, Default)]
-pub struct Inflight(Arc<Mutex<HashSet<String>>>);
+/// Ids come from content, so the set has a cap: past it an entry is not claimed and waits for a
+/// later poll, exactly as when another poll holds it (nothing is marked seen, nothing is lost).
+#[derive(Clone)]
+pub struct Inflight {
+    ids: Arc<Mutex<HashSet<String>>>,
+    cap: usize,
+}
+
+/// Ids claimed at once: every poll's new entries (at most 50,000 a document) while they are
+/// fetched and stored; a few MB at the cap.
+const MAX_INFLIGHT: usize = 200_000;
+
+impl Default for Inflight {
+    fn default() -> Self {
+        Inflight::with_cap(MAX_INFLIGHT)
+    }
+}
 
 impl Inflight {
+    fn with_cap(cap: usize) -> Inflight {
+        Inflight {
+            ids: Arc::default(),
+            cap,
+        }
+    }
+
     fn claim(&self, id: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string())
+        let mut set = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        set.len() < self.cap && set.insert(id.to_string())
     }
 
     pub fn release(&self, ids: impl IntoIterator<Item = String>) {
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         for id in ids {
             set.remove(&id);
         }
@@ -1055,6 +1075,19 @@ fn is_teaser(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_past_the_cap_wait_for_a_release() {
+        let inflight = Inflight::with_cap(3);
+        for id in ["a", "b", "c"] {
+            assert!(inflight.claim(id));
+        }
+        assert!(!inflight.claim("a"), "held by another poll");
+        assert!(!inflight.claim("d"), "past the cap");
+        inflight.release(["b".to_string()]);
+        assert!(inflight.claim("d"));
+        assert_eq!(inflight.ids.lock().unwrap().len(), 3);
+    }
 
     #[test]
     fn gzip_bombs_stop_at_the_cap() {

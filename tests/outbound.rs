@@ -191,7 +191,7 @@ async fn refusals_show_in_metrics_and_source_health_and_alert_channels_stay_trus
             &[
                 (
                     "Smuggling ring",
-                    &format!("http://{internal}/secret"),
+                    &format!("http://intranet.example:{}/secret", internal.port()),
                     "Smugglers moved Nvidia chips through shell companies.",
                 ),
                 (
@@ -216,7 +216,9 @@ async fn refusals_show_in_metrics_and_source_health_and_alert_channels_stay_trus
     let port = free_port();
     let env = env_for(
         &source("Hostile", "feed", &format!("http://{feed_addr}/feed.xml")),
-        "respect_robots = false\n",
+        // robots.txt stays on: the victim's robots.txt is refused too (by the resolver), and
+        // the article must still count as refused, not as disallowed by robots.
+        "[fetch.resolve]\n\"intranet.example\" = \"127.0.0.2\"\n",
     );
     // Debug logs would fill the unread stderr pipe and stall the daemon.
     env.edit_config("info,wirewatch=debug", "warn,wirewatch=info");

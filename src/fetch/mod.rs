@@ -143,13 +143,25 @@ impl Fetcher {
         &self.hosts
     }
 
-    /// Fetches one URL politely. Cancellation abandons the request.
+    /// Fetches one URL politely. Cancellation abandons the request. A refusal names the URL
+    /// asked for, whatever hop, resolved name or robots.txt it came from.
     pub async fn fetch(
         &self,
         req: &FetchRequest,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
-        // Literal addresses never reach the resolver: they are checked here and on each hop.
+        self.fetch_politely(req, cancel).await.map_err(|e| match e {
+            FetchError::Refused(r) => FetchError::Refused(r.about(&req.url)),
+            e => e,
+        })
+    }
+
+    async fn fetch_politely(
+        &self,
+        req: &FetchRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
+        // No robots.txt lookup for a destination the policy refuses anyway.
         self.policy
             .check_url(&req.url)
             .map_err(FetchError::Refused)?;

@@ -123,6 +123,17 @@ pub struct OutboundPolicy {
     pub pinned: HashMap<String, Vec<IpAddr>>,
 }
 
+impl Refusal {
+    /// Names the URL that was asked for when the refusal came from elsewhere (a redirect hop,
+    /// a resolved name, its host's robots.txt): `url (what was refused)`.
+    pub fn about(mut self, url: &Url) -> Refusal {
+        if self.target != url.as_str() {
+            self.target = format!("{url} ({})", self.target);
+        }
+        self
+    }
+}
+
 impl OutboundPolicy {
     /// Refuses an address unless it is public or allowed by the operator.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), &'static str> {

@@ -128,7 +128,8 @@ impl RobotsCache {
             {
                 Ok((Rules::AllowAll, KEEP))
             }
-            Err(FetchError::Cancelled) => Err(FetchError::Cancelled),
+            // A refused host is the outbound policy's verdict on the article too, not robots'.
+            Err(e @ (FetchError::Cancelled | FetchError::Refused(_))) => Err(e),
             Err(_) => Ok((Rules::DisallowAll, KEEP_AFTER_ERROR)),
         }
     }

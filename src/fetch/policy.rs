@@ -10,7 +10,7 @@
 //! every IPv4 notation (`0x7f.1`, `2130706433`, `127.1`) to dotted quads by then.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -257,16 +257,6 @@ pub fn client_builder(policy: Arc<OutboundPolicy>, max_redirects: usize) -> reqw
         .no_proxy()
         .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
         .redirect(redirects(policy, max_redirects))
-}
-
-/// Loopback addresses in both families, for `is_loopback`-style checks elsewhere.
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6 == Ipv6Addr::LOCALHOST || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
 }
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ impl Scheduler<'_> {
                 ));
             }
         };
-        let analyzer = match Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+        let analyzer = match config.analysis.analyzer() {
             Ok(a) => Arc::new(a),
             Err(e) => return refused(e.to_string()),
         };

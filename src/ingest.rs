@@ -1047,7 +1047,10 @@ async fn build_article(
         .unwrap_or_default();
     let article = StoredArticle {
         id: c.id.clone(),
-        url: e.link.clone().unwrap_or_else(|| url.clone()),
+        // The link as the feed gave it, less the tracking parameters (fragment kept).
+        url: (e.link.as_deref())
+            .map(crate::store::canonical::without_tracking)
+            .unwrap_or_else(|| url.clone()),
         canonical_url: canonical.map(|u| u.to_string()).unwrap_or(url),
         source: source.name.clone(),
         title,

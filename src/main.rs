@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wirewatch::analyze::Analyzer;
-use wirewatch::config::{Config, DEFAULT_CONFIG};
+use wirewatch::config::{AnalysisConfig, Config, DEFAULT_CONFIG};
 use wirewatch::{app, extract, parse};
 
 // Parsing feeds and pages, analysis and indexing all allocate many small short-lived objects;
@@ -35,7 +34,7 @@ enum Command {
     /// Run the daemon (or one poll cycle with --once).
     Run {
         /// Configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Poll every source once, commit, and exit.
         #[arg(long)]
@@ -43,8 +42,22 @@ enum Command {
     },
     /// Validate a configuration file; every problem is printed; exit 2 on any.
     CheckConfig {
-        #[arg(default_value = DEFAULT_CONFIG)]
+        #[arg(env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         file: PathBuf,
+        /// Also print the effective configuration: every default filled in, every path resolved.
+        #[arg(long)]
+        effective: bool,
+    },
+    /// Write a commented starter configuration (`wirewatch.toml`) into DIR (default: here).
+    Init {
+        dir: Option<PathBuf>,
+        /// Also write the built-in topic rules and gazetteer (`topics.toml`, `gazetteer.tsv`) for
+        /// editing, and name them in the configuration.
+        #[arg(long)]
+        rules: bool,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
     },
     /// Parse a feed or sitemap file (`-` for stdin) and print its entries as JSON.
     ParseFeed { file: String },
@@ -61,13 +74,13 @@ enum Command {
     /// Analyse JSON lines `{"id","text"[,"title"]}` from stdin; print topics, mentions, entities, facts.
     Analyze {
         /// Configuration file naming the rule pack and gazetteer.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Analyse every stored article again after the rules changed (resumable; a progress bar on
     /// a terminal). The daemon must be stopped: the index takes one writer.
     Reindex {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Run even if the archive was already analysed with these rules.
         #[arg(long)]
@@ -80,7 +93,7 @@ enum Command {
     },
     /// Search the archive.
     Search {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Query: words, "phrases", AND/OR/NOT, field:value (title, body, source, topic, entity, lang, author).
         query: String,
@@ -110,12 +123,12 @@ enum SourcesCommand {
     /// tables; feeds already configured are skipped. Reload the daemon (SIGHUP) to poll them.
     ImportOpml {
         file: String,
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Print the configured feed sources as OPML.
     ExportOpml {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
 }
@@ -124,7 +137,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, once } => run(&config, once),
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig { file, effective } => check_config(&file, effective),
+        Command::Init { dir, rules, force } => report(init(dir.as_deref(), rules, force)),
         Command::ParseFeed { file } => report(parse_feed(&file)),
         Command::Extract { url, dir, file } => {
             report(extract_cmd(url.as_deref(), dir.as_deref(), file.as_deref()))
@@ -157,9 +171,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// A configuration that could not be read, already reported: the command exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration problems (reported above)")]
+struct ConfigReported;
+
+/// `load_config` for commands that return errors.
+fn config_for(path: &Path) -> anyhow::Result<Config> {
+    load_config(path).map_err(|_| ConfigReported.into())
+}
+
 fn report(r: anyhow::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<ConfigReported>() => ExitCode::from(EXIT_CONFIG),
         Err(e) => {
             eprintln!("wirewatch: {e:#}");
             ExitCode::FAILURE
@@ -170,9 +195,60 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 fn load_config(path: &Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprint!("{e}");
+        if !path.exists() {
+            eprintln!("{}", missing_config_hint(path));
+        }
         ExitCode::from(EXIT_CONFIG)
     })
 }
+
+/// What to do when there is no configuration where one was looked for.
+fn missing_config_hint(path: &Path) -> String {
+    let here = std::env::current_dir()
+        .map(|d| format!(" (looked in {})", d.display()))
+        .unwrap_or_default();
+    format!(
+        "wirewatch: no configuration at {}{here}; pass --config FILE, set WIREWATCH_CONFIG, or write a starter one with `wirewatch init`",
+        path.display()
+    )
+}
+
+/// `wirewatch init [DIR]`: a starter configuration, and with `--rules` the built-in rules to edit.
+fn init(dir: Option<&Path>, rules: bool, force: bool) -> anyhow::Result<()> {
+    use wirewatch::analyze::{BUILTIN_GAZETTEER, BUILTIN_TOPICS};
+    let dir = dir.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config = dir.join("wirewatch.toml");
+    let mut text = STARTER_CONFIG.replace("{CONFIG}", &config.display().to_string());
+    let mut files = vec![];
+    if rules {
+        text = text.replace(
+            "# [analysis]\n# topics = \"topics.toml\"\n# gazetteer = \"gazetteer.tsv\"",
+            "[analysis]\ntopics = \"topics.toml\"\ngazetteer = \"gazetteer.tsv\"",
+        );
+        files.push((dir.join("topics.toml"), BUILTIN_TOPICS.to_string()));
+        files.push((dir.join("gazetteer.tsv"), BUILTIN_GAZETTEER.to_string()));
+    }
+    files.insert(0, (config.clone(), text));
+    if !force && let Some((existing, _)) = files.iter().find(|(p, _)| p.exists()) {
+        anyhow::bail!(
+            "{} exists; nothing written (use --force to overwrite)",
+            existing.display()
+        );
+    }
+    for (path, text) in &files {
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    eprintln!(
+        "next: wirewatch check-config {0} && wirewatch run --config {0}",
+        config.display()
+    );
+    Ok(())
+}
+
+/// The configuration `wirewatch init` writes.
+const STARTER_CONFIG: &str = include_str!("../config/starter.toml");
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
@@ -218,7 +294,7 @@ fn run(path: &Path, once: bool) -> ExitCode {
     }
     init_logging(&config);
     // Rules and gazetteer are configuration too: their problems are exit 2, not a crash loop.
-    let analyzer = match Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer) {
+    let analyzer = match config.analysis.analyzer() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{}: [analysis]: {e}", path.display());
@@ -247,7 +323,7 @@ fn run(path: &Path, once: bool) -> ExitCode {
     }
 }
 
-fn check_config(path: &Path) -> ExitCode {
+fn check_config(path: &Path, effective: bool) -> ExitCode {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -255,18 +331,35 @@ fn check_config(path: &Path) -> ExitCode {
     // The API token (and whether the API may listen where it is told to), the rule pack and the
     // gazetteer are part of the configuration an operator deploys: each problem is reported.
     let token = config.api_token().map_err(|e| eprint!("{e}"));
-    let rules = Analyzer::load(&config.analysis.topics, &config.analysis.gazetteer)
+    let rules = config
+        .analysis
+        .analyzer()
         .map_err(|e| eprintln!("{}: [analysis]: {e}", path.display()));
     if token.is_err() || rules.is_err() {
         return ExitCode::from(EXIT_CONFIG);
     }
-    println!(
+    let ok = format!(
         "{}: ok ({} sources, {} enabled)",
         path.display(),
         config.sources.len(),
         config.sources.iter().filter(|s| s.enabled).count()
     );
-    ExitCode::SUCCESS
+    if !effective {
+        println!("{ok}");
+        return ExitCode::SUCCESS;
+    }
+    // The effective configuration goes to stdout alone, so it can be saved and diffed.
+    match config.effective_toml() {
+        Ok(text) => {
+            eprintln!("{ok}");
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wirewatch: cannot print the effective configuration: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn import_opml(file: &str, config: &Path) -> ExitCode {
@@ -402,19 +495,12 @@ fn extract_cmd(url: Option<&str>, dir: Option<&Path>, file: Option<&str>) -> any
 }
 
 fn analyze(config: &Path) -> anyhow::Result<()> {
-    // Without a config file, the rule pack and gazetteer next to the default config are used.
-    let (topics, gazetteer) = match Config::load(config) {
-        Ok(c) => (c.analysis.topics, c.analysis.gazetteer),
-        Err(e) if !config.exists() => {
-            let _ = e;
-            (
-                PathBuf::from("config/topics.toml"),
-                PathBuf::from("config/gazetteer.tsv"),
-            )
-        }
+    // Without a config file, the rule pack and gazetteer built into the binary are used.
+    let analyzer = match Config::load(config) {
+        Ok(c) => c.analysis.analyzer()?,
+        Err(_) if !config.exists() => AnalysisConfig::default().analyzer()?,
         Err(e) => anyhow::bail!("{e}"),
     };
-    let analyzer = Analyzer::load(&topics, &gazetteer)?;
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lines().enumerate() {
@@ -453,7 +539,7 @@ fn analyze(config: &Path) -> anyhow::Result<()> {
 }
 
 fn reindex(config: &Path, force: bool) -> anyhow::Result<()> {
-    let config = Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = config_for(config)?;
     let stores = app::Stores::open(&config)?;
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template(
@@ -495,7 +581,7 @@ fn search(
     limit: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let config = Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = config_for(config)?;
     let stores = app::Stores::open(&config)?;
     let params = wirewatch::api::SearchParams {
         q: Some(query),

@@ -4,12 +4,9 @@
 //! interrupted run continues where it stopped, and a finished one is not repeated for the same
 //! rules unless forced.
 
-use std::path::Path;
-
-use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::Analyzer;
+use crate::analyze::{Analyzer, RuleTexts};
 use crate::config::Config;
 use crate::store::{ArticleIndex, State};
 
@@ -32,16 +29,14 @@ pub struct Summary {
 }
 
 /// A digest of the rules: the files' bytes and the analyser's version.
-pub fn rules_digest(topics: &Path, gazetteer: &Path) -> anyhow::Result<String> {
+pub fn rules_digest(texts: &RuleTexts) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for path in [topics, gazetteer] {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
+    for text in [&texts.topics.text, &texts.gazetteer.text] {
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
     }
-    Ok(hex::encode(&h.finalize()[..16]))
+    hex::encode(&h.finalize()[..16])
 }
 
 /// Re-analyses the archive. `progress(done, total)` is called as articles are done.
@@ -63,9 +58,9 @@ fn reindex_in_chunks(
     chunk_size: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Summary> {
-    let (topics, gazetteer) = (&config.analysis.topics, &config.analysis.gazetteer);
-    let analyzer = Analyzer::load(topics, gazetteer)?;
-    let rules = rules_digest(topics, gazetteer)?;
+    let texts = config.analysis.rule_texts()?;
+    let analyzer = Analyzer::from_texts(&texts)?;
+    let rules = rules_digest(&texts);
     let mut writer = index.writer().map_err(|e| {
         anyhow::anyhow!(
             "cannot write to the index at {} ({e}); is the daemon running? Stop it first: reindexing needs the index to itself",
@@ -122,6 +117,7 @@ fn reindex_in_chunks(
 mod tests {
     use super::*;
     use crate::store::index::tests::article;
+    use std::path::Path;
 
     fn setup(dir: &Path) -> (Config, ArticleIndex, State) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -75,6 +75,67 @@ pub enum AnalyzeError {
     Rules(#[from] RuleError),
     #[error(transparent)]
     Gazetteer(#[from] GazetteerError),
+    #[error("{file}: cannot read it: {error}")]
+    Unreadable { file: String, error: String },
+}
+
+/// The topic rules shipped with wirewatch, used when a configuration names no rule pack, so that a
+/// configuration written anywhere works without a copy of `config/`.
+pub const BUILTIN_TOPICS: &str = include_str!("../../config/topics.toml");
+/// The entity gazetteer shipped with wirewatch, used when a configuration names none.
+pub const BUILTIN_GAZETTEER: &str = include_str!("../../config/gazetteer.tsv");
+
+/// One rule file's text and the name its problems are reported under.
+#[derive(Debug, Clone)]
+pub struct RuleText {
+    pub name: String,
+    pub text: String,
+}
+
+impl RuleText {
+    /// The file at `path`, or the built-in text (named `builtin`) when there is no path.
+    pub fn read(
+        path: Option<&Path>,
+        builtin: &'static str,
+        what: &str,
+    ) -> Result<RuleText, std::io::Error> {
+        match path {
+            Some(p) => Ok(RuleText {
+                name: p.display().to_string(),
+                text: std::fs::read_to_string(p)?,
+            }),
+            None => Ok(RuleText {
+                name: format!("built-in {what}"),
+                text: builtin.to_string(),
+            }),
+        }
+    }
+}
+
+/// The texts an analyzer is built from; also what `reindex` digests to tell whether rules changed.
+#[derive(Debug, Clone)]
+pub struct RuleTexts {
+    pub topics: RuleText,
+    pub gazetteer: RuleText,
+}
+
+impl RuleTexts {
+    /// Reads the rule pack and gazetteer a configuration names (`None`: the built-in one).
+    pub fn read(
+        topics: Option<&Path>,
+        gazetteer: Option<&Path>,
+    ) -> Result<RuleTexts, AnalyzeError> {
+        let unreadable = |p: Option<&Path>, e: std::io::Error| AnalyzeError::Unreadable {
+            file: p.map(|p| p.display().to_string()).unwrap_or_default(),
+            error: e.to_string(),
+        };
+        Ok(RuleTexts {
+            topics: RuleText::read(topics, BUILTIN_TOPICS, "topic rules")
+                .map_err(|e| unreadable(topics, e))?,
+            gazetteer: RuleText::read(gazetteer, BUILTIN_GAZETTEER, "gazetteer")
+                .map_err(|e| unreadable(gazetteer, e))?,
+        })
+    }
 }
 
 /// Compiled rules and gazetteer.
@@ -94,6 +155,15 @@ impl Analyzer {
         Ok(Analyzer {
             rules: RulePack::load(topics)?,
             gazetteer: Gazetteer::load(gazetteer)?,
+        })
+    }
+
+    /// The analyzer a configuration asks for: the files it names, or the copies built into the
+    /// binary for whichever it leaves out.
+    pub fn from_texts(texts: &RuleTexts) -> Result<Analyzer, AnalyzeError> {
+        Ok(Analyzer {
+            rules: RulePack::parse(&texts.topics.text, &texts.topics.name)?,
+            gazetteer: Gazetteer::parse(&texts.gazetteer.text, &texts.gazetteer.name)?,
         })
     }
 

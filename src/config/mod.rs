@@ -82,7 +82,7 @@ pub enum AlertMode {
 }
 
 /// One `[[channel]]`: where alerts go. Secrets are named by environment variable, never written here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub name: String,
@@ -123,7 +123,7 @@ pub enum ChannelKind {
 }
 
 /// `[delivery]`: how alert deliveries are retried.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
     /// Attempts before a delivery is dead-lettered (listed by the API, replayable).
@@ -150,12 +150,15 @@ impl Default for DeliveryConfig {
 }
 
 /// `[daemon]`: where data lives, where the API listens, how much to log.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
     /// Directory for the tantivy index (`articles/`) and `state.sqlite`; relative paths are taken from
-    /// the current directory, so `cargo run` from the checkout uses `index/`.
+    /// the configuration file's directory (the shipped `config/wirewatch.toml` says `../index`).
     pub data_dir: PathBuf,
+    /// Set when `WIREWATCH_DATA_DIR` chose `data_dir` (taken as given, not from the file's directory).
+    #[serde(skip)]
+    pub data_dir_from_env: bool,
     /// Address of the HTTP API; loopback by default so nothing is exposed by accident.
     pub listen: String,
     /// Name of the environment variable that holds the API bearer token (never the token itself).
@@ -205,6 +208,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("index"),
+            data_dir_from_env: false,
             listen: "127.0.0.1:8088".into(),
             api_token_env: "WIREWATCH_API_TOKEN".into(),
             api_token_file: None,
@@ -228,7 +232,7 @@ impl Default for DaemonConfig {
 }
 
 /// `[fetch]`: one polite HTTP client shared by feed polls and article fetches.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FetchConfig {
     pub user_agent: String,
@@ -311,21 +315,26 @@ impl Default for FetchConfig {
 }
 
 /// `[analysis]`: where the topic rules and the gazetteer live.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisConfig {
-    /// Topic rule pack; relative paths are resolved against the config file's directory.
-    pub topics: PathBuf,
+    /// Topic rule pack; relative paths are resolved against the config file's directory. Unset:
+    /// the rules built into the binary (the same as the shipped `config/topics.toml`).
+    pub topics: Option<PathBuf>,
     /// Entity gazetteer (TSV); relative paths are resolved against the config file's directory.
-    pub gazetteer: PathBuf,
+    /// Unset: the gazetteer built into the binary.
+    pub gazetteer: Option<PathBuf>,
 }
 
-impl Default for AnalysisConfig {
-    fn default() -> Self {
-        Self {
-            topics: PathBuf::from("topics.toml"),
-            gazetteer: PathBuf::from("gazetteer.tsv"),
-        }
+impl AnalysisConfig {
+    /// The rule pack and gazetteer texts this configuration asks for.
+    pub fn rule_texts(&self) -> Result<crate::analyze::RuleTexts, crate::analyze::AnalyzeError> {
+        crate::analyze::RuleTexts::read(self.topics.as_deref(), self.gazetteer.as_deref())
+    }
+
+    /// The analyzer this configuration asks for.
+    pub fn analyzer(&self) -> Result<crate::analyze::Analyzer, crate::analyze::AnalyzeError> {
+        crate::analyze::Analyzer::from_texts(&self.rule_texts()?)
     }
 }
 
@@ -352,7 +361,7 @@ impl fmt::Display for SourceKind {
 }
 
 /// One `[[source]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Unique, human name; used in logs, metrics and the `source` field of articles.
@@ -474,12 +483,29 @@ impl Config {
         // Packaged services keep their data where the service manager says (StateDirectory=).
         if let Some(dir) = std::env::var_os("WIREWATCH_DATA_DIR").filter(|d| !d.is_empty()) {
             config.daemon.data_dir = PathBuf::from(dir);
+            config.daemon.data_dir_from_env = true;
         }
-        let base = path.parent().unwrap_or(Path::new("."));
-        config.analysis.topics = base.join(&config.analysis.topics);
-        config.analysis.gazetteer = base.join(&config.analysis.gazetteer);
-        if let Some(token) = &mut config.daemon.api_token_file {
-            *token = base.join(&*token);
+        // Every path in a configuration is taken from the file's own directory, so the same file
+        // works whatever directory the command is started from.
+        let base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // Absolute, so a later change of directory (or a printed effective configuration read
+        // from elsewhere) still means the same files.
+        let base = std::path::absolute(&base).unwrap_or(base);
+        if !config.daemon.data_dir_from_env {
+            config.daemon.data_dir = base.join(&config.daemon.data_dir);
+        }
+        for p in [
+            config.analysis.topics.as_mut(),
+            config.analysis.gazetteer.as_mut(),
+            config.daemon.api_token_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *p = base.join(&*p);
         }
         config.file = Some(path.to_path_buf());
         Ok(config)
@@ -504,6 +530,60 @@ impl Config {
             analysis: raw.analysis,
             sources: raw.sources,
         })
+    }
+
+    /// The configuration as it takes effect, as TOML: every default filled in, every path
+    /// resolved, `[analysis]` keys absent when the built-in rules are used. Slack webhook URLs
+    /// (the secret is their path) and passwords in URLs are masked.
+    pub fn effective_toml(&self) -> Result<String, toml::ser::Error> {
+        #[derive(serde::Serialize)]
+        struct Effective<'a> {
+            daemon: &'a DaemonConfig,
+            fetch: &'a FetchConfig,
+            analysis: &'a AnalysisConfig,
+            delivery: &'a DeliveryConfig,
+            #[serde(rename = "source", skip_serializing_if = "<[_]>::is_empty")]
+            sources: &'a [SourceConfig],
+            #[serde(rename = "channel", skip_serializing_if = "Vec::is_empty")]
+            channels: Vec<ChannelConfig>,
+            #[serde(rename = "alert", skip_serializing_if = "<[_]>::is_empty")]
+            alerts: &'a [AlertConfig],
+        }
+        let channels = self
+            .channels
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.url = c
+                    .url
+                    .as_deref()
+                    .map(|u| mask_url(u, c.kind == ChannelKind::Slack));
+                c
+            })
+            .collect();
+        let body = toml::to_string(&Effective {
+            daemon: &self.daemon,
+            fetch: &self.fetch,
+            analysis: &self.analysis,
+            delivery: &self.delivery,
+            sources: &self.sources,
+            channels,
+            alerts: &self.alerts,
+        })?;
+        let file = self
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        let rules = match (&self.analysis.topics, &self.analysis.gazetteer) {
+            (Some(_), Some(_)) => "",
+            _ => {
+                "\n# [analysis] keys left out: the topic rules / gazetteer built into the binary are used."
+            }
+        };
+        Ok(format!(
+            "# The effective configuration of {file}: defaults filled in, paths resolved.{rules}\n\n{body}"
+        ))
     }
 
     pub fn index_dir(&self) -> PathBuf {
@@ -897,6 +977,23 @@ fn validate_alerts(raw: &RawConfig, push: &mut impl FnMut(&str, &str, String)) {
         if !(0.0..=1.0).contains(&a.min_score) {
             push(&place, "min_score", "must be between 0 and 1".into());
         }
+    }
+}
+
+/// A URL without its password, and without its path and query when those are the secret.
+fn mask_url(raw: &str, secret_path: bool) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if secret_path && u.path() != "/" {
+                u.set_path("/***");
+                u.set_query(None);
+            }
+            u.to_string()
+        }
+        Err(_) => raw.to_string(),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A duration written for humans (`"90s"`, `"10m"`, `"1h 30m"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,25 @@ impl<'de> Deserialize<'de> for HumanDuration {
                     "`{s}` is not a duration like \"90s\" or \"10m\": {e}"
                 ))
             })
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for ByteSize {
+    /// Written back the way it reads best: whole KiB/MiB/GiB when it is one, else bytes.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        for (unit, factor) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if n >= factor && n.is_multiple_of(factor) {
+                return s.collect_str(&format_args!("{}{unit}", n / factor));
+            }
+        }
+        s.serialize_u64(n)
     }
 }
 

@@ -62,16 +62,7 @@ fn is_tracking(name: &str) -> bool {
 pub fn canonicalize(url: &Url) -> Url {
     let mut u = url.clone();
     u.set_fragment(None);
-    let kept: Vec<(String, String)> = u
-        .query_pairs()
-        .filter(|(k, _)| !is_tracking(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        u.set_query(None);
-    } else {
-        u.query_pairs_mut().clear().extend_pairs(kept);
-    }
+    strip_tracking(&mut u);
     if u.path().is_empty() {
         u.set_path("/");
     }
@@ -82,6 +73,35 @@ pub fn canonicalize(url: &Url) -> Url {
 pub fn canonical_str(raw: &str) -> Option<Url> {
     let u = Url::parse(raw.trim()).ok()?;
     matches!(u.scheme(), "http" | "https").then(|| canonicalize(&u))
+}
+
+/// Removes tracking parameters; the others keep their order.
+fn strip_tracking(u: &mut Url) {
+    if u.query().is_none() {
+        return;
+    }
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| !is_tracking(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+/// A link as shown and stored: tracking parameters removed, everything else (fragment included)
+/// as given; text that is not an http(s) URL is returned unchanged.
+pub fn without_tracking(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(mut u) if matches!(u.scheme(), "http" | "https") && u.query().is_some() => {
+            strip_tracking(&mut u);
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
 }
 
 /// Stable article id: the first 16 bytes of SHA-256 over the canonical URL, in hex. The scheme is
@@ -96,6 +116,23 @@ pub fn article_id(canonical: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_links_lose_tracking_but_keep_the_rest() {
+        assert_eq!(
+            without_tracking("https://news.example/a?id=7&utm_source=rss&fbclid=X&gclid=Y#part-2"),
+            "https://news.example/a?id=7#part-2"
+        );
+        assert_eq!(
+            without_tracking("https://news.example/a?mc_cid=1&utm_medium=email"),
+            "https://news.example/a"
+        );
+        assert_eq!(without_tracking("urn:uuid:1234"), "urn:uuid:1234");
+        assert_eq!(
+            without_tracking("https://news.example/a"),
+            "https://news.example/a"
+        );
+    }
 
     fn c(s: &str) -> String {
         canonical_str(s).unwrap().to_string()

@@ -325,6 +325,8 @@ impl ArticleIndex {
         #[serde(default)]
         struct EntityId {
             id: String,
+            kind: String,
+            name: String,
         }
         let text = d
             .get_first(self.fields.analysis)
@@ -336,8 +338,8 @@ impl ArticleIndex {
         a.analysis.entities = (listed.entities.into_iter())
             .map(|e| crate::analyze::Entity {
                 id: e.id,
-                kind: String::new(),
-                name: String::new(),
+                kind: e.kind,
+                name: e.name,
                 count: 0,
             })
             .collect();
@@ -368,7 +370,8 @@ impl ArticleIndex {
         };
         StoredArticle {
             id: text(f.id),
-            url: text(f.url),
+            // Archives written before tracking parameters were dropped at ingest show clean links too.
+            url: crate::store::canonical::without_tracking(&text(f.url)),
             canonical_url: text(f.canonical_url),
             source: text(f.source),
             title: text(f.title),
@@ -732,7 +735,13 @@ impl ArticleIndex {
                 published: a.published,
                 score: *score,
                 topics: a.analysis.topics,
-                entities: a.analysis.entities.iter().map(|e| e.id.clone()).collect(),
+                entities: (a.analysis.entities.into_iter())
+                    .map(|e| HitEntity {
+                        id: e.id,
+                        kind: e.kind,
+                        name: e.name,
+                    })
+                    .collect(),
             });
         }
         let next = offset + hits.len();
@@ -1255,8 +1264,17 @@ pub struct Hit {
     pub published: Option<DateTime<Utc>>,
     pub score: f32,
     pub topics: Vec<TopicScore>,
-    pub entities: Vec<String>,
+    pub entities: Vec<HitEntity>,
     pub highlights: Highlights,
+}
+
+/// An entity a hit names: the gazetteer's id (what `entity:` queries and facets use), its kind
+/// (`company`, `chip`, `agency`, `country`, ...) and its display name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HitEntity {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

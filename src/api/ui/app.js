@@ -84,6 +84,17 @@ function badges(topics) {
   return box;
 }
 
+// Entities by name, with their kind and id in the tooltip; a click filters by the entity.
+function entityChips(entities) {
+  const box = el("span", { class: "entities" });
+  for (const e of entities || []) {
+    const chip = el("a", { href: "#", class: "entity " + e.kind, title: `${e.kind} · entity:${e.id}` }, e.name || e.id);
+    chip.addEventListener("click", (ev) => { ev.preventDefault(); applyFacet("entity", e.id); });
+    box.append(chip);
+  }
+  return box;
+}
+
 function date(s) {
   return s ? s.slice(0, 10) : "undated";
 }
@@ -93,7 +104,7 @@ function renderHit(h) {
   link.addEventListener("click", (ev) => { ev.preventDefault(); openArticle(h.id); });
   return el("li", { class: "hit", "data-id": h.id },
     el("h3", {}, link),
-    el("div", { class: "meta" }, `${h.source} · ${date(h.published)} `, badges(h.topics)),
+    el("div", { class: "meta" }, `${h.source} · ${date(h.published)} `, badges(h.topics), entityChips(h.entities)),
     el("p", { class: "snippet" }, highlighted(h.highlights.body)));
 }
 
@@ -198,7 +209,7 @@ async function openArticle(id) {
     $("a-title").textContent = a.title;
     $("a-meta").textContent = `${a.source} · ${date(a.published)}${a.authors.length ? " · " + a.authors.join(", ") : ""}${a.language ? " · " + a.language : ""}`;
     $("a-topics").replaceChildren(badges(a.analysis.topics));
-    $("a-entities").textContent = a.analysis.entities.length ? "Entities: " + a.analysis.entities.map((e) => e.name).join(", ") : "";
+    $("a-entities").replaceChildren(...(a.analysis.entities.length ? ["Entities: ", entityChips(a.analysis.entities)] : []));
     $("a-facts").replaceChildren(...a.analysis.facts.map((f) => el("div", { class: "fact" }, describeFact(f))));
     $("a-body").replaceChildren(...bodyWithMentions(a.body, a.analysis.mentions.filter((m) => m.field === "body")));
     const link = $("a-link");

@@ -584,13 +584,18 @@ fn search(
     let config = config_for(config)?;
     let stores = app::Stores::open(&config)?;
     let params = wirewatch::api::SearchParams {
-        q: Some(query),
-        topic,
-        min_score: min_score.map(|m| m.to_string()),
-        from,
-        to,
-        limit: Some(limit.to_string()),
-        ..Default::default()
+        filter: wirewatch::api::FilterParams {
+            q: Some(query),
+            topic,
+            min_score: min_score.map(|m| m.to_string()),
+            from,
+            to,
+            ..Default::default()
+        },
+        page: wirewatch::api::PageParams {
+            limit: Some(limit.to_string()),
+            ..Default::default()
+        },
     };
     let req = params.into_request().map_err(|e| anyhow::anyhow!("{e}"))?;
     let resp = stores.index.search(&req)?;

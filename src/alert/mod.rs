@@ -21,7 +21,7 @@ use crate::analyze::TopicScore;
 pub use crate::config::{AlertConfig, AlertMode};
 
 /// A saved search with its database id.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     pub id: i64,
     /// `config` (from `[[alert]]`, replaced at reload) or `api`.
@@ -29,6 +29,44 @@ pub struct Alert {
     #[serde(flatten)]
     pub spec: AlertConfig,
 }
+
+/// The document states an alert as its `AlertConfig` fields plus `id` and `origin`, in one object:
+/// `AlertConfig` refuses unknown fields as a request body, so `allOf` with it would refuse these.
+impl utoipa::PartialSchema for Alert {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let mut schema = <AlertConfig as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.properties.insert(
+                "id".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .into(),
+            );
+            object.properties.insert(
+                "origin".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["config", "api"]))
+                    .description(Some(
+                        "`config` (from `[[alert]]`, replaced at reload) or `api`",
+                    ))
+                    .into(),
+            );
+            object
+                .required
+                .extend(["id".to_string(), "origin".to_string()]);
+            object.description = Some("A saved search with its id and origin".into());
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for Alert {}
 
 /// One matched sentence, with the words that made it match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

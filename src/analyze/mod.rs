@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use facts::Fact;
 pub use gazetteer::{Gazetteer, GazetteerError};
-pub use rules::{RuleError, RulePack, TOPICS};
+pub use rules::{RuleError, RulePack, TOPICS, TopicName};
 
 /// A topic attached to an article with its score (0..1): near 1 for an article *about* the topic,
 /// low for one that mentions it in passing.

@@ -11,6 +11,17 @@ use super::pattern;
 /// The four topics of the beat; rule packs may use only these names.
 pub const TOPICS: &[&str] = &["sanctions", "tariffs", "export_controls", "chip_smuggling"];
 
+/// [`TOPICS`] as the API document states them.
+#[allow(dead_code)] // a schema only: values are checked against `TOPICS`
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum TopicName {
+    Sanctions,
+    Tariffs,
+    ExportControls,
+    ChipSmuggling,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPack {

@@ -4,13 +4,14 @@
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::params::{DeliveryStatus, Id, Q, choice_param, number_param};
 use super::{ApiError, ApiState, ErrorBody};
 use crate::alert::store::{self, MatchRecord, OutboxRow, SaveError};
 use crate::alert::{Alert, AlertConfig, Payload, feed, matcher};
@@ -84,18 +85,16 @@ fn find(s: &ApiState, id: i64) -> Result<Alert, ApiError> {
 
 /// Checks an alert sent to the API the way `check-config` checks `[[alert]]`.
 fn validate(s: &ApiState, spec: &AlertConfig) -> Result<(), ApiError> {
-    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+    // "Blank" as the document's pattern says it, so that the two agree on every name.
+    let blank = |c: char| matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ' ');
+    if spec.name.chars().all(blank) || spec.name.chars().count() > 200 {
         return Err(ApiError::BadRequest(
-            "`name`: must be 1 to 200 characters".into(),
+            "`name`: must be 1 to 200 characters, not all blank".into(),
         ));
     }
-    if spec.query.trim().is_empty()
-        && spec.topic.is_none()
-        && spec.entity.is_none()
-        && spec.source.is_none()
-    {
+    if spec.query.chars().count() > 4096 {
         return Err(ApiError::BadRequest(
-            "`query`: give a query or a filter".into(),
+            "`query`: longer than 4,096 characters".into(),
         ));
     }
     if let Some(t) = &spec.topic
@@ -117,8 +116,9 @@ fn validate(s: &ApiState, spec: &AlertConfig) -> Result<(), ApiError> {
         .map(|c| c.clone())
         .map_err(|_| internal("configuration lock poisoned"))?;
     for ch in &spec.channels {
+        // Valid by the document, but not here: a conflict with the configuration.
         if !config.channels.iter().any(|c| &c.name == ch) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::Conflict(format!(
                 "`channels`: no channel named `{ch}` is configured"
             )));
         }
@@ -181,11 +181,8 @@ pub(super) async fn create(
 }
 
 /// One saved search.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
-pub(super) async fn get(
-    State(s): State<ApiState>,
-    Path(id): Path<i64>,
-) -> Result<Json<Alert>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", params(Id), responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
+pub(super) async fn get(State(s): State<ApiState>, Id { id }: Id) -> Result<Json<Alert>, ApiError> {
     Ok(Json(find(&s, id)?))
 }
 
@@ -200,13 +197,13 @@ fn editable(a: &Alert) -> Result<(), ApiError> {
 }
 
 /// Replaces a saved search made through the API.
-#[utoipa::path(put, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), request_body = AlertConfig, responses(
+#[utoipa::path(put, path = "/api/v1/alerts/{id}", params(Id), request_body = AlertConfig, responses(
     (status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     (status = 413, body = ErrorBody)))]
 pub(super) async fn update(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
+    Id { id }: Id,
     headers: HeaderMap,
     b: Body,
 ) -> Result<Json<Alert>, ApiError> {
@@ -220,11 +217,11 @@ pub(super) async fn update(
 }
 
 /// Deletes a saved search made through the API, with its delivery log.
-#[utoipa::path(delete, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), responses(
+#[utoipa::path(delete, path = "/api/v1/alerts/{id}", params(Id), responses(
     (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn delete(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
+    Id { id }: Id,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     authorize(&s, &headers)?;
@@ -237,24 +234,14 @@ pub(super) async fn delete(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LimitParams {
-    /// At most this many (1 to 500, default 50).
+    /// At most this many (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
 fn limit(p: &Option<String>) -> Result<usize, ApiError> {
-    match p.as_deref() {
-        None | Some("") => Ok(50),
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("`limit`: `{l}` is not a number from 1 to 500"))
-            }),
-    }
+    number_param("limit", p.as_deref(), 1..=500, 50)
 }
-
-type LimitQuery = Result<Query<LimitParams>, axum::extract::rejection::QueryRejection>;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MatchList {
@@ -262,13 +249,12 @@ pub struct MatchList {
 }
 
 /// The articles an alert matched, newest first.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}/matches", params(("id" = i64, Path), LimitParams), responses((status = 200, body = MatchList), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/matches", params(Id, LimitParams), responses((status = 200, body = MatchList), (status = 404, body = ErrorBody)))]
 pub(super) async fn matches(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
-    q: LimitQuery,
+    Id { id }: Id,
+    Q(q): Q<LimitParams>,
 ) -> Result<Json<MatchList>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = limit(&q.limit)?;
     find(&s, id)?;
     Ok(Json(MatchList {
@@ -277,10 +263,10 @@ pub(super) async fn matches(
 }
 
 /// The alert's matches as an Atom feed, for feed readers.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}/feed.atom", params(("id" = i64, Path)), responses((status = 200, description = "Atom 1.0 feed", content_type = "application/atom+xml"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/feed.atom", params(Id), responses((status = 200, description = "Atom 1.0 feed", content_type = "application/atom+xml"), (status = 404, body = ErrorBody)))]
 pub(super) async fn atom(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
+    Id { id }: Id,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let alert = find(&s, id)?;
@@ -303,7 +289,8 @@ pub(super) async fn atom(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DryRunParams {
-    /// How far back to look, in days (1 to 3650, default 7).
+    /// How far back to look, in days (default 7).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub days: Option<String>,
 }
 
@@ -318,27 +305,17 @@ pub struct DryRun {
 /// Dry run: what the alert would have matched in the archive over the last N days. Its cost grows
 /// with the archive, so it needs the bearer token when one is configured, and it takes its turn
 /// with the searches (one more at a time than there are cores).
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/test", params(("id" = i64, Path), DryRunParams), responses(
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/test", params(Id, DryRunParams), responses(
     (status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn dry_run(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
+    Id { id }: Id,
     headers: HeaderMap,
-    q: Result<Query<DryRunParams>, axum::extract::rejection::QueryRejection>,
+    Q(q): Q<DryRunParams>,
 ) -> Result<Json<DryRun>, ApiError> {
     authorize(&s, &headers)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let days = match q.days.as_deref() {
-        None | Some("") => 7,
-        Some(d) => d
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=3650).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("`days`: `{d}` is not a number from 1 to 3650"))
-            })?,
-    };
+    let days: i64 = number_param("days", q.days.as_deref(), 1..=3650, 7)?;
     let alert = find(&s, id)?;
     let mut req = matcher::request(&alert);
     req.from = Some(Utc::now() - chrono::Duration::days(days));
@@ -379,9 +356,11 @@ pub(super) async fn dry_run(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
-    /// `pending`, `delivered` or `dead` (default: all).
+    /// Only deliveries in this state (default: all).
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
-    /// At most this many (1 to 500, default 50).
+    /// At most this many (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
@@ -394,29 +373,24 @@ pub struct DeliveryList {
 #[utoipa::path(get, path = "/api/v1/deliveries", params(DeliveryParams), responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody)))]
 pub(super) async fn deliveries(
     State(s): State<ApiState>,
-    q: Result<Query<DeliveryParams>, axum::extract::rejection::QueryRejection>,
+    Q(q): Q<DeliveryParams>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some(st @ ("pending" | "delivered" | "dead")) => Some(st),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "`status`: `{other}` is not pending, delivered or dead"
-            )));
-        }
-    };
+    let status = choice_param(
+        "status",
+        q.status.as_deref(),
+        &["pending", "delivered", "dead"],
+    )?;
     Ok(Json(DeliveryList {
         deliveries: store::deliveries(&s.state, status, limit(&q.limit)?).map_err(internal)?,
     }))
 }
 
 /// Sends a dead-lettered delivery again.
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", params(("id" = i64, Path)), responses(
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", params(Id), responses(
     (status = 202, description = "queued again"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn replay(
     State(s): State<ApiState>,
-    Path(id): Path<i64>,
+    Id { id }: Id,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     authorize(&s, &headers)?;

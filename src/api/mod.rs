@@ -4,20 +4,24 @@
 mod access;
 mod alerts;
 mod error;
+mod params;
 mod ui;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use utoipa::OpenApi;
+
+use params::{CommonResponses, FieldParams, IntervalParams, Q};
+pub use params::{FilterParams, PageParams, SearchParams, parse_date_param};
 
 use crate::app::{Health, SharedConfig};
 use crate::store::index::{FacetCount, FacetField, Interval, Timeline};
-use crate::store::{self, ArticleIndex, SearchRequest, SearchResponse, Sort, StoredArticle};
+use crate::store::{self, ArticleIndex, SearchResponse, StoredArticle};
 use crate::telemetry::Metrics;
 pub use access::{MAX_BODY, MAX_QUERY};
 pub use alerts::{AlertApi, MAX_STREAM_BACKLOG};
@@ -65,7 +69,19 @@ pub struct ApiState {
         alerts::replay,
         alerts::stream
     ),
-    components(schemas(ErrorBody, SourceHealth, SourcesResponse, FacetsResponse))
+    components(schemas(
+        ErrorBody,
+        SourceHealth,
+        SourcesResponse,
+        FacetsResponse,
+        crate::analyze::TopicName,
+        params::SortOrder,
+        params::IntervalName,
+        params::FacetName,
+        params::DeliveryStatus,
+        params::DateParam
+    )),
+    modifiers(&CommonResponses)
 )]
 pub struct ApiDoc;
 
@@ -149,131 +165,6 @@ fn routes(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Query parameters of `/api/v1/search` (and, where they apply, timeline and facets), all
-/// optional and validated by hand so that every bad value gets a 400 naming the parameter.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SearchParams {
-    /// Query: words (all must match), "phrases", "phrase"~N, AND/OR/NOT, prefix*, and
-    /// field:value for title, body, source, topic, entity, lang, author.
-    pub q: Option<String>,
-    /// Only articles with this topic: sanctions, tariffs, export_controls, chip_smuggling.
-    pub topic: Option<String>,
-    /// Only articles naming this entity id (e.g. `nvidia`, `entity_list`).
-    pub entity: Option<String>,
-    /// Only articles from this source (its configured name).
-    pub source: Option<String>,
-    /// Only articles in this language (`en`, `zh`, ...).
-    pub lang: Option<String>,
-    /// Only articles at least this much *about* `topic` (its topic score, 0 to 1; about any
-    /// topic when no `topic` is given): 0.5 leaves out articles that mention it in passing.
-    pub min_score: Option<String>,
-    /// Published on or after this date (YYYY-MM-DD or RFC 3339, UTC).
-    pub from: Option<String>,
-    /// Published up to and including this date.
-    pub to: Option<String>,
-    /// `relevance` (default) or `newest`.
-    pub sort: Option<String>,
-    /// Hits per page, 1 to 100 (default 20).
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Timeline only: `day` (default), `week` or `month`.
-    pub interval: Option<String>,
-    /// Facets only: `source`, `topic`, `entity` or `lang` (default: all four).
-    pub field: Option<String>,
-}
-
-/// A date parameter: RFC 3339 or a calendar day (UTC). `end_of_day` makes a day inclusive for `to`.
-pub fn parse_date_param(
-    name: &'static str,
-    v: &str,
-    end_of_day: bool,
-) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| if end_of_day { d.succ_opt() } else { Some(d) })
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "`{name}`: `{v}` is not a date (YYYY-MM-DD or RFC 3339)"
-            ))
-        })
-}
-
-impl SearchParams {
-    pub fn into_request(self) -> Result<SearchRequest, ApiError> {
-        let limit = match self.limit.as_deref() {
-            None | Some("") => 20,
-            Some(l) => match l.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::BadRequest(format!(
-                        "`limit`: `{l}` is not a number from 1 to 100"
-                    )));
-                }
-            },
-        };
-        let sort = match self.sort.as_deref() {
-            None | Some("") | Some("relevance") => Sort::Relevance,
-            Some("newest") => Sort::Newest,
-            Some(s) => {
-                return Err(ApiError::BadRequest(format!(
-                    "`sort`: `{s}` is neither `relevance` nor `newest`"
-                )));
-            }
-        };
-        if let Some(t) = self.topic.as_deref().filter(|t| !t.is_empty())
-            && !crate::analyze::TOPICS.contains(&t)
-        {
-            return Err(ApiError::BadRequest(format!(
-                "`topic`: `{t}` is not one of {}",
-                crate::analyze::TOPICS.join(", ")
-            )));
-        }
-        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        let min_score = match nonempty(self.min_score) {
-            None => None,
-            Some(v) => match v.parse::<f64>() {
-                Ok(n) if (0.0..=1.0).contains(&n) => Some(n),
-                _ => {
-                    return Err(ApiError::BadRequest(format!(
-                        "`min_score`: `{v}` is not a number from 0 to 1"
-                    )));
-                }
-            },
-        };
-        Ok(SearchRequest {
-            min_score,
-            q: self.q.unwrap_or_default(),
-            topic: nonempty(self.topic),
-            entity: nonempty(self.entity),
-            source: nonempty(self.source),
-            lang: nonempty(self.lang),
-            from: nonempty(self.from)
-                .map(|v| parse_date_param("from", &v, false))
-                .transpose()?,
-            to: nonempty(self.to)
-                .map(|v| parse_date_param("to", &v, true))
-                .transpose()?,
-            sort,
-            limit,
-            cursor: nonempty(self.cursor),
-        })
-    }
-}
-
-type Params = Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>;
-
-fn params(p: Params) -> Result<SearchParams, ApiError> {
-    p.map(|Query(p)| p)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// The turns index queries take: one more at a time than there are cores (see [`blocking`]).
 /// Public so that a benchmark's peer engine can be held to the same bound.
 pub fn query_slots() -> &'static tokio::sync::Semaphore {
@@ -302,16 +193,19 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Search the archive.
-#[utoipa::path(get, path = "/api/v1/search", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/search", params(FilterParams, PageParams),
     responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody)))]
-async fn search(State(s): State<ApiState>, p: Params) -> Result<Json<SearchResponse>, ApiError> {
-    let req = params(p)?.into_request()?;
+async fn search(
+    State(s): State<ApiState>,
+    Q(p): Q<SearchParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let req = p.into_request()?;
     let index = s.index.clone();
     Ok(Json(blocking(move || index.search(&req)).await?))
 }
 
 /// One article with its body, mentions (sentences with offsets), entities and facts.
-#[utoipa::path(get, path = "/api/v1/articles/{id}", params(("id" = String, Path, description = "Article id (32 hex digits)")),
+#[utoipa::path(get, path = "/api/v1/articles/{id}", params(("id" = String, Path, description = "Article id (32 hex digits)", pattern = r"^[0-9A-Fa-f]{1,64}$")),
     responses((status = 200, body = StoredArticle), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn article(
     State(s): State<ApiState>,
@@ -331,20 +225,19 @@ async fn article(
 }
 
 /// Matches per calendar day, ISO week or month (UTC), empty buckets included.
-#[utoipa::path(get, path = "/api/v1/timeline", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/timeline", params(FilterParams, IntervalParams),
     responses((status = 200, body = Timeline), (status = 400, body = ErrorBody)))]
-async fn timeline(State(s): State<ApiState>, p: Params) -> Result<Json<Timeline>, ApiError> {
-    let p = params(p)?;
-    let interval = match p.interval.as_deref() {
-        None | Some("") | Some("day") => Interval::Day,
-        Some("week") => Interval::Week,
-        Some("month") => Interval::Month,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "`interval`: `{other}` is not day, week or month"
-            )));
-        }
-    };
+async fn timeline(
+    State(s): State<ApiState>,
+    Q(p): Q<FilterParams>,
+    Q(i): Q<IntervalParams>,
+) -> Result<Json<Timeline>, ApiError> {
+    let interval =
+        match params::choice_param("interval", i.interval.as_deref(), &["day", "week", "month"])? {
+            Some("week") => Interval::Week,
+            Some("month") => Interval::Month,
+            _ => Interval::Day,
+        };
     let req = p.into_request()?;
     let index = s.index.clone();
     Ok(Json(
@@ -360,12 +253,15 @@ pub struct FacetsResponse {
 }
 
 /// Counts per source, topic, entity and language for a query and its filters.
-#[utoipa::path(get, path = "/api/v1/facets", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/facets", params(FilterParams, FieldParams),
     responses((status = 200, body = FacetsResponse), (status = 400, body = ErrorBody)))]
-async fn facets(State(s): State<ApiState>, p: Params) -> Result<Json<FacetsResponse>, ApiError> {
-    let p = params(p)?;
-    let fields: Vec<FacetField> = match p.field.as_deref() {
-        None | Some("") => FacetField::ALL.to_vec(),
+async fn facets(
+    State(s): State<ApiState>,
+    Q(p): Q<FilterParams>,
+    Q(f): Q<FieldParams>,
+) -> Result<Json<FacetsResponse>, ApiError> {
+    let fields: Vec<FacetField> = match f.field.as_deref() {
+        None => FacetField::ALL.to_vec(),
         Some(f) => vec![FacetField::parse(f).ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "`field`: `{f}` is not source, topic, entity or lang"

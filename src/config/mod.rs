@@ -40,11 +40,15 @@ pub struct RawConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfig {
-    /// Unique name; alerts from the API share the namespace.
+    /// Unique name; alerts from the API share the namespace. Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\x0b\x0c\r ]")]
     pub name: String,
-    /// Query in the search language (`topic:chip_smuggling AND (malaysia OR singapore)`).
+    /// Query in the search language (`topic:chip_smuggling AND (malaysia OR singapore)`); empty:
+    /// every new article (that passes the filters).
+    #[schema(max_length = 4096)]
     pub query: String,
     #[serde(default)]
+    #[schema(value_type = Option<crate::analyze::TopicName>)]
     pub topic: Option<String>,
     #[serde(default)]
     pub entity: Option<String>,
@@ -55,6 +59,7 @@ pub struct AlertConfig {
     /// Skip articles whose score for `topic` (or, without a topic, for their best topic) is lower:
     /// articles that merely mention the topic in passing.
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub min_score: f64,
     /// Names of `[[channel]]`s to deliver to.
     #[serde(default)]

@@ -182,8 +182,11 @@ pub struct ArticleIndex {
     published: Arc<PublishedCache>,
 }
 
+/// tantivy keeps dates as nanoseconds in an i64 (years 1678 to 2261); a date beyond is held at
+/// the edge, which filters the same (no article is published outside that span).
 fn tdate(d: DateTime<Utc>) -> TDateTime {
-    TDateTime::from_timestamp_secs(d.timestamp())
+    const EDGE: i64 = i64::MAX / 1_000_000_000 - 1;
+    TDateTime::from_timestamp_secs(d.timestamp().clamp(-EDGE, EDGE))
 }
 
 fn cdate(d: TDateTime) -> Option<DateTime<Utc>> {
@@ -596,14 +599,25 @@ impl ArticleIndex {
                 *counts.entry(interval.bucket(d.date_naive())).or_default() += n;
             }
         }
-        let first = req
+        // Buckets run from `from` to `to` when both are near enough to hold in MAX_BUCKETS;
+        // a wider range (`from=0001-01-01`) is cut to the span that has matches, so a valid
+        // request never fails for its width alone.
+        let first_match = counts.keys().next().copied();
+        let last_match = counts.keys().next_back().copied();
+        let mut first = req
             .from
             .map(|d| interval.bucket(d.date_naive()))
-            .or_else(|| counts.keys().next().copied());
-        let last = req
+            .or(first_match);
+        let mut last = req
             .to
             .map(|d| interval.bucket((d - chrono::Duration::seconds(1)).date_naive()))
-            .or_else(|| counts.keys().next_back().copied());
+            .or(last_match);
+        if let (Some(f), Some(l)) = (first, last)
+            && interval.buckets_between(f, l) > MAX_BUCKETS as i64
+        {
+            first = first_match.map(|m| m.max(f));
+            last = last_match.map(|m| m.min(l));
+        }
         let mut buckets = Vec::new();
         if let (Some(mut day), Some(last)) = (first, last) {
             while day <= last {
@@ -770,8 +784,10 @@ struct Cursor {
     asof: i64,
 }
 
+/// `offset.asof`: plain numbers, so that the API document can say exactly what a cursor looks like
+/// (any offset up to 10,000 and any time are valid, if perhaps past the end).
 fn encode_cursor(c: Cursor) -> String {
-    hex::encode(format!("v1:{}:{}", c.offset, c.asof))
+    format!("{}.{}", c.offset, c.asof)
 }
 
 fn decode_cursor(c: &str) -> Result<Cursor, IndexError> {
@@ -779,18 +795,11 @@ fn decode_cursor(c: &str) -> Result<Cursor, IndexError> {
         param: "cursor",
         message: "not a cursor returned by a previous search".into(),
     };
-    let text = hex::decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    let mut parts = text.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(offset), Some(asof), None) => Ok(Cursor {
-            offset: offset.parse().map_err(|_| bad())?,
-            asof: asof.parse().map_err(|_| bad())?,
-        }),
-        _ => Err(bad()),
-    }
+    let (offset, asof) = c.split_once('.').ok_or_else(bad)?;
+    Ok(Cursor {
+        offset: offset.parse().map_err(|_| bad())?,
+        asof: asof.parse().map_err(|_| bad())?,
+    })
 }
 
 /// Buckets one timeline may have (ten years of days).
@@ -814,6 +823,16 @@ impl Interval {
             Interval::Day => d,
             Interval::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
             Interval::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// About how many buckets lie from `a` to `b` (an upper bound).
+    fn buckets_between(self, a: chrono::NaiveDate, b: chrono::NaiveDate) -> i64 {
+        let days = (b - a).num_days();
+        match self {
+            Interval::Day => days + 1,
+            Interval::Week => days / 7 + 1,
+            Interval::Month => days / 28 + 1,
         }
     }
 

@@ -184,6 +184,7 @@ impl ArticleIndex {
     fn batch_index(&self, articles: &[&StoredArticle]) -> Result<Searcher, IndexError> {
         let (schema, _) = schema_with(false);
         let index = Index::create_in_ram(schema);
+        super::index::register_analyzers(&index);
         let fields = self.fields();
         // 15 MB is the least tantivy accepts; a batch that outgrows it is flushed into the same
         // single segment, so document numbers remain positions in `articles`.

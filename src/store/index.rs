@@ -34,6 +34,13 @@ pub enum IndexError {
     },
     #[error("index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    #[error(
+        "the archive at {path} was indexed by an older wirewatch (text analysis `{found}`; this one \
+         uses `{wanted}`, which segments Chinese, Japanese and Korean): run `wirewatch reindex` \
+         to re-tokenise it (every article is kept)",
+        wanted = crate::text::TOKENIZER
+    )]
+    OldSchema { path: String, found: String },
     #[error("bad query parameter `{param}`: {message}")]
     BadRequest {
         param: &'static str,
@@ -141,9 +148,9 @@ pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
         url: b.add_text_field("url", keep(STRING)),
         canonical_url: b.add_text_field("canonical_url", keep(STRING)),
         source: b.add_text_field("source", keep(STRING | tantivy::schema::FAST)),
-        title: b.add_text_field("title", keep(TEXT)),
-        body: b.add_text_field("body", keep(TEXT)),
-        summary: b.add_text_field("summary", keep(TEXT)),
+        title: b.add_text_field("title", keep(text_options())),
+        body: b.add_text_field("body", keep(text_options())),
+        summary: b.add_text_field("summary", keep(text_options())),
         published: b.add_date_field("published", date.clone()),
         fetched: b.add_date_field("fetched", date),
         lang: b.add_text_field("lang", keep(STRING | tantivy::schema::FAST)),
@@ -171,6 +178,35 @@ pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
         ..f
     };
     (b.build(), f)
+}
+
+/// Title, body and summary: segmented by [`crate::text`], with positions for phrases.
+fn text_options() -> tantivy::schema::TextOptions {
+    tantivy::schema::TextOptions::default().set_indexing_options(
+        tantivy::schema::TextFieldIndexing::default()
+            .set_tokenizer(crate::text::TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
+/// The schema version of an archive, as its schema records it: the name of the analyzer its body
+/// was tokenised with (`default` before CJK segmentation, [`crate::text::TOKENIZER`] since).
+pub fn text_analysis_of(schema: &Schema) -> Option<String> {
+    let body = schema.get_field("body").ok()?;
+    match schema.get_field_entry(body).field_type() {
+        tantivy::schema::FieldType::Str(o) => {
+            Some(o.get_indexing_options()?.tokenizer().to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Registers the analyzers the article schema names with `index`.
+pub(super) fn register_analyzers(index: &Index) {
+    crate::text::register(index.tokenizers());
+    index
+        .tokenizers()
+        .register(pairs::TOKENIZER, pairs::analyzer());
 }
 
 /// An open index: readers for search, and the means to create the one writer.
@@ -214,9 +250,7 @@ impl ArticleIndex {
                     .settings(settings)
                     .open_or_create(directory)?
             };
-            index
-                .tokenizers()
-                .register(pairs::TOKENIZER, pairs::analyzer());
+            register_analyzers(&index);
             let fields = Fields::of(&index.schema())?;
             Ok((index, fields))
         };
@@ -224,6 +258,15 @@ impl ArticleIndex {
             path: dir.display().to_string(),
             source,
         })?;
+        // An archive tokenised another way would answer CJK queries wrongly (and mix two kinds of
+        // terms once written to): refused until `wirewatch reindex` has re-tokenised it.
+        let found = text_analysis_of(&index.schema()).unwrap_or_default();
+        if found != crate::text::TOKENIZER {
+            return Err(IndexError::OldSchema {
+                path: dir.display().to_string(),
+                found,
+            });
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -472,6 +515,8 @@ impl ArticleIndex {
         }
         parser.set_conjunction_by_default();
         let (q, shape_note) = bounded_query(req.q.trim());
+        // Han words are asked both as dictionary words and as bigrams (see `text::query`).
+        let q = crate::text::query::alternatives(q.as_ref());
         let q = q.as_ref();
         let (user_query, mut errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
             (Box::new(AllQuery), Vec::new())
@@ -2078,6 +2123,7 @@ pub(crate) mod tests {
             let fields = Fields::of(&old).unwrap();
             assert!(fields.pairs.is_none());
             let index = Index::create_in_dir(dir.path(), old).unwrap();
+            register_analyzers(&index);
             let mut w: IndexWriter = index.writer(15_000_000).unwrap();
             let a = article("old", "News", "New export controls on chips.", None);
             w.add_document(to_doc(&fields, &a, true)).unwrap();

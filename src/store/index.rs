@@ -41,6 +41,8 @@ pub enum IndexError {
         wanted = crate::text::TOKENIZER
     )]
     OldSchema { path: String, found: String },
+    #[error("re-tokenising the archive: {0}")]
+    Migration(String),
     #[error("bad query parameter `{param}`: {message}")]
     BadRequest {
         param: &'static str,
@@ -91,7 +93,7 @@ pub(super) const TITLE_BOOST: f32 = 2.0;
 
 impl Fields {
     /// The fields of an archive's schema, found by name (pairs only when it has them).
-    fn of(schema: &Schema) -> tantivy::Result<Fields> {
+    pub(super) fn of(schema: &Schema) -> tantivy::Result<Fields> {
         let get = |name: &str| schema.get_field(name);
         let pair = |text: Field, name: &str| schema.get_field(name).ok().map(|p| (text, p));
         let (title, body, summary) = (get("title")?, get("body")?, get("summary")?);
@@ -397,36 +399,7 @@ impl ArticleIndex {
     }
 
     fn to_article_with(&self, d: &TantivyDocument, analysis: Analysis) -> StoredArticle {
-        let f = &self.fields;
-        let text = |field: Field| {
-            d.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        let date = |field: Field| {
-            d.get_first(field)
-                .and_then(|v| v.as_datetime())
-                .and_then(cdate)
-        };
-        StoredArticle {
-            id: text(f.id),
-            url: text(f.url),
-            canonical_url: text(f.canonical_url),
-            source: text(f.source),
-            title: text(f.title),
-            body: text(f.body),
-            summary: text(f.summary),
-            published: date(f.published),
-            fetched: date(f.fetched).unwrap_or_default(),
-            language: Some(text(f.lang)).filter(|l| !l.is_empty()),
-            authors: d
-                .get_all(f.author)
-                .filter_map(|v| v.as_str())
-                .map(String::from)
-                .collect(),
-            analysis,
-        }
+        article_with(&self.fields, d, analysis)
     }
 
     /// The user's query (for highlighting) and the full query with filters, plus what the lenient
@@ -789,6 +762,39 @@ impl ArticleIndex {
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             notes: plan.notes,
         })
+    }
+}
+
+/// An article from its stored document in an archive with `fields`.
+pub(super) fn article_with(f: &Fields, d: &TantivyDocument, analysis: Analysis) -> StoredArticle {
+    let text = |field: Field| {
+        d.get_first(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let date = |field: Field| {
+        d.get_first(field)
+            .and_then(|v| v.as_datetime())
+            .and_then(cdate)
+    };
+    StoredArticle {
+        id: text(f.id),
+        url: text(f.url),
+        canonical_url: text(f.canonical_url),
+        source: text(f.source),
+        title: text(f.title),
+        body: text(f.body),
+        summary: text(f.summary),
+        published: date(f.published),
+        fetched: date(f.fetched).unwrap_or_default(),
+        language: Some(text(f.lang)).filter(|l| !l.is_empty()),
+        authors: d
+            .get_all(f.author)
+            .filter_map(|v| v.as_str())
+            .map(String::from)
+            .collect(),
+        analysis,
     }
 }
 

@@ -340,3 +340,100 @@ fn an_old_archive_is_refused_naming_reindex_which_retokenises_it_losing_nothing(
     assert!(out.status.success());
     assert!(!common::stderr(&out).contains("re-tokenised"));
 }
+
+fn analyzer() -> wirewatch::analyze::Analyzer {
+    wirewatch::analyze::Analyzer::load(
+        &common::repo_file("config/topics.toml"),
+        &common::repo_file("config/gazetteer.tsv"),
+    )
+    .unwrap()
+}
+
+/// Topics and entity ids of a one-sentence article (the sentence as title and body).
+fn analysed(sentence: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let a = analyzer().analyze(sentence, sentence);
+    (
+        a.topic_names().into_iter().collect(),
+        a.entities.into_iter().map(|e| e.id).collect(),
+    )
+}
+
+#[test]
+fn chinese_and_japanese_sentences_get_topics_and_entities() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "美国商务部工业与安全局周二宣布，将中芯国际等多家中国企业列入实体清单。",
+            &["export_controls", "sanctions"],
+            &["bis", "smic", "entity_list", "china"],
+        ),
+        (
+            "美國商務部工業與安全局宣布，將中芯國際列入實體清單。",
+            &["export_controls", "sanctions"],
+            &["bis", "smic", "entity_list"],
+        ),
+        (
+            "檢方指控該集團將輝達H100晶片走私至中國。",
+            &["chip_smuggling"],
+            &["nvidia", "china"],
+        ),
+        (
+            "台積電表示，輸美晶片不受出口管制影響。",
+            &["export_controls"],
+            &["tsmc"],
+        ),
+        (
+            "経済産業省は23日、先端半導体の製造装置を輸出規制の対象に加えると発表した。",
+            &["export_controls"],
+            &["meti"],
+        ),
+        (
+            "エヌビディア製の画像処理半導体を中国に密輸したとして、男が逮捕された。",
+            &["chip_smuggling"],
+            &["nvidia", "china"],
+        ),
+        (
+            "米政府は中国製の電気自動車に対する追加関税を発表した。",
+            &["tariffs"],
+            &["china"],
+        ),
+        (
+            "日本政府はロシアに対する追加制裁として資産凍結の対象を拡大した。",
+            &["sanctions"],
+            &["japan", "russia"],
+        ),
+        (
+            "長江存儲與華為均被列入實體清單。",
+            &["export_controls", "sanctions"],
+            &["ymtc", "huawei", "entity_list"],
+        ),
+        // Hard negatives: other contraband, sport.
+        ("警方破获一起香烟走私案，查获芯片包装盒。", &[], &[]),
+        ("覚醒剤を密輸した疑いで男が逮捕された。", &[], &[]),
+        ("サッカー選手に出場停止の制裁が科された。", &[], &[]),
+    ];
+    for (text, topics, entities) in cases {
+        let (got_topics, got_entities) = analysed(text);
+        assert_eq!(got_topics, set(topics), "topics of {text}");
+        for e in *entities {
+            assert!(got_entities.contains(*e), "{e} in {text}: {got_entities:?}");
+        }
+    }
+    // A name inside a longer one is the longer one: 美国商务部工业与安全局 is BIS, not also the
+    // Commerce Department or China's commerce ministry (商务部).
+    let (_, e) = analysed(cases[0].0);
+    assert!(!e.contains("commerce") && !e.contains("mofcom"), "{e:?}");
+}
+
+#[test]
+fn cjk_mentions_are_sentences_split_at_cjk_stops_as_written() {
+    let body = "今日は晴れ。美國商務部將中芯國際列入實體清單！市場反應平淡？";
+    let a = analyzer().analyze("", body);
+    let m = (a.mentions.iter())
+        .find(|m| m.topic == "export_controls")
+        .unwrap();
+    assert_eq!(m.sentence, "美國商務部將中芯國際列入實體清單！");
+    let chars: Vec<char> = body.chars().collect();
+    assert_eq!(chars[m.start..m.end].iter().collect::<String>(), m.sentence);
+    // The term as the article writes it, not as it was folded to match.
+    assert!(m.terms.contains(&"實體清單".to_string()), "{:?}", m.terms);
+}

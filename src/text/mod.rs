@@ -124,6 +124,23 @@ pub fn fold_str(text: &str) -> String {
     text.chars().map(fold).collect()
 }
 
+/// `text` folded as [`fold`] does where that keeps each character's UTF-8 length (all but a few
+/// rare characters outside the Basic Multilingual Plane): byte offsets found in the result are
+/// offsets in `text`. Text without CJK characters is returned as it is, uncopied.
+pub fn fold_keep_len(text: &str) -> std::borrow::Cow<'_, str> {
+    if !has_cjk(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                let f = fold(c);
+                if f.len_utf8() == c.len_utf8() { f } else { c }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +185,12 @@ mod tests {
         assert_eq!(fold_str("經濟產業省"), "经济产业省");
         assert_eq!(fold_str("半導体"), fold_str("半導體"));
         assert_eq!(fold_str("Nvidia H100"), "Nvidia H100");
+        let text = "美國商務部：中芯國際 H100";
+        assert_eq!(fold_keep_len(text), "美国商务部：中芯国际 H100");
+        assert_eq!(fold_keep_len(text).len(), text.len());
+        assert!(matches!(
+            fold_keep_len("Export"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

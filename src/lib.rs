@@ -20,6 +20,7 @@
 //! - [`html`]: HTML parsing with nesting bounded, so work stays linear in the input;
 //! - [`extract`]: article pages into title, body, date, authors, language, canonical URL;
 //! - [`analyze`]: topics, mentions, entities and facts from rule packs and a gazetteer;
+//! - [`text`]: how text becomes indexed words (CJK segmented by language, NFKC, script folding);
 //! - [`store`]: the tantivy index, the SQLite state and the single writer that owns both;
 //! - [`cpu`]: parsing, extraction and analysis on a bounded blocking pool;
 //! - [`ingest`]: one poll of one source through all of the above;
@@ -44,4 +45,5 @@ pub mod reindex;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod websub;

@@ -540,14 +540,37 @@ fn analyze(config: &Path) -> anyhow::Result<()> {
 
 fn reindex(config: &Path, force: bool) -> anyhow::Result<()> {
     let config = config_for(config)?;
+    let progress_bar = |message: &'static str| -> anyhow::Result<indicatif::ProgressBar> {
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} articles, {per_sec}, {eta} left",
+            )?
+            .progress_chars("=> "),
+        );
+        bar.set_message(message);
+        Ok(bar)
+    };
+    // An archive tokenised by an older version is rebuilt first (it cannot be opened as it is).
+    let dir = config.index_dir();
+    if wirewatch::store::migrate::outdated(&dir)?.is_some() {
+        let bar = progress_bar("re-tokenise")?;
+        let migrated = wirewatch::store::migrate::retokenise(&dir, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+        bar.finish_and_clear();
+        if let Some(m) = migrated {
+            eprintln!(
+                "wirewatch: re-tokenised {} articles (text analysis `{}` → `{}`); the old archive is kept at {} — remove it once satisfied",
+                m.articles,
+                m.from,
+                wirewatch::text::TOKENIZER,
+                m.kept_at.display()
+            );
+        }
+    }
     let stores = app::Stores::open(&config)?;
-    let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {pos}/{len} articles, {per_sec}, {eta} left",
-        )?
-        .progress_chars("=> "),
-    );
-    bar.set_message("reindex");
+    let bar = progress_bar("reindex")?;
     let summary = wirewatch::reindex::reindex(
         &config,
         &stores.index,

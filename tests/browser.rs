@@ -46,21 +46,11 @@ async fn count(c: &fantoccini::Client, css: &str) -> usize {
         .unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn analysts_page_in_a_real_browser() {
-    // A test that skipped itself when its tool is missing could never fail: it fails instead.
-    assert!(
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
-        "{CHROMIUM} or {CHROMEDRIVER} is not installed: run `bash .ci/test` (the README's test command), which installs them, or `apt-get install chromium chromium-driver`"
-    );
-    let f = fixture();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = wirewatch::api::router(f.state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+/// chromedriver with a headless chromium session: the driver process, its profile directory and
+/// the client (kept alive together).
+async fn browser() -> (Driver, tempfile::TempDir, fantoccini::Client) {
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -95,6 +85,24 @@ async fn analysts_page_in_a_real_browser() {
             }
         }
     };
+
+    (driver, profile, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_page_in_a_real_browser() {
+    // A test that skipped itself when its tool is missing could never fail: it fails instead.
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} or {CHROMEDRIVER} is not installed: run `bash .ci/test` (the README's test command), which installs them, or `apt-get install chromium chromium-driver`"
+    );
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = wirewatch::api::router(f.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (_driver, _profile, c) = browser().await;
 
     c.goto(&format!("http://{addr}/")).await.unwrap();
     // Type a query and see results.
@@ -199,6 +207,101 @@ async fn analysts_page_in_a_real_browser() {
     wait_for_text(&c, "#status", "8 results").await;
     assert_eq!(count(&c, "#results .hit").await, 8);
     assert_eq!(count(&c, "#results .hit .badge.tariffs").await, 8);
+
+    c.close().await.unwrap();
+}
+
+/// Chinese and Japanese hits on the page: found by a word inside a sentence, in either script,
+/// marked on whole characters, snippets as the article writes them (no spaces put in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cjk_hits_on_the_analysts_page() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} or {CHROMEDRIVER} is not installed: run `bash .ci/test` or `apt-get install chromium chromium-driver`"
+    );
+    let f = fixture();
+    let hant = "美國商務部表示，中芯國際與華為的晶片採購將受到更嚴格的出口管制。";
+    let hans = "美国商务部宣布，将中芯国际列入实体清单。";
+    let ja = "経済産業省は先端半導体の製造装置を輸出規制の対象に加えると発表した。";
+    {
+        let mut w = f.state.index.writer().unwrap();
+        for (n, title, body) in [
+            (201, "晶片採購受限", hant),
+            (202, "中芯国际被列入实体清单", hans),
+            (203, "半導体の輸出規制を強化", ja),
+        ] {
+            w.upsert(&common::archive::article(
+                n,
+                title,
+                body,
+                "export_controls",
+                22,
+            ))
+            .unwrap();
+        }
+        w.commit().unwrap();
+        f.state.index.reload().unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = wirewatch::api::router(f.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_driver, _profile, c) = browser().await;
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+
+    let search = |q: &'static str| {
+        let c = c.clone();
+        async move {
+            let input = c.wait().for_element(Locator::Id("q")).await.unwrap();
+            input.clear().await.unwrap();
+            input.send_keys(q).await.unwrap();
+            c.find(Locator::Id("go"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    let texts = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            let mut out = Vec::new();
+            for e in c.find_all(Locator::Css(css)).await.unwrap() {
+                out.push(e.text().await.unwrap());
+            }
+            out
+        }
+    };
+
+    // Traditional script finds both scripts.
+    search("中芯國際").await;
+    wait_for_text(&c, "#status", "2 results").await;
+    let marks = texts("#results .snippet mark").await;
+    assert!(!marks.is_empty(), "no highlighted terms");
+    for m in &marks {
+        assert!(m == "中芯國際" || m == "中芯国际", "mark {m:?}");
+    }
+    for snippet in texts("#results .snippet").await {
+        // What the page shows is a stretch of an article as written: nothing inserted.
+        assert!(
+            hant.contains(&snippet) || hans.contains(&snippet),
+            "snippet {snippet:?}"
+        );
+    }
+
+    // Japanese, a word inside a sentence.
+    search("輸出規制").await;
+    wait_for_text(&c, "#status", "1 result").await;
+    assert_eq!(texts("#results .hit h3 a mark").await, ["輸出規制"]);
+    assert_eq!(texts("#results .snippet mark").await, ["輸出規制"]);
+    let snippet = texts("#results .snippet").await;
+    assert!(ja.contains(&snippet[0]), "{snippet:?}");
+
+    // A word no article holds.
+    search("光刻机").await;
+    wait_for_text(&c, "#status", "0 results").await;
+    assert_eq!(count(&c, "#results .hit").await, 0);
 
     c.close().await.unwrap();
 }

@@ -191,7 +191,12 @@ impl Analyzer {
                 continue;
             }
             for (n, span) in sentences::split(field.text).iter().enumerate() {
-                let sentence = &field.text[span.start..span.end];
+                let written = &field.text[span.start..span.end];
+                // Rules and names are matched on the sentence folded to simplified Chinese
+                // (traditional and Japanese forms alike; terms are folded when compiled). Folding
+                // keeps every character's length, so what matched is sliced from `written`.
+                let folded = crate::text::fold_keep_len(written);
+                let sentence: &str = &folded;
                 let position = if field.name == "title" {
                     settings.title_weight
                 } else if n < settings.lead_sentences {
@@ -208,7 +213,7 @@ impl Analyzer {
                     if fired[rule.topic] {
                         continue;
                     }
-                    let Some(terms) = rule_fires(rule, sentence) else {
+                    let Some(terms) = rule_fires(rule, sentence, written) else {
                         continue;
                     };
                     evidence[rule.topic] += rule.weight * position;
@@ -217,7 +222,7 @@ impl Analyzer {
                     mentions.push(Mention {
                         topic: TOPICS[rule.topic].to_string(),
                         field: field.name.to_string(),
-                        sentence: sentence.to_string(),
+                        sentence: written.to_string(),
                         start,
                         end: start + sentence.chars().count(),
                         terms,
@@ -254,7 +259,7 @@ impl Analyzer {
                         *entity_counts.entry(i).or_default() += 1;
                     }
                 }
-                for f in facts::facts_in(sentence) {
+                for f in facts::facts_in(written) {
                     if let Ok(v) = serde_json::to_value(&f)
                         && !facts.contains(&v)
                     {
@@ -310,7 +315,9 @@ fn saturate(evidence: f64) -> f64 {
 }
 
 /// The terms of a rule that fire in a sentence, with its context and exclusions applied.
-fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
+/// Whether `rule` fires in `sentence` (folded), and the terms that made it fire as `written` (the
+/// same sentence before folding, whose byte offsets are the same).
+fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<String>> {
     // The conditions are all required; the ones that usually fail (near, context) are checked
     // first, and with is_match, which needs no search for where a match starts: most candidate
     // sentences are dropped before any match is located or an exclusion list is read. Every
@@ -333,15 +340,15 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
                 None => true,
                 Some(n) => word_distance(sentence, h, c) <= n,
             }) {
-                fired.push(h.as_str());
-                fired.push(c.as_str());
+                fired.push(&written[h.range()]);
+                fired.push(&written[c.range()]);
             }
         }
         if fired.is_empty() {
             return None;
         }
     } else {
-        fired.extend(hits.iter().map(|h| h.as_str()));
+        fired.extend(hits.iter().map(|h| &written[h.range()]));
     }
     if let Some(ex) = &rule.exclude {
         let vetoed = match rule.exclude_within {
@@ -361,7 +368,7 @@ fn rule_fires(rule: &rules::Rule, sentence: &str) -> Option<Vec<String>> {
     let context_terms = rule
         .context
         .iter()
-        .filter_map(|c| c.find(sentence).map(|m| m.as_str()));
+        .filter_map(|c| c.find(sentence).map(|m| &written[m.range()]));
     for t in fired.into_iter().chain(context_terms) {
         push_unique(&mut terms, t);
     }

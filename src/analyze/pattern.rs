@@ -4,13 +4,17 @@
 //! - `*` at the end of a word matches any word ending (`smuggl*`), inside a phrase too (`export control*`);
 //! - a phrase's words may be separated by spaces or hyphens (`export control` = `export-control`);
 //! - a term written in capitals (`US`, `BIS`, `H20`) is case-sensitive, every other is not;
-//! - Chinese and Japanese terms (`实体清单`) match anywhere, as those scripts have no spaces.
+//! - Chinese and Japanese terms (`实体清单`) match anywhere, as those scripts have no spaces, and in
+//!   any script: traditional, simplified and Japanese forms are folded together (`實體清單`).
 
 use regex::Regex;
 
 /// Builds the regex fragment for one term, or says what is wrong with it.
 pub fn term_regex(term: &str) -> Result<String, String> {
-    let term = term.trim();
+    // Text is matched folded (traditional, simplified and Japanese forms as one; see
+    // `Analyzer::analyze`), so terms are too: 中芯國際 and 中芯国际 are the same term.
+    let term = crate::text::fold_keep_len(term.trim());
+    let term = term.as_ref();
     if term.is_empty() {
         return Err("empty term".into());
     }

@@ -184,6 +184,7 @@ impl ArticleIndex {
     fn batch_index(&self, articles: &[&StoredArticle]) -> Result<Searcher, IndexError> {
         let (schema, _) = schema_with(false);
         let index = Index::create_in_ram(schema);
+        super::index::register_analyzers(&index);
         let fields = self.fields();
         // 15 MB is the least tantivy accepts; a batch that outgrows it is flushed into the same
         // single segment, so document numbers remain positions in `articles`.
@@ -488,8 +489,10 @@ impl Plan {
         if let Some(p) = q.downcast_ref::<PhraseQuery>() {
             return Plan::Phrase {
                 terms: p.phrase_terms(),
-                // tantivy keeps a phrase's slop to itself but for its debug form.
-                exact: format!("{p:?}").ends_with("slop: 0 }"),
+                // tantivy keeps a phrase's slop and offsets to itself but for its debug form: exact
+                // is slop 0 with one word per position (a Chinese phrase may ask for a word and the
+                // shorter words inside it at one position; tantivy's own query answers those).
+                exact: format!("{p:?}") == format!("{:?}", PhraseQuery::new(p.phrase_terms())),
                 query: q.box_clone(),
             };
         }

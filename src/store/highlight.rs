@@ -68,6 +68,9 @@ impl Highlighter {
         if self.words.is_empty() {
             return None;
         }
+        if crate::text::has_cjk(text) {
+            return self.fragment_segmented(text);
+        }
         let mut best: Option<Fragment> = None;
         let mut current = Fragment::at(0);
         let mut lowered = String::new();
@@ -86,6 +89,35 @@ impl Highlighter {
             if let Some(weight) = self.weight(&text[start..end], &mut lowered) {
                 current.score += weight;
                 current.marks.push((start, end));
+            }
+        }
+        if current.score > best.as_ref().map_or(0.0, |b| b.score) {
+            best = Some(current);
+        }
+        best.map(|f| f.html(text))
+    }
+
+    /// As [`Self::fragment`], for a text with CJK runs: its words are found by the archive's
+    /// analyzer (segmented, normalised), so fragments and marks start and end on the characters
+    /// that make up words, and nothing is inserted between them. Bigrams overlap: their marks
+    /// are merged.
+    fn fragment_segmented(&self, text: &str) -> Option<String> {
+        let mut best: Option<Fragment> = None;
+        let mut current = Fragment::at(0);
+        for (start, end, term) in crate::text::segment::words(text) {
+            if end - current.start > self.max_chars {
+                let done = std::mem::replace(&mut current, Fragment::at(start));
+                if done.score > best.as_ref().map_or(0.0, |b| b.score) {
+                    best = Some(done);
+                }
+            }
+            current.end = current.end.max(end);
+            if let Some(weight) = (self.words.iter().find(|(w, _)| *w == term)).map(|(_, s)| *s) {
+                current.score += weight;
+                match current.marks.last_mut() {
+                    Some(last) if last.1 >= start => last.1 = last.1.max(end),
+                    _ => current.marks.push((start, end)),
+                }
             }
         }
         if current.score > best.as_ref().map_or(0.0, |b| b.score) {
@@ -246,6 +278,37 @@ mod tests {
         assert_eq!(h.fragment(""), None);
         // Part of a longer word is not the word.
         assert_eq!(h.fragment("microchips"), None);
+    }
+
+    use crate::text::segment::{AS_BIGRAMS, AS_WORDS, words as segment_words};
+
+    #[test]
+    fn cjk_marks_whole_characters_merges_overlapping_bigrams_and_inserts_nothing() {
+        // The terms a query for 中芯国际 holds: jieba's and the bigrams.
+        let terms: Vec<(String, Score)> = [AS_WORDS, AS_BIGRAMS]
+            .iter()
+            .flat_map(|m| segment_words(&format!("{m}中芯国际")))
+            .map(|w| (w.2, 0.3))
+            .collect();
+        let h = Highlighter::with(terms, 300);
+        let text = "美国商务部称，中芯國際<公司>被列入实体清单。";
+        let got = h.fragment(text).unwrap();
+        assert!(got.contains("<mark>中芯國際</mark>"), "{got}");
+        assert!(got.contains("&lt;公司&gt;"), "{got}");
+        assert_eq!(
+            got.replace("<mark>", "").replace("</mark>", ""),
+            "美国商务部称，中芯國際&lt;公司&gt;被列入实体清单"
+        );
+        // Japanese, cut into bigrams: 半導体 is 半导 + 导体, one mark.
+        let h = highlighter(&[("半导", 0.5), ("导体", 0.5)], 300);
+        let got = h.fragment("日本は半導体の輸出規制を強化した。").unwrap();
+        assert!(got.contains("は<mark>半導体</mark>の"), "{got}");
+        // A fragment of a long CJK text is cut between characters.
+        let long = format!("{}半導体{}", "あ".repeat(200), "い".repeat(200));
+        let h = highlighter(&[("半导", 0.5), ("导体", 0.5)], 60);
+        let got = h.fragment(&long).unwrap();
+        assert!(got.contains("<mark>半導体</mark>"), "{got}");
+        assert!(got.len() < long.len());
     }
 
     #[test]

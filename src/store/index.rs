@@ -34,6 +34,15 @@ pub enum IndexError {
     },
     #[error("index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    #[error(
+        "the archive at {path} was indexed by an older wirewatch (text analysis `{found}`; this one \
+         uses `{wanted}`, which segments Chinese, Japanese and Korean): run `wirewatch reindex` \
+         to re-tokenise it (every article is kept)",
+        wanted = crate::text::TOKENIZER
+    )]
+    OldSchema { path: String, found: String },
+    #[error("re-tokenising the archive: {0}")]
+    Migration(String),
     #[error("bad query parameter `{param}`: {message}")]
     BadRequest {
         param: &'static str,
@@ -84,7 +93,7 @@ pub(super) const TITLE_BOOST: f32 = 2.0;
 
 impl Fields {
     /// The fields of an archive's schema, found by name (pairs only when it has them).
-    fn of(schema: &Schema) -> tantivy::Result<Fields> {
+    pub(super) fn of(schema: &Schema) -> tantivy::Result<Fields> {
         let get = |name: &str| schema.get_field(name);
         let pair = |text: Field, name: &str| schema.get_field(name).ok().map(|p| (text, p));
         let (title, body, summary) = (get("title")?, get("body")?, get("summary")?);
@@ -141,9 +150,9 @@ pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
         url: b.add_text_field("url", keep(STRING)),
         canonical_url: b.add_text_field("canonical_url", keep(STRING)),
         source: b.add_text_field("source", keep(STRING | tantivy::schema::FAST)),
-        title: b.add_text_field("title", keep(TEXT)),
-        body: b.add_text_field("body", keep(TEXT)),
-        summary: b.add_text_field("summary", keep(TEXT)),
+        title: b.add_text_field("title", keep(text_options())),
+        body: b.add_text_field("body", keep(text_options())),
+        summary: b.add_text_field("summary", keep(text_options())),
         published: b.add_date_field("published", date.clone()),
         fetched: b.add_date_field("fetched", date),
         lang: b.add_text_field("lang", keep(STRING | tantivy::schema::FAST)),
@@ -171,6 +180,35 @@ pub(super) fn schema_with(stored: bool) -> (Schema, Fields) {
         ..f
     };
     (b.build(), f)
+}
+
+/// Title, body and summary: segmented by [`crate::text`], with positions for phrases.
+fn text_options() -> tantivy::schema::TextOptions {
+    tantivy::schema::TextOptions::default().set_indexing_options(
+        tantivy::schema::TextFieldIndexing::default()
+            .set_tokenizer(crate::text::TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
+/// The schema version of an archive, as its schema records it: the name of the analyzer its body
+/// was tokenised with (`default` before CJK segmentation, [`crate::text::TOKENIZER`] since).
+pub fn text_analysis_of(schema: &Schema) -> Option<String> {
+    let body = schema.get_field("body").ok()?;
+    match schema.get_field_entry(body).field_type() {
+        tantivy::schema::FieldType::Str(o) => {
+            Some(o.get_indexing_options()?.tokenizer().to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Registers the analyzers the article schema names with `index`.
+pub(super) fn register_analyzers(index: &Index) {
+    crate::text::register(index.tokenizers());
+    index
+        .tokenizers()
+        .register(pairs::TOKENIZER, pairs::analyzer());
 }
 
 /// An open index: readers for search, and the means to create the one writer.
@@ -217,9 +255,7 @@ impl ArticleIndex {
                     .settings(settings)
                     .open_or_create(directory)?
             };
-            index
-                .tokenizers()
-                .register(pairs::TOKENIZER, pairs::analyzer());
+            register_analyzers(&index);
             let fields = Fields::of(&index.schema())?;
             Ok((index, fields))
         };
@@ -227,6 +263,15 @@ impl ArticleIndex {
             path: dir.display().to_string(),
             source,
         })?;
+        // An archive tokenised another way would answer CJK queries wrongly (and mix two kinds of
+        // terms once written to): refused until `wirewatch reindex` has re-tokenised it.
+        let found = text_analysis_of(&index.schema()).unwrap_or_default();
+        if found != crate::text::TOKENIZER {
+            return Err(IndexError::OldSchema {
+                path: dir.display().to_string(),
+                found,
+            });
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -359,37 +404,7 @@ impl ArticleIndex {
     }
 
     fn to_article_with(&self, d: &TantivyDocument, analysis: Analysis) -> StoredArticle {
-        let f = &self.fields;
-        let text = |field: Field| {
-            d.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        let date = |field: Field| {
-            d.get_first(field)
-                .and_then(|v| v.as_datetime())
-                .and_then(cdate)
-        };
-        StoredArticle {
-            id: text(f.id),
-            // Archives written before tracking parameters were dropped at ingest show clean links too.
-            url: crate::store::canonical::without_tracking(&text(f.url)),
-            canonical_url: text(f.canonical_url),
-            source: text(f.source),
-            title: text(f.title),
-            body: text(f.body),
-            summary: text(f.summary),
-            published: date(f.published),
-            fetched: date(f.fetched).unwrap_or_default(),
-            language: Some(text(f.lang)).filter(|l| !l.is_empty()),
-            authors: d
-                .get_all(f.author)
-                .filter_map(|v| v.as_str())
-                .map(String::from)
-                .collect(),
-            analysis,
-        }
+        article_with(&self.fields, d, analysis)
     }
 
     /// The user's query (for highlighting) and the full query with filters, plus what the lenient
@@ -478,6 +493,8 @@ impl ArticleIndex {
         }
         parser.set_conjunction_by_default();
         let (q, shape_note) = bounded_query(req.q.trim());
+        // Han words are asked both as dictionary words and as bigrams (see `text::query`).
+        let q = crate::text::query::alternatives(q.as_ref());
         let q = q.as_ref();
         let (user_query, mut errors): (Box<dyn Query>, Vec<String>) = if q.is_empty() || q == "*" {
             (Box::new(AllQuery), Vec::new())
@@ -767,6 +784,40 @@ impl ArticleIndex {
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             notes: plan.notes,
         })
+    }
+}
+
+/// An article from its stored document in an archive with `fields`.
+pub(super) fn article_with(f: &Fields, d: &TantivyDocument, analysis: Analysis) -> StoredArticle {
+    let text = |field: Field| {
+        d.get_first(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let date = |field: Field| {
+        d.get_first(field)
+            .and_then(|v| v.as_datetime())
+            .and_then(cdate)
+    };
+    StoredArticle {
+        id: text(f.id),
+        // Archives written before tracking parameters were dropped at ingest show clean links too.
+        url: crate::store::canonical::without_tracking(&text(f.url)),
+        canonical_url: text(f.canonical_url),
+        source: text(f.source),
+        title: text(f.title),
+        body: text(f.body),
+        summary: text(f.summary),
+        published: date(f.published),
+        fetched: date(f.fetched).unwrap_or_default(),
+        language: Some(text(f.lang)).filter(|l| !l.is_empty()),
+        authors: d
+            .get_all(f.author)
+            .filter_map(|v| v.as_str())
+            .map(String::from)
+            .collect(),
+        analysis,
     }
 }
 
@@ -2115,6 +2166,7 @@ pub(crate) mod tests {
             let fields = Fields::of(&old).unwrap();
             assert!(fields.pairs.is_none());
             let index = Index::create_in_dir(dir.path(), old).unwrap();
+            register_analyzers(&index);
             let mut w: IndexWriter = index.writer(15_000_000).unwrap();
             let a = article("old", "News", "New export controls on chips.", None);
             w.add_document(to_doc(&fields, &a, true)).unwrap();

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod canonical;
 mod highlight;
 pub mod index;
+pub mod migrate;
 mod pairs;
 mod prefix;
 mod published;

@@ -19,12 +19,11 @@ use tantivy::Term;
 use tantivy::query::{BooleanQuery, BoostQuery, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
-    LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer,
+    LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// The name the pair analyzer is registered under.
-pub(super) const TOKENIZER: &str = "word_pairs";
+pub(super) const TOKENIZER: &str = "word_pairs_v2";
 
 /// Joins the two words of a pair term; the analyzer never yields it inside a word.
 const JOIN: char = ' ';
@@ -56,9 +55,10 @@ pub(super) fn field_options() -> TextOptions {
     )
 }
 
-/// tantivy's default analyzer (the one the text fields use), followed by pairing.
+/// The text fields' analyzer (see [`crate::text`]), followed by pairing: a pair of CJK words is
+/// two adjacent segments, as a phrase of them is.
 pub(super) fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(crate::text::segment::TextTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(Pairs)
@@ -86,44 +86,85 @@ impl<T: Tokenizer> Tokenizer for PairsTokenizer<T> {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
         PairStream {
             words: self.0.token_stream(text),
-            previous: None,
+            prev: Vec::new(),
+            prev_len: 0,
+            prev_pos: 0,
+            cur: Vec::new(),
+            cur_len: 0,
+            cur_pos: None,
+            queue: Vec::new(),
             pair: Token::default(),
         }
     }
 }
 
+/// Pairs every word with every word at the position before it. Latin text has one word per
+/// position; a Chinese word may share its position with the shorter words inside it (走私案 and
+/// 走私), and a phrase matches any of them, so its pairs must too.
 struct PairStream<S> {
     words: S,
-    /// The last word: its position, where it starts, its text.
-    previous: Option<(usize, usize, String)>,
+    /// The words at the position before the current one (text, where it starts); the first
+    /// `prev_len` are live, the rest are buffers kept for reuse.
+    prev: Vec<(String, usize)>,
+    prev_len: usize,
+    prev_pos: usize,
+    /// The words at the current position.
+    cur: Vec<(String, usize)>,
+    cur_len: usize,
+    cur_pos: Option<usize>,
+    /// Pairs made by the last word beyond the one handed out.
+    queue: Vec<Token>,
     pair: Token,
 }
 
 impl<S: TokenStream> TokenStream for PairStream<S> {
     fn advance(&mut self) -> bool {
+        if let Some(t) = self.queue.pop() {
+            self.pair = t;
+            return true;
+        }
         while self.words.advance() {
             let word = self.words.token();
-            let before = self.previous.take();
-            let mut text = match before {
-                Some((position, from, mut text)) if position + 1 == word.position => {
-                    self.pair.text.clear();
-                    self.pair.text.push_str(&text);
-                    self.pair.text.push(JOIN);
-                    self.pair.text.push_str(&word.text);
-                    self.pair.position = position;
-                    self.pair.offset_from = from;
-                    self.pair.offset_to = word.offset_to;
-                    text.clear();
-                    text.push_str(&word.text);
-                    self.previous = Some((word.position, word.offset_from, text));
-                    return true;
+            if self.cur_pos != Some(word.position) {
+                if self.cur_pos.map(|p| p + 1) == Some(word.position) {
+                    std::mem::swap(&mut self.prev, &mut self.cur);
+                    self.prev_len = self.cur_len;
+                    self.prev_pos = word.position - 1;
+                } else {
+                    // A word the analyzer dropped lay between: nothing pairs across it.
+                    self.prev_len = 0;
                 }
-                Some((_, _, text)) => text,
-                None => String::new(),
+                self.cur_len = 0;
+                self.cur_pos = Some(word.position);
+            }
+            match self.cur.get_mut(self.cur_len) {
+                Some(slot) => {
+                    slot.0.clear();
+                    slot.0.push_str(&word.text);
+                    slot.1 = word.offset_from;
+                }
+                None => self.cur.push((word.text.clone(), word.offset_from)),
+            }
+            self.cur_len += 1;
+            if self.prev_len == 0 {
+                continue;
+            }
+            let make = |pair: &mut Token, (text, from): &(String, usize)| {
+                pair.text.clear();
+                pair.text.push_str(text);
+                pair.text.push(JOIN);
+                pair.text.push_str(&word.text);
+                pair.position = self.prev_pos;
+                pair.offset_from = *from;
+                pair.offset_to = word.offset_to;
             };
-            text.clear();
-            text.push_str(&word.text);
-            self.previous = Some((word.position, word.offset_from, text));
+            for before in &self.prev[1..self.prev_len] {
+                let mut extra = Token::default();
+                make(&mut extra, before);
+                self.queue.push(extra);
+            }
+            make(&mut self.pair, &self.prev[0]);
+            return true;
         }
         false
     }
@@ -220,5 +261,13 @@ mod tests {
         let got = pairs(&format!("chip {long} smuggling ring"));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "smuggling ring");
+    }
+
+    #[test]
+    fn words_sharing_a_position_each_pair_with_their_neighbours() {
+        // 走私案 ("smuggling case") shares its position with 走私 ("smuggling").
+        let got: Vec<String> = pairs("芯片走私案").into_iter().map(|p| p.0).collect();
+        assert!(got.contains(&"芯片 走私案".to_string()), "{got:?}");
+        assert!(got.contains(&"芯片 走私".to_string()), "{got:?}");
     }
 }

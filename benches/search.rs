@@ -17,6 +17,19 @@
 //! random walks over that text (a word-bigram chain with random restarts drawn by real word
 //! frequency). Otherwise a built-in Zipf-distributed vocabulary is used. The output says which.
 //! Nothing from `../shared` is written into the repository.
+//!
+//! Ingest cost and CJK (issue 19): `--build-only` builds the wirewatch index (always afresh in
+//! `--dir`), prints the time to index and commit and the size on disk, and stops (no FTS5, no
+//! HTTP). `--corpus cjk` writes a CJK-heavy archive instead (articles in simplified and traditional
+//! Chinese, Japanese and Korean from sentences written for this bench, with random runs of common
+//! characters for unseen words); with `--build-only` it then times `ArticleIndex::search` in
+//! process on CJK queries (p50/p99). The harness only uses APIs that older versions have, so the
+//! same file measures an older checkout side by side.
+//!
+//! ```sh
+//! cargo bench --bench search -- --build-only --articles 50000 --data /nonexistent --dir /tmp/en
+//! cargo bench --bench search -- --build-only --corpus cjk --articles 50000 --dir /tmp/cjk
+//! ```
 
 // The allocator the daemon runs with (src/main.rs), so wirewatch's figures are the daemon's.
 #[global_allocator]
@@ -78,6 +91,10 @@ struct Args {
     data: PathBuf,
     /// Only the query kinds whose name holds this (`--only phrase`).
     only: Option<String>,
+    /// Build the wirewatch index, report its cost and stop.
+    build_only: bool,
+    /// `news` (the default generator) or `cjk`.
+    corpus: String,
     /// Leave FTS5 out (for quick runs while working on wirewatch; no ratio is printed).
     wirewatch_only: bool,
 }
@@ -89,6 +106,7 @@ fn parse_args() -> Args {
     let mut warmup = 2.0f64;
     let mut dir: Option<PathBuf> = None;
     let (mut only, mut wirewatch_only) = (None, false);
+    let (mut build_only, mut corpus) = (false, String::from("news"));
     let mut data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -107,6 +125,8 @@ fn parse_args() -> Args {
             "--data" => data = PathBuf::from(value()),
             "--only" => only = Some(value()),
             "--wirewatch-only" => wirewatch_only = true,
+            "--build-only" => build_only = true,
+            "--corpus" => corpus = value(),
             "--bench" => {}
             other => eprintln!("search bench: ignoring argument `{other}`"),
         }
@@ -129,6 +149,8 @@ fn parse_args() -> Args {
         data,
         only,
         wirewatch_only,
+        build_only,
+        corpus,
     }
 }
 
@@ -374,7 +396,11 @@ fn article(c: &Corpus, n: usize) -> StoredArticle {
 // ---------------------------------------------------------------------------------------------
 // Building the two indexes
 
-fn build_wirewatch(c: &Corpus, n: usize, dir: &Path) -> PathBuf {
+fn build_wirewatch(
+    make: &dyn Fn(usize) -> StoredArticle,
+    n: usize,
+    dir: &Path,
+) -> PathBuf {
     let done = dir.join("wirewatch");
     let meta = std::fs::read_to_string(done.join("meta.json")).unwrap_or_default();
     // An index cached before the archive indexed word pairs would measure the old phrase path.
@@ -393,7 +419,7 @@ fn build_wirewatch(c: &Corpus, n: usize, dir: &Path) -> PathBuf {
         let index = ArticleIndex::open(&tmp).expect("open the wirewatch index");
         let mut writer = index.writer().expect("the index writer");
         for i in 0..n {
-            writer.upsert(&article(c, i)).expect("upsert");
+            writer.upsert(&make(i)).expect("upsert");
             if (i + 1) % 100_000 == 0 {
                 writer.commit().expect("commit");
                 println!(
@@ -1256,7 +1282,11 @@ fn main() {
         sample_bytes as f64 / 2_000.0,
         t.elapsed().as_secs_f64() - g.elapsed().as_secs_f64()
     );
-    let ww_dir = build_wirewatch(&corpus, args.articles, &args.dir);
+    if args.build_only {
+        build_only(&corpus, &args);
+        return;
+    }
+    let ww_dir = build_wirewatch(&|i| article(&corpus, i), args.articles, &args.dir);
     let fts_path = build_fts(&corpus, args.articles, &args.dir);
     println!(
         "on disk: wirewatch {:.0} MB ({} segments), FTS5 {:.0} MB, in {}",
@@ -1369,4 +1399,169 @@ fn main() {
         sequential(&client, &ww, &kinds).await
     });
     breakdown(&ww_dir, &index, &kinds, &http);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest cost and the CJK-heavy archive (`--build-only`, `--corpus cjk`)
+
+fn build_only(corpus: &Corpus, args: &Args) {
+    let done = args.dir.join("wirewatch");
+    let _ = std::fs::remove_dir_all(&done);
+    let cjk = args.corpus == "cjk";
+    let make = |i: usize| {
+        if cjk {
+            cjk_article(i)
+        } else {
+            article(corpus, i)
+        }
+    };
+    let text_bytes: usize = (0..args.articles.min(2_000))
+        .map(|i| {
+            let a = make(i);
+            a.title.len() + a.body.len()
+        })
+        .sum::<usize>()
+        / args.articles.clamp(1, 2_000);
+    println!("corpus {}: {text_bytes} bytes of text per article", args.corpus);
+    let dir = build_wirewatch(&make, args.articles, &args.dir);
+    println!(
+        "on disk: wirewatch {:.1} MB ({} segments) for {} articles",
+        du(&dir) as f64 / 1e6,
+        segments(&dir),
+        args.articles
+    );
+    if !cjk {
+        return;
+    }
+    let index = ArticleIndex::open(&dir).expect("open the index");
+    let queries = [
+        "中芯国际",
+        "中芯國際",
+        "芯片",
+        "走私",
+        "出口管制",
+        "实体清单",
+        "\"先进芯片\"",
+        "H100 芯片",
+        "半導体",
+        "輸出規制",
+        "반도체",
+        "光刻胶",
+    ];
+    let mut all = Vec::new();
+    println!("in-process ArticleIndex::search, 20 hits with highlights, sequential:");
+    for q in queries {
+        let req = wirewatch::store::SearchRequest {
+            q: q.into(),
+            limit: 20,
+            ..Default::default()
+        };
+        let first = index.search(&req).expect("search");
+        let mut times = Vec::with_capacity(200);
+        for _ in 0..200 {
+            let t = Instant::now();
+            index.search(&req).expect("search");
+            times.push(ms(t));
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "  {q:<14} {:>7} hits  p50 {:.2} ms  p99 {:.2} ms",
+            first.total,
+            times[times.len() / 2],
+            times[times.len() * 99 / 100]
+        );
+        all.extend(times);
+    }
+    all.sort_by(f64::total_cmp);
+    println!(
+        "  all CJK queries: p50 {:.2} ms, p99 {:.2} ms over {} searches",
+        all[all.len() / 2],
+        all[all.len() * 99 / 100],
+        all.len()
+    );
+}
+
+/// Sentences written for this bench, by language (simplified and traditional Chinese, Japanese,
+/// Korean); articles are drawn from one language's list, with runs of random common characters.
+const ZH_HANS: &[&str] = &[
+    "美国商务部工业与安全局周二宣布，将中芯国际等多家中国企业列入实体清单。",
+    "新规定收紧了对先进芯片的出口管制。",
+    "警方破获一起H100芯片走私案，涉案金额超过一亿元。",
+    "商务部新闻发言人表示，中方坚决反对美方滥用出口管制措施。",
+    "华为和长江存储的供应链受到影响。",
+    "英伟达表示将遵守所有适用的出口管制规定。",
+    "海关总署加强了对进口关税的征收管理。",
+    "分析人士认为，制裁将推动国产替代进程。",
+    "台积电的先进制程产能依然紧张。",
+    "市场对半导体行业的前景保持谨慎乐观。",
+];
+const ZH_HANT: &[&str] = &[
+    "美國商務部表示，中芯國際與華為的晶片採購將受到更嚴格的出口管制。",
+    "輝達的 A100 與 H100 不得出口至中國。",
+    "台積電強調，公司遵守所有出口管制規定。",
+    "檢方指控該集團將晶片走私至第三國。",
+    "經濟部表示將密切關注關稅政策的變化。",
+    "分析師認為半導體供應鏈將進一步重組。",
+];
+const JA: &[&str] = &[
+    "経済産業省は先端半導体の製造装置を輸出規制の対象に加えると発表した。",
+    "米商務省産業安全保障局はエンティティー・リストに中国企業を追加した。",
+    "エヌビディア製の画像処理半導体を中国に密輸したとして男が逮捕された。",
+    "政府は対露制裁として資産凍結の対象を拡大した。",
+    "米政府は中国製の電気自動車に対する追加関税を発表した。",
+    "東京エレクトロンの株価は一時下落した。",
+    "半導体の国内生産を強化する方針を示した。",
+    "専門家は技術流出への懸念を指摘している。",
+];
+const KO: &[&str] = &[
+    "산업통상자원부는 첨단 반도체 장비에 대한 수출 규제를 강화한다고 밝혔다.",
+    "삼성전자와 SK하이닉스는 영향이 제한적일 것이라고 설명했다.",
+    "정부는 관세 인상에 대응하기 위한 대책을 마련하고 있다.",
+    "전문가들은 공급망 재편이 가속화될 것으로 내다봤다.",
+];
+const COMMON: &str = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研质";
+
+fn cjk_article(n: usize) -> StoredArticle {
+    let mut r = Rng::new(SEED ^ 0xc1c ^ (n as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let (pool, lang) = match r.below(20) {
+        0..=7 => (ZH_HANS, "zh-Hans"),
+        8..=11 => (ZH_HANT, "zh-Hant"),
+        12..=16 => (JA, "ja"),
+        _ => (KO, "ko"),
+    };
+    let common: Vec<char> = COMMON.chars().collect();
+    let mut body = String::with_capacity(2400);
+    for k in 0..(12 + r.below(12)) {
+        if k % 3 == 2 {
+            // Unseen words: a run of common characters.
+            for _ in 0..(8 + r.below(16)) {
+                body.push(common[r.below(common.len())]);
+            }
+            body.push('。');
+        } else {
+            body.push_str(pool[r.below(pool.len())]);
+        }
+    }
+    let title: String = pool[r.below(pool.len())]
+        .trim_end_matches('。')
+        .chars()
+        .take(30)
+        .collect();
+    let published =
+        DateTime::from_timestamp(ANCHOR - r.below((SPAN_DAYS * 86_400) as usize) as i64, 0)
+            .expect("a valid timestamp");
+    StoredArticle {
+        url: format!("https://bench.invalid/cjk/{n}"),
+        canonical_url: format!("https://bench.invalid/cjk/{n}"),
+        id: format!("{n:032x}"),
+        source: format!("Source {:02}", r.below(40)),
+        title,
+        body,
+        summary: String::new(),
+        published: Some(published),
+        fetched: published,
+        language: Some(lang.into()),
+        authors: vec![],
+        analysis: Analysis::default(),
+    }
 }

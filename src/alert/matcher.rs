@@ -233,12 +233,24 @@ pub struct Sentences<'a> {
 
 impl<'a> Sentences<'a> {
     /// The sentences of `body`, with its words found by splitting it (as the index's tokenizer
-    /// does: runs of letters and digits, in lower case).
+    /// does: runs of letters and digits, in lower case; CJK text segmented).
     pub fn of(body: &'a str) -> Sentences<'a> {
         let mut words = WordMap::with_capacity_and_hasher(
             body.len() / 8,
             foldhash::fast::RandomState::default(),
         );
+        if crate::text::has_cjk(body) {
+            // CJK text has no spaces: its words are what the archive's analyzer makes of it
+            // (segmented, folded), as the search's own words are.
+            for (from, to, term) in crate::text::segment::words(body) {
+                words.entry(Cow::Owned(term)).or_default().push(from..to);
+            }
+            return Sentences {
+                body,
+                spans: spans_of(body),
+                words: Words::Own(words),
+            };
+        }
         for range in word_ranges(body) {
             let written = &body[range.clone()];
             // Most words are lower-case ASCII already: they are borrowed, not copied.
@@ -564,6 +576,47 @@ mod tests {
         assert_eq!(
             Payload::marked(&p.evidence[0]),
             "Officials said **Quokkagpu** boards were declared as network gear."
+        );
+    }
+
+    #[test]
+    fn evidence_of_a_chinese_article_is_the_sentence_holding_the_searched_word() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = ArticleIndex::open(dir.path()).unwrap();
+        let a = article(
+            "z",
+            "晶片案",
+            "今日天氣晴朗。檢方指控該集團將輝達晶片走私至第三國！市場反應平淡。",
+            None,
+        );
+        let alert = Alert {
+            id: 8,
+            origin: "config".into(),
+            spec: AlertConfig {
+                name: "smuggling".into(),
+                query: "走私".into(),
+                topic: None,
+                entity: None,
+                source: None,
+                lang: None,
+                min_score: 0.0,
+                channels: vec![],
+                mode: Default::default(),
+                on_update: false,
+                enabled: true,
+            },
+        };
+        let words = index.saved_query(&request(&alert)).words().to_vec();
+        let p = payload(&alert, &a, &Sentences::of(&a.body), &words);
+        assert_eq!(p.evidence[0].sentence, "檢方指控該集團將輝達晶片走私至第三國！");
+        assert_eq!(p.evidence[0].terms, vec!["走私"]);
+        // The batch's index finds the same.
+        let refs = [&a];
+        let batch = index.batch(&refs).unwrap();
+        let mut in_batch = ArticleView::in_batch(&a, &batch, 0);
+        assert_eq!(
+            in_batch.payload_json(&alert, &words),
+            serde_json::to_string(&p).unwrap()
         );
     }
 }

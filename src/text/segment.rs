@@ -276,27 +276,55 @@ impl TokenStream for TextStream<'_> {
             }
             self.pending.clear();
             self.next = 0;
-            let rest = &self.text[self.at..];
-            let Some((i, first)) = rest
-                .char_indices()
-                .find(|&(_, c)| c.is_alphanumeric() || is_cjk(c))
-            else {
-                self.at = self.text.len();
-                return false;
-            };
-            let start = self.at + i;
-            let cjk = is_cjk(first);
-            let len = self.text[start..]
-                .char_indices()
-                .find(|&(_, c)| {
-                    if cjk {
-                        !is_cjk(c)
-                    } else {
-                        !c.is_alphanumeric() || is_cjk(c)
+            // Scanned bytewise: ASCII bytes are classified as they are, other characters decoded
+            // (English text, most of the archive, costs no more than tantivy's own tokenizer).
+            let text = self.text;
+            let bytes = text.as_bytes();
+            let decode = |i: usize| text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut i = self.at;
+            let (start, cjk) = loop {
+                let Some(&b) = bytes.get(i) else {
+                    self.at = text.len();
+                    return false;
+                };
+                if b < 0x80 {
+                    if b.is_ascii_alphanumeric() {
+                        break (i, false);
                     }
-                })
-                .map_or(self.text.len() - start, |(k, _)| k);
-            let end = start + len;
+                    i += 1;
+                    continue;
+                }
+                let c = decode(i);
+                if is_cjk(c) {
+                    break (i, true);
+                }
+                if c.is_alphanumeric() {
+                    break (i, false);
+                }
+                i += c.len_utf8();
+            };
+            let mut end = start;
+            let mut ascii = true;
+            while let Some(&b) = bytes.get(end) {
+                if b < 0x80 {
+                    if cjk || !b.is_ascii_alphanumeric() {
+                        break;
+                    }
+                    end += 1;
+                    continue;
+                }
+                let c = decode(end);
+                let inside = if cjk {
+                    is_cjk(c)
+                } else {
+                    c.is_alphanumeric() && !is_cjk(c)
+                };
+                if !inside {
+                    break;
+                }
+                ascii = false;
+                end += c.len_utf8();
+            }
             self.at = end;
             if cjk {
                 self.segment(start, end);
@@ -304,7 +332,7 @@ impl TokenStream for TextStream<'_> {
             }
             let word = &self.text[start..end];
             self.token.text.clear();
-            if word.is_ascii()
+            if ascii
                 || unicode_normalization::is_nfkc_quick(word.chars())
                     == unicode_normalization::IsNormalized::Yes
             {

@@ -52,7 +52,7 @@ pub fn extract_with(html: &str, url: Option<&str>, engine: Engine) -> Article {
     let doc = scraper::Html::parse_document(&bounded);
     let meta = metadata::read(&doc, url);
     let mut body = match engine {
-        Engine::Ours => body::main_text(&doc),
+        Engine::Ours => choose::with_lead(&doc, body::main_text(&doc)),
         Engine::Trafilatura => engines::trafilatura(&bounded).unwrap_or_default(),
         Engine::Readability => engines::readability(&bounded).unwrap_or_default(),
         Engine::Auto => choose::body(&doc, &bounded),

@@ -5,6 +5,7 @@
 //! for the grandparent) by their length and low link density; the best-scored container wins.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Node, Selector};
@@ -272,9 +273,10 @@ fn direct_text(el: &ElementRef) -> String {
         .join(" ")
 }
 
+static LINKS: LazyLock<Selector> = LazyLock::new(|| Selector::parse("a").expect("static selector"));
+
 fn link_text_len(el: &ElementRef) -> usize {
-    let a = Selector::parse("a").expect("static selector");
-    el.select(&a).map(|l| block_text(&l).chars().count()).sum()
+    el.select(&LINKS).map(|l| block_text(&l).chars().count()).sum()
 }
 
 /// Counts a CJK character as a word's worth of text, so Chinese and Japanese pages score fairly.
@@ -286,6 +288,12 @@ fn weight(text: &str) -> f64 {
 
 /// The article's main text, paragraphs separated by blank lines.
 pub(super) fn main_text(doc: &Html) -> String {
+    main_text_marked(doc).0
+}
+
+/// [`main_text`], and whether the page itself marks the chosen text as the article: it lies in
+/// an `<article>` element or one with `itemprop="articleBody"`.
+pub(super) fn main_text_marked(doc: &Html) -> (String, bool) {
     let blocks = Selector::parse("p, pre, blockquote, div, td, section").expect("static selector");
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     // Paragraph score summed over every ancestor: how much article text a subtree holds.
@@ -348,12 +356,15 @@ pub(super) fn main_text(doc: &Html) -> String {
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(el, _)| el);
     let Some(best) = best else {
-        return String::new();
+        return (String::new(), false);
     };
     // Article bodies are often split over sibling containers (ads between them); widen to the
     // parent when it adds substantial scored siblings.
     let container = widen(best, &totals);
-    collect_blocks(container)
+    let marked = std::iter::once(best)
+        .chain(best.ancestors().filter_map(ElementRef::wrap))
+        .any(|e| e.value().name() == "article" || e.value().attr("itemprop") == Some("articleBody"));
+    (collect_blocks(container), marked)
 }
 
 /// The article's lead (standfirst, "Vorspann", "chapeau"): the page's own summary, shown above the

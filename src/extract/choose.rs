@@ -16,8 +16,18 @@ const UNSURE_SHARE: f64 = 0.25;
 
 /// The body text of the page: ours, or the `trafilatura` crate's where ours holds less than
 /// [`UNSURE_SHARE`] of the page's text. `bounded` is the page after [`crate::html::bounded`].
-pub(super) fn body(doc: &Html, bounded: &str) -> String {
-    let ours = with_lead(doc, body::main_text(doc));
+///
+/// The library is not run when the page marks our text as the article (`<article>`,
+/// `itemprop="articleBody"`), nor when the linear pre-pass had to change the markup (`altered`:
+/// nesting past [`crate::html::MAX_DEPTH`] or more than [`crate::html::MAX_ELEMENTS`] tags), which
+/// real pages never need and hostile ones always do: there the library's extra work would buy
+/// nothing.
+pub(super) fn body(doc: &Html, bounded: &str, altered: bool) -> String {
+    let (text, marked) = body::main_text_marked(doc);
+    let ours = with_lead(doc, text);
+    if marked || altered {
+        return ours;
+    }
     let page = body::page_text_chars(doc);
     let share = ours.chars().count() as f64 / page.max(1) as f64;
     if page == 0 || share >= UNSURE_SHARE {

@@ -55,7 +55,11 @@ pub fn extract_with(html: &str, url: Option<&str>, engine: Engine) -> Article {
         Engine::Ours => choose::with_lead(&doc, body::main_text(&doc)),
         Engine::Trafilatura => engines::trafilatura(&bounded).unwrap_or_default(),
         Engine::Readability => engines::readability(&bounded).unwrap_or_default(),
-        Engine::Auto => choose::body(&doc, &bounded),
+        Engine::Auto => choose::body(
+            &doc,
+            &bounded,
+            matches!(bounded, std::borrow::Cow::Owned(_)),
+        ),
     };
     // A page whose text lives only in structured data (apps that render client-side), or whose
     // visible text the extractor could only partly find.

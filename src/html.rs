@@ -26,6 +26,13 @@ pub fn parse_document(html: &str) -> Html {
     Html::parse_document(&flatten_deep_nesting(html, MAX_DEPTH))
 }
 
+/// The markup the tree builder gets from [`parse_document`]: nesting beyond [`MAX_DEPTH`] and
+/// tags beyond [`MAX_ELEMENTS`] left out. For HTML parsers other than ours (libraries that parse
+/// the page themselves), so that their work is bounded the same way.
+pub fn bounded(html: &str) -> Cow<'_, str> {
+    flatten_deep_nesting(html, MAX_DEPTH)
+}
+
 /// Parses a fragment (feed summaries), flattening nesting beyond [`MAX_DEPTH`].
 pub fn parse_fragment(html: &str) -> Html {
     Html::parse_fragment(&flatten_deep_nesting(html, MAX_DEPTH))

@@ -69,6 +69,10 @@ enum Command {
         /// A directory of `*.html` / `*.html.gz` pages; prints JSON lines.
         #[arg(long, conflicts_with = "file")]
         dir: Option<PathBuf>,
+        /// Which extractor finds the body: `auto` (ours and two libraries, chosen per page by
+        /// agreement), `ours`, `trafilatura` or `readability` (dom_smoothie); for comparisons.
+        #[arg(long, default_value = "auto")]
+        engine: extract::Engine,
         file: Option<String>,
     },
     /// Analyse JSON lines `{"id","text"[,"title"]}` from stdin; print topics, mentions, entities, facts.
@@ -140,9 +144,17 @@ fn main() -> ExitCode {
         Command::CheckConfig { file, effective } => check_config(&file, effective),
         Command::Init { dir, rules, force } => report(init(dir.as_deref(), rules, force)),
         Command::ParseFeed { file } => report(parse_feed(&file)),
-        Command::Extract { url, dir, file } => {
-            report(extract_cmd(url.as_deref(), dir.as_deref(), file.as_deref()))
-        }
+        Command::Extract {
+            url,
+            dir,
+            engine,
+            file,
+        } => report(extract_cmd(
+            url.as_deref(),
+            dir.as_deref(),
+            file.as_deref(),
+            engine,
+        )),
         Command::Analyze { config } => report(analyze(&config)),
         Command::Reindex { config, force } => report(reindex(&config, force)),
         Command::Sources {
@@ -460,7 +472,12 @@ fn parse_feed(file: &str) -> anyhow::Result<()> {
     print_json(&feed)
 }
 
-fn extract_cmd(url: Option<&str>, dir: Option<&Path>, file: Option<&str>) -> anyhow::Result<()> {
+fn extract_cmd(
+    url: Option<&str>,
+    dir: Option<&Path>,
+    file: Option<&str>,
+    engine: extract::Engine,
+) -> anyhow::Result<()> {
     if let Some(dir) = dir {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -479,7 +496,7 @@ fn extract_cmd(url: Option<&str>, dir: Option<&Path>, file: Option<&str>) -> any
                 .to_string();
             match read_input(&path.to_string_lossy()) {
                 Ok(bytes) => {
-                    let article = extract::extract_bytes(&bytes, None, url);
+                    let article = extract::extract_bytes_with(&bytes, None, url, engine);
                     let mut v = serde_json::to_value(&article)?;
                     v["id"] = serde_json::Value::String(id);
                     print_json(&v)?;
@@ -491,7 +508,7 @@ fn extract_cmd(url: Option<&str>, dir: Option<&Path>, file: Option<&str>) -> any
     }
     let file = file.context("give a FILE (or - for stdin) or --dir DIR")?;
     let bytes = read_input(file)?;
-    print_json(&extract::extract_bytes(&bytes, None, url))
+    print_json(&extract::extract_bytes_with(&bytes, None, url, engine))
 }
 
 fn analyze(config: &Path) -> anyhow::Result<()> {

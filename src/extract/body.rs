@@ -5,6 +5,7 @@
 //! for the grandparent) by their length and low link density; the best-scored container wins.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Node, Selector};
@@ -58,13 +59,70 @@ const BOILERPLATE_WORDS: &[&str] = &[
     "taboola",
     "disqus",
     "widget",
+    // Consent banners, author boxes, recirculation and sign-up boxes, in the languages the
+    // development sets hold (English, German, French, Spanish).
+    "consent",
+    "gdpr",
+    "bio",
+    "authorbox",
+    "trending",
+    "recirculation",
+    "kommentar",
+    "kommentare",
+    "teilen",
+    "empfehlungen",
+    "werbung",
+    "anzeige",
+    "commentaires",
+    "partage",
+    "comentarios",
+    "compartir",
+    "relacionadas",
+    "relacionados",
+    "publicidad",
 ];
 /// Layout words: boilerplate unless the same class also names the article (`main-content-sidebar`
 /// is a sidebar, `post-body has-sidebar` is the article).
 const LAYOUT_WORDS: &[&str] = &[
     "sidebar", "footer", "navbar", "menu", "paywall", "banner", "masthead",
 ];
-const TEXT_BLOCKS: &[&str] = &["p", "h2", "h3", "h4", "li", "blockquote", "pre", "td"];
+const TEXT_BLOCKS: &[&str] = &[
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "td",
+];
+/// ARIA landmark and widget roles that are never the article.
+const BOILERPLATE_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+    "dialog",
+    "alertdialog",
+    "menu",
+    "menubar",
+    "toolbar",
+    "tablist",
+];
+/// schema.org types (microdata `itemtype`) of page parts that are not the article.
+const BOILERPLATE_ITEMTYPES: &[&str] = &[
+    "/Comment",
+    "/WPFooter",
+    "/WPSideBar",
+    "/WPHeader",
+    "/SiteNavigationElement",
+    "/WPAdBlock",
+];
 
 /// Class or id words that mark the article container.
 const POSITIVE_WORDS: &[&str] = &[
@@ -103,6 +161,13 @@ fn is_boilerplate_tag(el: &ElementRef) -> bool {
     BOILERPLATE_TAGS.contains(&v.name())
         || v.attr("hidden").is_some()
         || v.attr("aria-hidden") == Some("true")
+        || v
+            .attr("role")
+            .is_some_and(|r| BOILERPLATE_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()))
+        || v
+            .attr("itemtype")
+            .is_some_and(|t| BOILERPLATE_ITEMTYPES.iter().any(|b| t.trim_end().ends_with(b)))
+        || matches!(v.attr("itemprop"), Some("comment" | "author"))
 }
 
 /// Marked as boilerplate by its class or id (share bars, related links, comments ...), or a
@@ -181,6 +246,16 @@ fn visible_text(el: ElementRef, out: &mut String) {
     }
 }
 
+/// Characters of text a reader sees on the whole page (whitespace folded), for telling how much
+/// of it the extracted body holds.
+pub(super) fn page_text_chars(doc: &Html) -> usize {
+    let body = Selector::parse("body").expect("static selector");
+    doc.select(&body)
+        .next()
+        .map(|b| block_text(&b).chars().count())
+        .unwrap_or(0)
+}
+
 /// Text directly inside an element (not in child elements): paragraphs separated by `<br>`.
 fn direct_text(el: &ElementRef) -> String {
     el.children()
@@ -198,9 +273,10 @@ fn direct_text(el: &ElementRef) -> String {
         .join(" ")
 }
 
+static LINKS: LazyLock<Selector> = LazyLock::new(|| Selector::parse("a").expect("static selector"));
+
 fn link_text_len(el: &ElementRef) -> usize {
-    let a = Selector::parse("a").expect("static selector");
-    el.select(&a).map(|l| block_text(&l).chars().count()).sum()
+    el.select(&LINKS).map(|l| block_text(&l).chars().count()).sum()
 }
 
 /// Counts a CJK character as a word's worth of text, so Chinese and Japanese pages score fairly.
@@ -212,6 +288,12 @@ fn weight(text: &str) -> f64 {
 
 /// The article's main text, paragraphs separated by blank lines.
 pub(super) fn main_text(doc: &Html) -> String {
+    main_text_marked(doc).0
+}
+
+/// [`main_text`], and whether the page itself marks the chosen text as the article: it lies in
+/// an `<article>` element or one with `itemprop="articleBody"`.
+pub(super) fn main_text_marked(doc: &Html) -> (String, bool) {
     let blocks = Selector::parse("p, pre, blockquote, div, td, section").expect("static selector");
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     // Paragraph score summed over every ancestor: how much article text a subtree holds.
@@ -274,12 +356,57 @@ pub(super) fn main_text(doc: &Html) -> String {
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(el, _)| el);
     let Some(best) = best else {
-        return String::new();
+        return (String::new(), false);
     };
     // Article bodies are often split over sibling containers (ads between them); widen to the
     // parent when it adds substantial scored siblings.
     let container = widen(best, &totals);
-    collect_blocks(container)
+    let marked = std::iter::once(best)
+        .chain(best.ancestors().filter_map(ElementRef::wrap))
+        .any(|e| e.value().name() == "article" || e.value().attr("itemprop") == Some("articleBody"));
+    (collect_blocks(container), marked)
+}
+
+/// The article's lead (standfirst, "Vorspann", "chapeau"): the page's own summary, shown above the
+/// body but outside its container. Found as the visible block whose text is the page's meta
+/// description; `None` when the body already holds it or no visible block shows it.
+pub(super) fn lead(doc: &Html, body: &str) -> Option<String> {
+    let metas = Selector::parse("meta[content]").expect("static selector");
+    let description = doc.select(&metas).find_map(|m| {
+        let v = m.value();
+        let key = v.attr("name").or(v.attr("property"))?;
+        (key.eq_ignore_ascii_case("description") || key.eq_ignore_ascii_case("og:description"))
+            .then(|| v.attr("content").unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" "))
+    })?;
+    if weight(&description) < 60.0 {
+        return None;
+    }
+    let probe: String = description.chars().take(30).collect();
+    let folded_body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded_body.contains(&probe) {
+        return None;
+    }
+    let len = description.chars().count() as f64;
+    // Text nodes are short, so finding the one that starts the description is linear in the page.
+    for node in doc.tree.root().descendants() {
+        let Node::Text(t) = node.value() else { continue };
+        let folded = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        if folded.is_empty() || !(folded.starts_with(&probe) || probe.starts_with(&folded) && folded.chars().count() >= 20) {
+            continue;
+        }
+        let block = node
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .find(|e| matches!(e.value().name(), "p" | "h2" | "h3" | "div" | "section" | "header" | "strong" | "span" | "td"));
+        let Some(block) = block else { continue };
+        if matches!(block.value().name(), "title" | "head") || in_boilerplate_tag(&block) {
+            return None;
+        }
+        let text = block_text(&block);
+        let n = text.chars().count() as f64;
+        return (n >= len * 0.8 && n <= len * 1.5 && text.starts_with(&probe)).then_some(text);
+    }
+    None
 }
 
 /// Article bodies are often split over sibling containers (figures or ads between sections):

@@ -10,7 +10,9 @@
 
 mod appdata;
 mod body;
+mod choose;
 pub mod dates;
+mod engines;
 mod kind;
 mod metadata;
 pub mod text;
@@ -18,6 +20,7 @@ pub mod text;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use engines::Engine;
 pub use kind::NotAnArticle;
 pub use text::html_to_text;
 
@@ -40,9 +43,24 @@ pub struct Article {
 
 /// Extracts one page. `url` is where it was fetched from, used to resolve a relative canonical link.
 pub fn extract(html: &str, url: Option<&str>) -> Article {
-    let doc = crate::html::parse_document(html);
+    extract_with(html, url, Engine::Auto)
+}
+
+/// [`extract`] with the body taken from the given extractor.
+pub fn extract_with(html: &str, url: Option<&str>, engine: Engine) -> Article {
+    let bounded = crate::html::bounded(html);
+    let doc = scraper::Html::parse_document(&bounded);
     let meta = metadata::read(&doc, url);
-    let mut body = body::main_text(&doc);
+    let mut body = match engine {
+        Engine::Ours => choose::with_lead(&doc, body::main_text(&doc)),
+        Engine::Trafilatura => engines::trafilatura(&bounded).unwrap_or_default(),
+        Engine::Readability => engines::readability(&bounded).unwrap_or_default(),
+        Engine::Auto => choose::body(
+            &doc,
+            &bounded,
+            matches!(bounded, std::borrow::Cow::Owned(_)),
+        ),
+    };
     // A page whose text lives only in structured data (apps that render client-side), or whose
     // visible text the extractor could only partly find.
     if let Some(structured) = meta.structured_body.as_deref()
@@ -67,8 +85,18 @@ pub fn extract(html: &str, url: Option<&str>) -> Article {
 
 /// Extracts bytes of unknown encoding (HTTP header charset first, then `<meta charset>`, then sniffing).
 pub fn extract_bytes(bytes: &[u8], content_type: Option<&str>, url: Option<&str>) -> Article {
+    extract_bytes_with(bytes, content_type, url, Engine::Auto)
+}
+
+/// [`extract_bytes`] with the body taken from the given extractor.
+pub fn extract_bytes_with(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    url: Option<&str>,
+    engine: Engine,
+) -> Article {
     let html = crate::parse::decode_to_utf8(bytes, content_type);
-    extract(&html, url)
+    extract_with(&html, url, engine)
 }
 
 /// A coarse language guess by script, for pages that do not declare one.

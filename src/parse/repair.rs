@@ -1070,8 +1070,13 @@ fn reference(s: &str) -> (Reference, usize) {
             None => num.parse::<u32>().ok(),
         };
         return match code.and_then(char::from_u32) {
+            // XML knows only `&#x`; HTML and browsers read `&#X41;` the same as `&#x41;`.
             Some(c) if is_xml_char(c) && !(0x80..=0x9f).contains(&(c as u32)) => {
-                (Reference::Keep, len)
+                if num.starts_with('X') {
+                    (Reference::Chars(c, None), len)
+                } else {
+                    (Reference::Keep, len)
+                }
             }
             Some(c) if (0x80..=0x9f).contains(&(c as u32)) => {
                 let byte = [c as u32 as u8];
@@ -1128,6 +1133,17 @@ mod tests {
             fix_references("<a>plain</a>", &mut notes),
             Cow::Borrowed(_)
         ));
+    }
+
+    /// `&#X41;` is HTML's and browsers' spelling of `&#x41;`; XML parsers refuse the capital X.
+    #[test]
+    fn upper_case_hex_references_read_as_lower_case_ones() {
+        let mut notes = Vec::new();
+        assert_eq!(
+            fix_references("<t>&#X41;&#x41;&#65;&#X2019;</t>", &mut notes),
+            "<t>&#65;&#x41;&#65;&#8217;</t>"
+        );
+        assert_eq!(decode_references("&#X41;&#x41;"), "AA");
     }
 
     #[test]

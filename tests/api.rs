@@ -866,7 +866,12 @@ async fn a_dry_run_of_an_unsaved_alert() {
     // Checked as a new alert is.
     let (status, _, v) = call(
         &f,
-        request("POST", uri, &[JSON, AUTH], r#"{"name":"x","query":"","channels":["nope"]}"#),
+        request(
+            "POST",
+            uri,
+            &[JSON, AUTH],
+            r#"{"name":"x","query":"","channels":["nope"]}"#,
+        ),
     )
     .await;
     assert_error(status, StatusCode::CONFLICT, "conflict", &v);
@@ -924,7 +929,10 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
             (false, c) => field.push(c),
         }
     }
-    assert!(field.is_empty() && row.is_empty(), "the last row has no line end");
+    assert!(
+        field.is_empty() && row.is_empty(),
+        "the last row has no line end"
+    );
     rows
 }
 
@@ -944,7 +952,15 @@ async fn export_as_csv_and_json_lines() {
     let rows = read_csv(&text);
     assert_eq!(
         rows[0],
-        ["id", "published", "source", "title", "url", "topics", "entities"]
+        [
+            "id",
+            "published",
+            "source",
+            "title",
+            "url",
+            "topics",
+            "entities"
+        ]
     );
     assert_eq!(rows.len(), 27, "a header and the 26 hits");
     assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");

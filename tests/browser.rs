@@ -346,7 +346,12 @@ async fn article_view_marks_mentions_and_lists_entities() {
     c.goto(&format!("http://{addr}/?q=legacy&article={id}"))
         .await
         .unwrap();
-    wait_for_text(&c, "#a-title", "US raises tariffs on legacy chips <b>now</b>").await;
+    wait_for_text(
+        &c,
+        "#a-title",
+        "US raises tariffs on legacy chips <b>now</b>",
+    )
+    .await;
     assert_eq!(count(&c, "#a-title b").await, 0, "a title became markup");
     let mention = wait_for_text(&c, "#a-body mark.mention.tariffs", "raised tariffs").await;
     assert_eq!(
@@ -367,13 +372,28 @@ async fn article_view_marks_mentions_and_lists_entities() {
 
     // Esc closes it, and the URL forgets it; back opens it again.
     press(&c, ESCAPE).await;
-    wait_for(&c, "the dialog closes", "return !document.getElementById('article').open").await;
+    wait_for(
+        &c,
+        "the dialog closes",
+        "return !document.getElementById('article').open",
+    )
+    .await;
     assert_eq!(param(&url(&c).await, "article"), None);
     c.back().await.unwrap();
-    wait_for(&c, "the dialog opens again", "return document.getElementById('article').open").await;
+    wait_for(
+        &c,
+        "the dialog opens again",
+        "return document.getElementById('article').open",
+    )
+    .await;
     // An entity chip searches for the entity.
     click(&c, "#a-entities .entity.country").await;
-    wait_for(&c, "the dialog closes", "return !document.getElementById('article').open").await;
+    wait_for(
+        &c,
+        "the dialog closes",
+        "return !document.getElementById('article').open",
+    )
+    .await;
     wait_for(
         &c,
         "the query names the entity",
@@ -412,7 +432,12 @@ async fn permalinks_back_forward_and_keyboard() {
     assert_eq!(param(&url(&c).await, "q").as_deref(), Some("curbs"));
 
     click(&c, "#sort option[value='newest']").await;
-    wait_for(&c, "sort in the URL", "return location.search.includes('sort=newest')").await;
+    wait_for(
+        &c,
+        "sort in the URL",
+        "return location.search.includes('sort=newest')",
+    )
+    .await;
     click(&c, "#next").await;
     wait_for_text(&c, "#status", "showing 21–26").await;
     let page2 = url(&c).await;
@@ -421,10 +446,20 @@ async fn permalinks_back_forward_and_keyboard() {
 
     // Open an article from page 2, then go back twice: the article closes, then page 1 returns.
     click(&c, "#results .hit h3 a").await;
-    wait_for(&c, "the article opens", "return document.getElementById('article').open").await;
+    wait_for(
+        &c,
+        "the article opens",
+        "return document.getElementById('article').open",
+    )
+    .await;
     assert!(param(&url(&c).await, "article").is_some());
     c.back().await.unwrap();
-    wait_for(&c, "the article closes", "return !document.getElementById('article').open").await;
+    wait_for(
+        &c,
+        "the article closes",
+        "return !document.getElementById('article').open",
+    )
+    .await;
     assert_eq!(url(&c).await, page2);
     assert_eq!(count(&c, "#results .hit").await, 6);
     c.back().await.unwrap();
@@ -459,10 +494,20 @@ async fn permalinks_back_forward_and_keyboard() {
 
     // Views are permalinks too, and back returns to the search as it was.
     click(&c, "#views a[data-view='sources']").await;
-    wait_for(&c, "the sources view", "return !document.getElementById('view-sources').hidden").await;
+    wait_for(
+        &c,
+        "the sources view",
+        "return !document.getElementById('view-sources').hidden",
+    )
+    .await;
     assert_eq!(param(&url(&c).await, "view").as_deref(), Some("sources"));
     c.back().await.unwrap();
-    wait_for(&c, "the search view", "return !document.getElementById('view-search').hidden").await;
+    wait_for(
+        &c,
+        "the search view",
+        "return !document.getElementById('view-search').hidden",
+    )
+    .await;
     wait_for_text(&c, "#status", "showing 21–26").await;
     // Every control is reachable: the focus is shown (a visible outline) as Tab moves on.
     press(&c, '\u{e004}').await; // Tab
@@ -487,7 +532,12 @@ async fn save_a_search_as_an_alert_after_a_dry_run() {
         .unwrap();
     wait_for_text(&c, "#status", "8 results").await;
     click(&c, "#save-search").await;
-    wait_for(&c, "the editor opens", "return document.getElementById('alert-editor').open").await;
+    wait_for(
+        &c,
+        "the editor opens",
+        "return document.getElementById('alert-editor').open",
+    )
+    .await;
     let value = |id: &'static str| {
         let c = c.c.clone();
         async move {
@@ -509,21 +559,36 @@ async fn save_a_search_as_an_alert_after_a_dry_run() {
     click(&c, "#ae-dry").await;
     wait_for_text(&c, "#ae-error", "API token").await;
     press(&c, ESCAPE).await;
-    wait_for(&c, "Esc closes the editor", "return !document.getElementById('alert-editor').open").await;
+    wait_for(
+        &c,
+        "Esc closes the editor",
+        "return !document.getElementById('alert-editor').open",
+    )
+    .await;
     enter_token(&c).await;
 
     click(&c, "#save-search").await;
     fill(&c, "#ae-name", "Tariff curbs").await;
     fill(&c, "#ae-days", "3650").await;
     click(&c, "#ae-dry").await;
-    wait_for_text(&c, "#ae-dry-summary", "Would have matched 8 articles in the last 3650 days").await;
+    wait_for_text(
+        &c,
+        "#ae-dry-summary",
+        "Would have matched 8 articles in the last 3650 days",
+    )
+    .await;
     assert_eq!(count(&c, "#ae-dry-result .dry-matches li").await, 8);
     wait_for_text(&c, "#ae-dry-result", "Chip export curbs, part").await;
     screenshot(&c, "alert-editor").await;
     // A narrower window: no article of the fixture is from the last day.
     fill(&c, "#ae-days", "1").await;
     click(&c, "#ae-dry").await;
-    wait_for_text(&c, "#ae-dry-summary", "Would have matched 0 articles in the last 1 day").await;
+    wait_for_text(
+        &c,
+        "#ae-dry-summary",
+        "Would have matched 0 articles in the last 1 day",
+    )
+    .await;
 
     click(&c, "#ae-save").await;
     wait_for_text(&c, "#notice", "Saved alert “Tariff curbs”").await;
@@ -555,7 +620,9 @@ async fn alerts_list_edit_pause_and_delete() {
         .unwrap();
     let addr = serve(&f).await;
     let c = browser().await;
-    c.goto(&format!("http://{addr}/?view=alerts")).await.unwrap();
+    c.goto(&format!("http://{addr}/?view=alerts"))
+        .await
+        .unwrap();
     wait_count(&c, "#alerts-table tbody tr", 3).await;
     wait_for_text(&c, "#alerts-table", "<img src=x onerror=alert(1)>").await;
     assert_eq!(count(&c, "#alerts-table img").await, 0);
@@ -563,39 +630,78 @@ async fn alerts_list_edit_pause_and_delete() {
     // Configuration alerts are changed in the file.
     let locked = "#alerts-table tr:nth-child(3) button.edit";
     let e = c.find(Locator::Css(locked)).await.unwrap();
-    assert!(!e.is_enabled().await.unwrap(), "a configuration alert is editable");
+    assert!(
+        !e.is_enabled().await.unwrap(),
+        "a configuration alert is editable"
+    );
     enter_token(&c).await;
 
     // Edit.
     let row = |id: i64, rest: &str| format!("#alerts-table tr[data-id='{id}'] {rest}");
     click(&c, &row(curbs.id, "button.edit")).await;
-    wait_for(&c, "the editor opens", "return document.getElementById('alert-editor').open").await;
+    wait_for(
+        &c,
+        "the editor opens",
+        "return document.getElementById('alert-editor').open",
+    )
+    .await;
     fill(&c, "#ae-query", "curbs AND nvidia").await;
     click(&c, "#ae-topic option[value='export_controls']").await;
     click(&c, "#ae-save").await;
-    wait_for_text(&c, &row(curbs.id, ""), "curbs AND nvidia · topic: export controls").await;
+    wait_for_text(
+        &c,
+        &row(curbs.id, ""),
+        "curbs AND nvidia · topic: export controls",
+    )
+    .await;
     let stored = wirewatch::alert::store::get(st, curbs.id).unwrap().unwrap();
     assert_eq!(stored.spec.query, "curbs AND nvidia");
 
     // Pause, then resume.
     click(&c, &row(curbs.id, "button.pause")).await;
     wait_for_text(&c, &row(curbs.id, ""), "paused").await;
-    assert!(!wirewatch::alert::store::get(st, curbs.id).unwrap().unwrap().spec.enabled);
+    assert!(
+        !wirewatch::alert::store::get(st, curbs.id)
+            .unwrap()
+            .unwrap()
+            .spec
+            .enabled
+    );
     screenshot(&c, "alerts").await;
     click(&c, &row(curbs.id, "button.pause")).await;
     wait_for_text(&c, &row(curbs.id, ""), "active").await;
-    assert!(wirewatch::alert::store::get(st, curbs.id).unwrap().unwrap().spec.enabled);
+    assert!(
+        wirewatch::alert::store::get(st, curbs.id)
+            .unwrap()
+            .unwrap()
+            .spec
+            .enabled
+    );
 
     // Delete: Esc cancels the confirmation, Delete confirms.
     click(&c, &row(hostile.id, "button.delete")).await;
-    wait_for(&c, "the confirmation", "return document.getElementById('confirm').open").await;
+    wait_for(
+        &c,
+        "the confirmation",
+        "return document.getElementById('confirm').open",
+    )
+    .await;
     press(&c, ESCAPE).await;
-    wait_for(&c, "Esc cancels", "return !document.getElementById('confirm').open").await;
+    wait_for(
+        &c,
+        "Esc cancels",
+        "return !document.getElementById('confirm').open",
+    )
+    .await;
     assert_eq!(count(&c, "#alerts-table tbody tr").await, 3);
     click(&c, &row(hostile.id, "button.delete")).await;
     click(&c, "#confirm-yes").await;
     wait_count(&c, "#alerts-table tbody tr", 2).await;
-    assert!(wirewatch::alert::store::get(st, hostile.id).unwrap().is_none());
+    assert!(
+        wirewatch::alert::store::get(st, hostile.id)
+            .unwrap()
+            .is_none()
+    );
     c.c.clone().close().await.unwrap();
 }
 
@@ -644,11 +750,18 @@ async fn deliveries_log_and_replay_of_a_failed_one() {
 
     let addr = serve(&f).await;
     let c = browser().await;
-    c.goto(&format!("http://{addr}/?view=deliveries")).await.unwrap();
+    c.goto(&format!("http://{addr}/?view=deliveries"))
+        .await
+        .unwrap();
     wait_count(&c, "#deliveries-table tbody tr", 3).await;
     let row = |id: i64| format!("#deliveries-table tr[data-id='{id}']");
     wait_for_text(&c, &row(dead), "failed").await;
-    wait_for_text(&c, &row(dead), "HTTP 502 from the receiver: <b>bad gateway</b>").await;
+    wait_for_text(
+        &c,
+        &row(dead),
+        "HTTP 502 from the receiver: <b>bad gateway</b>",
+    )
+    .await;
     assert_eq!(count(&c, "#deliveries-table b").await, 0);
     wait_for_text(&c, &row(dead), "Curbs").await;
     wait_for_text(&c, &row(delivered), "delivered").await;
@@ -733,7 +846,12 @@ async fn sources_view_shows_health_and_flags() {
                 update("Wire A", SourceStatus::Ok, 21, now),
                 walled,
                 update("Paywalled", SourceStatus::Ok, 1, now),
-                update("Frozen", SourceStatus::Ok, 5, now - chrono::Duration::days(3)),
+                update(
+                    "Frozen",
+                    SourceStatus::Ok,
+                    5,
+                    now - chrono::Duration::days(3),
+                ),
             ],
         )
         .unwrap();
@@ -745,14 +863,24 @@ async fn sources_view_shows_health_and_flags() {
 
     let addr = serve(&f).await;
     let c = browser().await;
-    c.goto(&format!("http://{addr}/?view=sources")).await.unwrap();
+    c.goto(&format!("http://{addr}/?view=sources"))
+        .await
+        .unwrap();
     wait_count(&c, "#sources-table tbody tr", 4).await;
     let row = |name: &str| format!("#sources-table tr[data-name='{name}']");
     let wire = wait_for_text(&c, &row("Wire A"), "ok").await;
     assert!(wire.contains("3.0"), "items per day: {wire}");
-    assert!(wire.contains(&now.format("%Y-%m-%d").to_string()), "last fetch: {wire}");
+    assert!(
+        wire.contains(&now.format("%Y-%m-%d").to_string()),
+        "last fetch: {wire}"
+    );
     wait_for_text(&c, &format!("{} .flags", row("Walled")), "bot wall").await;
-    wait_for_text(&c, &row("Walled"), "blocked by a bot wall (cloudflare challenge page) <script>").await;
+    wait_for_text(
+        &c,
+        &row("Walled"),
+        "blocked by a bot wall (cloudflare challenge page) <script>",
+    )
+    .await;
     wait_for_text(&c, &row("Walled"), "3 failures in a row").await;
     wait_for_text(&c, &format!("{} .flags", row("Paywalled")), "paywall").await;
     wait_for_text(&c, &format!("{} .flags", row("Frozen")), "stale").await;
@@ -791,7 +919,10 @@ async fn export_links_follow_the_search() {
         }
     };
     let csv = href("#export-csv").await;
-    assert_eq!(csv, "/api/v1/export?q=curbs&topic=tariffs&format=csv&sort=newest");
+    assert_eq!(
+        csv,
+        "/api/v1/export?q=curbs&topic=tariffs&format=csv&sort=newest"
+    );
     let jsonl = href("#export-jsonl").await;
     assert!(jsonl.contains("format=jsonl"), "{jsonl}");
     // What the browser would download.
@@ -802,11 +933,17 @@ async fn export_links_follow_the_search() {
     )
     .await;
     assert!(
-        got[0].as_str().unwrap().starts_with("attachment; filename="),
+        got[0]
+            .as_str()
+            .unwrap()
+            .starts_with("attachment; filename="),
         "{got}"
     );
     let text = got[1].as_str().unwrap();
-    assert!(text.starts_with("id,published,source,title,url,topics,entities\r\n"), "{text}");
+    assert!(
+        text.starts_with("id,published,source,title,url,topics,entities\r\n"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 9, "{text}");
     // Narrowing the search moves the links along.
     click(&c, "#source option[value='Wire A']").await;
@@ -842,12 +979,21 @@ async fn readable_at_a_phone_width() {
     assert_eq!(beside, false, "facets beside the results on a phone");
     screenshot(&c, "phone-search").await;
     for view in ["alerts", "deliveries", "sources"] {
-        c.goto(&format!("http://{addr}/?view={view}")).await.unwrap();
-        wait_for(&c, &format!("the {view} view"), &format!("return !document.getElementById('view-{view}').hidden")).await;
+        c.goto(&format!("http://{addr}/?view={view}"))
+            .await
+            .unwrap();
+        wait_for(
+            &c,
+            &format!("the {view} view"),
+            &format!("return !document.getElementById('view-{view}').hidden"),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         wait_for(&c, &format!("{view} fits the width"), fits).await;
     }
-    c.goto(&format!("http://{addr}/?view=alerts")).await.unwrap();
+    c.goto(&format!("http://{addr}/?view=alerts"))
+        .await
+        .unwrap();
     wait_for_text(&c, "#alerts-table tbody", "Curbs").await;
     // Rows are cards with each cell labelled.
     let label = js(
@@ -858,7 +1004,12 @@ async fn readable_at_a_phone_width() {
     assert_eq!(label, "\"Name\"");
     screenshot(&c, "phone-alerts").await;
     click(&c, "#new-alert").await;
-    wait_for(&c, "the editor opens", "return document.getElementById('alert-editor').open").await;
+    wait_for(
+        &c,
+        "the editor opens",
+        "return document.getElementById('alert-editor').open",
+    )
+    .await;
     let wide = js(
         &c,
         "return document.getElementById('alert-editor').getBoundingClientRect().width <= window.innerWidth",

@@ -325,7 +325,7 @@ async function timeline(p) {
       r.append(tip);
       svg.append(r);
     });
-    $("timeline-caption").textContent = `${t.total} matches per ${t.interval}, ${t.buckets[0].start} to ${t.buckets[n - 1].start}`;
+    $("timeline-caption").textContent = `${t.total} match${t.total === 1 ? "" : "es"} per ${t.interval}, ${t.buckets[0].start} to ${t.buckets[n - 1].start}`;
   } catch (e) {
     drawn.timeline = null;
     $("timeline-caption").textContent = "Timeline: " + e.message;
@@ -655,13 +655,13 @@ function deliveryRow(d, names) {
   return el("tr", { "data-id": String(d.id), class: "status-" + d.status },
     cell("#", "", String(d.id)),
     cell("Alert", "", names.get(d.alert_id) || `#${d.alert_id}`),
-    cell("Article", "", openArticleLink(d.article_id, d.article_id.slice(0, 10) + "…")),
+    cell("Article", "", openArticleLink(d.article_id, el("code", { title: d.article_id }, d.article_id.slice(0, 10) + "…"))),
     cell("Channel", "", d.channel),
     cell("Status", "", el("span", { class: "chip " + state }, d.status === "dead" ? "failed" : d.status)),
     cell("Attempts", "", String(d.attempts)),
     cell("Next attempt", "", d.status === "pending" ? when(d.next_attempt_at) : "—"),
     cell("Delivered", "", when(d.delivered_at)),
-    cell("Last error", "error-text", d.last_error || "—"),
+    cell("Last error", d.last_error ? "error-text" : "", d.last_error || "—"),
     cell("Action", "", replay));
 }
 
@@ -689,7 +689,7 @@ function sourceRow(s) {
   const ok = s.status === "ok" || s.status === "not-modified";
   const error = [s.last_error, s.last_refusal ? "refused: " + s.last_refusal : null].filter(Boolean).join(" · ");
   return el("tr", { "data-name": s.name },
-    cell("Source", "", el("strong", {}, s.name), el("div", { class: "meta" }, `${s.kind} · ${s.url}`)),
+    cell("Source", "", el("strong", {}, s.name), el("div", { class: "meta url" }, `${s.kind} · ${s.url}`)),
     cell("Status", "", el("span", { class: "chip " + (s.status ? (ok ? "ok" : "bad") : "") }, s.status || "not polled yet"),
       s.consecutive_failures ? el("div", { class: "meta" }, `${s.consecutive_failures} failures in a row`) : null),
     cell("Last fetch", "", when(s.last_attempt)),
@@ -698,7 +698,7 @@ function sourceRow(s) {
     cell("Articles", "num", String(s.article_count)),
     cell("Next check", "", when(s.next_check)),
     cell("Flags", "flags", ...(flags.length ? flags : ["—"])),
-    cell("Error", "error-text", error || "—"));
+    cell("Error", error ? "error-text" : "", error || "—"));
 }
 
 // ---- Wiring ----

@@ -244,6 +244,16 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Article fetches of `source` with `outcome` (`paywall`, `blocked`, ...) since the start.
+    pub fn article_fetches_of(&self, source: &str, outcome: &str) -> u64 {
+        self.article_fetches
+            .get(&SourceOutcome {
+                source: source.into(),
+                outcome: outcome.into(),
+            })
+            .map_or(0, |c| c.get())
+    }
+
     pub fn article_fetch(&self, source: &str, outcome: &str) {
         self.article_fetches
             .get_or_create(&SourceOutcome {

@@ -845,3 +845,225 @@ async fn a_daemon_answers_its_own_names_and_takes_the_token_from_a_file() {
     assert_eq!(post("Bearer from-the-file", &big), 413);
     common::stop(daemon).await;
 }
+
+// ---- The workbench's routes (issue 20): dry run of an unsaved alert, export, source flags ----
+
+#[tokio::test]
+async fn a_dry_run_of_an_unsaved_alert() {
+    let f = fixture();
+    let spec = r#"{"name":"tariff curbs","query":"curbs","topic":"tariffs"}"#;
+    let uri = "/api/v1/alerts/test?days=3650";
+    let (status, _, v) = call(&f, request("POST", uri, &[JSON], spec)).await;
+    assert_error(status, StatusCode::UNAUTHORIZED, "unauthorized", &v);
+    let (status, _, v) = call(&f, request("POST", uri, &[JSON, AUTH], spec)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["total"], 8, "{v}");
+    assert_eq!(v["matches"].as_array().unwrap().len(), 8, "{v}");
+    assert!(v["matches"][0]["evidence"].is_array(), "{v}");
+    // Nothing was saved.
+    let (_, list) = get(&f, "/api/v1/alerts").await;
+    assert_eq!(list["alerts"].as_array().unwrap().len(), 0, "{list}");
+    // Checked as a new alert is.
+    let (status, _, v) = call(
+        &f,
+        request(
+            "POST",
+            uri,
+            &[JSON, AUTH],
+            r#"{"name":"x","query":"","channels":["nope"]}"#,
+        ),
+    )
+    .await;
+    assert_error(status, StatusCode::CONFLICT, "conflict", &v);
+    let (status, _, v) = call(
+        &f,
+        request("POST", uri, &[JSON, AUTH], r#"{"name":" ","query":""}"#),
+    )
+    .await;
+    assert_error(status, StatusCode::BAD_REQUEST, "bad_request", &v);
+    let (status, _, v) = call(
+        &f,
+        request("POST", "/api/v1/alerts/test?days=0", &[JSON, AUTH], spec),
+    )
+    .await;
+    assert_error(status, StatusCode::BAD_REQUEST, "bad_request", &v);
+}
+
+async fn raw_get(f: &Fixture, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = router(f.state.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+/// Splits CSV text into rows of fields (RFC 4180: quoted fields may hold commas, doubled quotes
+/// and line breaks), so that the export is checked by reading it back.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    let mut row = vec![];
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(
+        field.is_empty() && row.is_empty(),
+        "the last row has no line end"
+    );
+    rows
+}
+
+#[tokio::test]
+async fn export_as_csv_and_json_lines() {
+    let f = fixture();
+    let (status, headers, text) = raw_get(&f, "/api/v1/export?q=curbs&format=csv").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"wirewatch-export-")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    assert!(text.contains("\r\n"), "CSV lines end in CRLF");
+    let rows = read_csv(&text);
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "published",
+            "source",
+            "title",
+            "url",
+            "topics",
+            "entities"
+        ]
+    );
+    assert_eq!(rows.len(), 27, "a header and the 26 hits");
+    assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
+    let hostile = rows
+        .iter()
+        .find(|r| r[0] == format!("{:032x}", 100))
+        .unwrap();
+    assert_eq!(hostile[3], "<img src=x onerror=alert(1)> curbs");
+    assert_eq!(hostile[5], "sanctions:0.70");
+    assert_eq!(hostile[6], "Nvidia");
+    // Newest first by default.
+    let dates: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+
+    // Paged through more than one index page, bounded by `limit`, filters applied.
+    let (_, _, text) = raw_get(&f, "/api/v1/export?format=csv&limit=3&topic=tariffs").await;
+    assert_eq!(read_csv(&text).len(), 4, "{text}");
+    let (_, headers, text) = raw_get(&f, "/api/v1/export?format=jsonl&q=curbs&limit=25").await;
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 25);
+    for key in [
+        "id",
+        "published",
+        "source",
+        "title",
+        "url",
+        "topics",
+        "entities",
+    ] {
+        assert!(lines[0].get(key).is_some(), "{key} missing: {}", lines[0]);
+    }
+    let ids: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 25, "a hit repeated across pages");
+
+    for bad in [
+        "format=xlsx",
+        "limit=0",
+        "limit=10001",
+        "sort=oldest",
+        "from=yesterday",
+    ] {
+        let (status, v) = get(&f, &format!("/api/v1/export?{bad}")).await;
+        assert_error(status, StatusCode::BAD_REQUEST, "bad_request", &v);
+    }
+}
+
+#[tokio::test]
+async fn sources_carry_items_per_day_and_wall_flags() {
+    let f = fixture();
+    let toml = "[[source]]\nname = \"Wire A\"\nkind = \"feed\"\nurl = \"https://a.example/rss\"\n\n\
+                [[source]]\nname = \"Walled\"\nkind = \"feed\"\nurl = \"https://w.example/rss\"\n";
+    let config = wirewatch::config::Config::parse(toml, "test").unwrap();
+    *f.state.config.write().unwrap() = std::sync::Arc::new(config);
+    let now = chrono::Utc::now();
+    let update = |name: &str, status, new: u64| wirewatch::store::SourceUpdate {
+        name: name.into(),
+        url: "https://x.example/rss".into(),
+        kind: "feed".into(),
+        attempted_at: now,
+        status,
+        error: None,
+        etag: None,
+        last_modified: None,
+        next_check_at: now,
+        consecutive_failures: 0,
+        new_articles: new,
+        feed_url: None,
+        interval: None,
+    };
+    let seen: Vec<_> = (0..14)
+        .map(|n| wirewatch::store::SeenArticle {
+            id: format!("{n:032x}"),
+            source: "Wire A".into(),
+            url: format!("https://a.example/{n}"),
+            updated: None,
+        })
+        .collect();
+    f.state
+        .state
+        .record_commit(
+            &seen,
+            &[
+                update("Wire A", wirewatch::store::SourceStatus::Ok, 14),
+                update("Walled", wirewatch::store::SourceStatus::Blocked, 0),
+            ],
+        )
+        .unwrap();
+    f.state.metrics.article_fetch("Wire A", "paywall");
+    let (status, v) = get(&f, "/api/v1/sources").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let a = &v["sources"][0];
+    assert_eq!(a["name"], "Wire A");
+    assert_eq!(a["items_per_day"], 2.0, "{a}");
+    assert_eq!(a["paywall"], true, "{a}");
+    assert_eq!(a["paywalled_pages"], 1, "{a}");
+    assert_eq!(a["bot_wall"], false, "{a}");
+    let w = &v["sources"][1];
+    assert_eq!(w["bot_wall"], true, "{w}");
+    assert_eq!(w["status"], "blocked", "{w}");
+    assert_eq!(w["items_per_day"], 0.0, "{w}");
+}

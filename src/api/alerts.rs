@@ -315,14 +315,47 @@ pub(super) async fn dry_run(
     Q(q): Q<DryRunParams>,
 ) -> Result<Json<DryRun>, ApiError> {
     authorize(&s, &headers)?;
-    let days: i64 = number_param("days", q.days.as_deref(), 1..=3650, 7)?;
+    let days = days(&q)?;
     let alert = find(&s, id)?;
+    Ok(Json(run_dry(&s, alert, days).await?))
+}
+
+/// Dry run of a search not saved yet (the page's alert editor, before "Save"): the same answer as
+/// `POST /alerts/{id}/test` for the alert this body would make. The body is checked as a new
+/// alert is, channels included, so a spec that passes here can be saved.
+#[utoipa::path(post, path = "/api/v1/alerts/test", params(DryRunParams), request_body = AlertConfig, responses(
+    (status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub(super) async fn dry_run_spec(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Q(q): Q<DryRunParams>,
+    b: Body,
+) -> Result<Json<DryRun>, ApiError> {
+    authorize(&s, &headers)?;
+    let days = days(&q)?;
+    let spec = body(b)?;
+    validate(&s, &spec)?;
+    // Never stored: the id only keys idempotency, which a dry run does not use.
+    let alert = Alert {
+        id: 0,
+        origin: "api".into(),
+        spec,
+    };
+    Ok(Json(run_dry(&s, alert, days).await?))
+}
+
+fn days(q: &DryRunParams) -> Result<i64, ApiError> {
+    number_param("days", q.days.as_deref(), 1..=3650, 7)
+}
+
+async fn run_dry(s: &ApiState, alert: Alert, days: i64) -> Result<DryRun, ApiError> {
     let mut req = matcher::request(&alert);
     req.from = Some(Utc::now() - chrono::Duration::days(days));
     req.limit = 100;
     req.sort = crate::store::Sort::Newest;
     let index = s.index.clone();
-    let result = super::blocking(move || -> Result<DryRun, crate::store::IndexError> {
+    super::blocking(move || -> Result<DryRun, crate::store::IndexError> {
         let words = index
             .saved_query(&matcher::request(&alert))
             .words()
@@ -349,8 +382,7 @@ pub(super) async fn dry_run(
             matches,
         })
     })
-    .await?;
-    Ok(Json(result))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -4,6 +4,7 @@
 mod access;
 mod alerts;
 mod error;
+mod export;
 mod params;
 mod ui;
 
@@ -52,6 +53,7 @@ pub struct ApiState {
         timeline,
         facets,
         sources,
+        export::export,
         healthz,
         readyz,
         metrics,
@@ -65,6 +67,7 @@ pub struct ApiState {
         alerts::matches,
         alerts::atom,
         alerts::dry_run,
+        alerts::dry_run_spec,
         alerts::deliveries,
         alerts::replay,
         alerts::stream
@@ -79,7 +82,9 @@ pub struct ApiState {
         params::IntervalName,
         params::FacetName,
         params::DeliveryStatus,
-        params::DateParam
+        params::DateParam,
+        export::ExportFormat,
+        export::ExportRow
     )),
     modifiers(&CommonResponses)
 )]
@@ -92,6 +97,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/timeline"),
     ("get", "/api/v1/facets"),
     ("get", "/api/v1/sources"),
+    ("get", "/api/v1/export"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -105,6 +111,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/alerts/{id}/matches"),
     ("get", "/api/v1/alerts/{id}/feed.atom"),
     ("post", "/api/v1/alerts/{id}/test"),
+    ("post", "/api/v1/alerts/test"),
     ("get", "/api/v1/deliveries"),
     ("post", "/api/v1/deliveries/{id}/replay"),
     ("get", "/api/v1/stream"),
@@ -144,10 +151,15 @@ fn routes(state: ApiState) -> Router {
         .route("/api/v1/timeline", get(timeline))
         .route("/api/v1/facets", get(facets))
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/export", get(export::export))
         .route("/api/v1/alerts", get(alerts::list).post(alerts::create))
         .route(
             "/api/v1/alerts/{id}",
             get(alerts::get).put(alerts::update).delete(alerts::delete),
+        )
+        .route(
+            "/api/v1/alerts/test",
+            axum::routing::post(alerts::dry_run_spec),
         )
         .route("/api/v1/alerts/{id}/matches", get(alerts::matches))
         .route("/api/v1/alerts/{id}/feed.atom", get(alerts::atom))
@@ -348,6 +360,18 @@ pub struct SourceHealth {
     /// The last such refusal: the URL and the rule.
     pub last_refusal: Option<String>,
     pub last_refusal_at: Option<DateTime<Utc>>,
+    /// Articles first stored from this source per day, over the last 7 days.
+    pub items_per_day: f64,
+    /// The last poll met a bot wall: the source, or every article page it asked for, answered
+    /// with an anti-bot challenge (status `blocked`).
+    pub bot_wall: bool,
+    /// Article pages of this source that were bot-wall challenges since the daemon started.
+    pub bot_wall_pages: u64,
+    /// Article pages of this source that were paywall teasers since the daemon started (their
+    /// text was not stored; the feed's was).
+    pub paywalled_pages: u64,
+    /// Some of this source's article pages are paywalled (`paywalled_pages` > 0).
+    pub paywall: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -368,18 +392,26 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<SourcesResponse>, Api
         .map(|c| c.clone())
         .map_err(|_| ApiError::Internal("configuration lock poisoned".into()))?;
     let now = Utc::now();
+    const WEEK: i64 = 7;
+    let recent = s
+        .state
+        .stored_per_source_since(now - chrono::Duration::days(WEEK))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let sources = config
         .sources
         .iter()
         .map(|c| {
             let st = stored.iter().find(|x| x.name == c.name);
             let refusals = s.metrics.refusals_of(&c.name);
+            let paywalled_pages = s.metrics.article_fetches_of(&c.name, "paywall");
+            let status = st.and_then(|x| x.status.clone());
             SourceHealth {
                 name: c.name.clone(),
                 kind: c.kind.to_string(),
                 url: c.url.clone(),
                 enabled: c.enabled,
-                status: st.and_then(|x| x.status.clone()),
+                bot_wall: status.as_deref() == Some("blocked"),
+                status,
                 last_attempt: st.and_then(|x| x.last_attempt),
                 last_success: st.and_then(|x| x.last_success),
                 last_error: st.and_then(|x| x.last_error.clone()),
@@ -391,6 +423,10 @@ async fn sources(State(s): State<ApiState>) -> Result<Json<SourcesResponse>, Api
                 refused_fetches: refusals.as_ref().map_or(0, |r| r.count),
                 last_refusal: refusals.as_ref().map(|r| r.last.clone()),
                 last_refusal_at: refusals.and_then(|r| r.at),
+                items_per_day: recent.get(&c.name).copied().unwrap_or(0) as f64 / WEEK as f64,
+                bot_wall_pages: s.metrics.article_fetches_of(&c.name, "blocked"),
+                paywalled_pages,
+                paywall: paywalled_pages > 0,
             }
         })
         .collect();

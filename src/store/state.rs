@@ -217,6 +217,8 @@ CREATE TABLE IF NOT EXISTS seen (
     url TEXT NOT NULL,
     first_seen INTEGER NOT NULL
 );
+-- The sources page counts each source's articles of the last week.
+CREATE INDEX IF NOT EXISTS seen_first ON seen (first_seen);
 "#;
 
 /// Columns added after the first release of the schema.
@@ -378,6 +380,22 @@ impl State {
         self.with(|c| {
             let mut stmt = c.prepare("SELECT id FROM seen")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Articles first stored since `since`, per source (the sources page's items per day).
+    pub fn stored_per_source_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, u64>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT source, COUNT(*) FROM seen WHERE first_seen >= ?1 GROUP BY source",
+            )?;
+            let rows = stmt.query_map([ts(since)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?;
             rows.collect()
         })
     }

@@ -328,6 +328,9 @@ impl Analyzer {
                     1.0
                 };
                 let mut fired = [false; 4];
+                // A topic whose rule met its terms (and context) but was ruled out by its
+                // `exclude` / `veto`: the pack decided the word is meant in another sense.
+                let mut vetoed = [false; 4];
                 let candidates = self.rules.term_set.matches(sentence);
                 for rule in candidates.iter().map(|i| &self.rules.rules[i]) {
                     // One sentence is one piece of evidence per topic, however many rules fire:
@@ -336,8 +339,13 @@ impl Analyzer {
                     if fired[rule.topic] {
                         continue;
                     }
-                    let Some(terms) = rule_fires(rule, sentence, written) else {
-                        continue;
+                    let terms = match rule_fires(rule, sentence, written) {
+                        Fire::Yes(terms) => terms,
+                        Fire::No => continue,
+                        Fire::Vetoed => {
+                            vetoed[rule.topic] = true;
+                            continue;
+                        }
                     };
                     fired[rule.topic] = true;
                     hits.push((
@@ -376,7 +384,9 @@ impl Analyzer {
                     let p = m.model.probabilities(&features);
                     let s = &m.model.settings;
                     // A rule's hit the model finds very unlikely is dropped; a topic no rule
-                    // found is added when the model is confident, naming its features.
+                    // found is added when the model is confident, naming its features, unless a
+                    // rule of that topic ruled the sense out (the model does not overrule a
+                    // veto: it learns words, the veto knows the court or the rice).
                     hits.retain(|(t, _, _)| p[*t] >= s.veto_threshold);
                     // A rule's mention carries the model's opinion of it too (no features: the
                     // rule is the reason).
@@ -387,7 +397,7 @@ impl Analyzer {
                         });
                     }
                     for t in 0..TOPICS.len() {
-                        if fired[t] || p[t] < s.add_threshold {
+                        if fired[t] || vetoed[t] || p[t] < s.add_threshold {
                             continue;
                         }
                         let reasons = m.model.reasons(&features, t);
@@ -500,10 +510,19 @@ fn saturate(evidence: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
 }
 
-/// The terms of a rule that fire in a sentence, with its context and exclusions applied.
+/// What a rule makes of a sentence.
+enum Fire {
+    /// It fires, with the terms that made it fire.
+    Yes(Vec<String>),
+    /// Its terms, near words or context are not there.
+    No,
+    /// They are, but an `exclude` or `veto` rules the sense out.
+    Vetoed,
+}
+
 /// Whether `rule` fires in `sentence` (folded), and the terms that made it fire as `written` (the
 /// same sentence before folding, whose byte offsets are the same).
-fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<String>> {
+fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Fire {
     // The conditions are all required; the ones that usually fail (near, context) are checked
     // first, and with is_match, which needs no search for where a match starts: most candidate
     // sentences are dropped before any match is located or an exclusion list is read. Every
@@ -512,11 +531,11 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
     if rule.near.as_ref().is_some_and(|n| !n.is_match(sentence))
         || !rule.context.iter().all(|c| c.is_match(sentence))
     {
-        return None;
+        return Fire::No;
     }
     let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
     if hits.is_empty() {
-        return None;
+        return Fire::No;
     }
     let mut fired: Vec<&str> = Vec::new();
     if let Some(near) = &rule.near {
@@ -531,7 +550,7 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
             }
         }
         if fired.is_empty() {
-            return None;
+            return Fire::No;
         }
     } else {
         fired.extend(hits.iter().map(|h| &written[h.range()]));
@@ -544,11 +563,11 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
                 .any(|x| hits.iter().any(|h| word_distance(sentence, h, &x) <= n)),
         };
         if vetoed {
-            return None;
+            return Fire::Vetoed;
         }
     }
     if rule.veto.as_ref().is_some_and(|v| v.is_match(sentence)) {
-        return None;
+        return Fire::Vetoed;
     }
     let mut terms: Vec<String> = Vec::new();
     let context_terms = rule
@@ -558,7 +577,7 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
     for t in fired.into_iter().chain(context_terms) {
         push_unique(&mut terms, t);
     }
-    Some(terms)
+    Fire::Yes(terms)
 }
 
 fn push_unique(v: &mut Vec<String>, s: &str) {

@@ -1,5 +1,6 @@
-//! Analysis throughput on one core: articles of ~400 words through the shipped rule pack and
-//! gazetteer. `cargo bench --bench analyze` (add `-- N` for N articles, default 5,000).
+//! Analysis throughput on one core: articles of ~400 words through the shipped rule pack,
+//! gazetteer and topic model, side by side with the same rules alone (no model).
+//! `cargo bench --bench analyze` (add `-- N` for N articles, default 5,000).
 //!
 //! Side by side with another rule pack (e.g. the one before a change):
 //! `git show REV:config/topics.toml > /tmp/before.toml; cargo bench --bench analyze -- --before /tmp/before.toml`
@@ -10,7 +11,7 @@
 
 use std::time::Instant;
 
-use wirewatch::analyze::Analyzer;
+use wirewatch::analyze::{Analyzer, TopicModel};
 
 // The allocator the daemon runs with (src/main.rs), so the figure is the daemon's.
 #[global_allocator]
@@ -84,10 +85,22 @@ fn main() {
         .map(std::path::PathBuf::from);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let gazetteer = root.join("config/gazetteer.tsv");
-    let mut analyzers = vec![(
-        "config/topics.toml".to_string(),
-        Analyzer::load(&root.join("config/topics.toml"), &gazetteer).expect("shipped rules load"),
-    )];
+    let rules = || {
+        Analyzer::load(&root.join("config/topics.toml"), &gazetteer).expect("shipped rules load")
+    };
+    let model_file = root.join("config/topic_model.json");
+    let model = TopicModel::parse(
+        &std::fs::read_to_string(&model_file).expect("shipped model reads"),
+        &model_file.display().to_string(),
+    )
+    .expect("shipped model loads");
+    let mut analyzers = vec![
+        (
+            "config/topics.toml + config/topic_model.json".to_string(),
+            rules().with_model(model),
+        ),
+        ("config/topics.toml alone".to_string(), rules()),
+    ];
     if let Some(path) = before {
         let a = Analyzer::load(&path, &gazetteer).expect("--before rules load");
         analyzers.push((path.display().to_string(), a));
@@ -136,9 +149,9 @@ fn main() {
             r.tagged
         );
     }
-    if let [now, before] = &rates[..] {
+    let ratio = |what: &str, now: &Rate, before: &Rate| {
         println!(
-            "ratio shipped / before: {:.2} (per pass: {})",
+            "ratio {what}: {:.2} (per pass: {})",
             now.median / before.median,
             now.runs
                 .iter()
@@ -147,5 +160,10 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    };
+    ratio("rules + model / rules alone", &rates[0], &rates[1]);
+    if let Some(before) = rates.get(2) {
+        ratio("rules + model / before", &rates[0], before);
+        ratio("rules alone / before", &rates[1], before);
     }
 }

@@ -80,6 +80,43 @@ enum Command {
         /// Configuration file naming the rule pack and gazetteer.
         #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Use this topic model instead of the one the configuration names (or the built-in one).
+        #[arg(long, conflicts_with = "no_topic_model")]
+        topic_model: Option<PathBuf>,
+        /// No topic model: the rules alone.
+        #[arg(long)]
+        no_topic_model: bool,
+    },
+    /// Train the topic model from labelled units (JSON lines `{"id","text","topics":[...]}`) over
+    /// the features of the configured rule pack and gazetteer; the same units give the same file.
+    /// The shipped model: `wirewatch train-topics --units ../shared/data/topics/dev.jsonl --out
+    /// config/topic_model.json`.
+    TrainTopics {
+        #[arg(long)]
+        units: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Configuration naming the rule pack and gazetteer whose features the model reads.
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// L2 penalty on the mean log loss.
+        #[arg(long, default_value_t = 0.001)]
+        l2: f64,
+        /// Full passes over the units.
+        #[arg(long, default_value_t = 300)]
+        epochs: usize,
+        /// AdaGrad step size.
+        #[arg(long, default_value_t = 0.5)]
+        learning_rate: f64,
+        /// Words and bigrams seen in fewer units are left out.
+        #[arg(long, default_value_t = 2)]
+        min_df: usize,
+        /// Probability at which the model adds a topic the rules missed in a sentence.
+        #[arg(long, default_value_t = 0.9)]
+        add_threshold: f64,
+        /// Probability below which the model drops a rule's hit (0: never).
+        #[arg(long, default_value_t = 0.0)]
+        veto_threshold: f64,
     },
     /// Analyse every stored article again after the rules changed (resumable; a progress bar on
     /// a terminal). The daemon must be stopped: the index takes one writer.
@@ -155,7 +192,39 @@ fn main() -> ExitCode {
             file.as_deref(),
             engine,
         )),
-        Command::Analyze { config } => report(analyze(&config)),
+        Command::Analyze {
+            config,
+            topic_model,
+            no_topic_model,
+        } => report(analyze(&config, topic_model, no_topic_model)),
+        Command::TrainTopics {
+            units,
+            out,
+            config,
+            l2,
+            epochs,
+            learning_rate,
+            min_df,
+            add_threshold,
+            veto_threshold,
+        } => report(train_topics(
+            &units,
+            &out,
+            &config,
+            wirewatch::analyze::model::TrainOptions {
+                l2,
+                epochs,
+                learning_rate,
+                min_df,
+                settings: wirewatch::analyze::model::ModelSettings {
+                    add_threshold,
+                    veto_threshold,
+                    ..Default::default()
+                },
+                command: String::new(),
+                units_sha256: String::new(),
+            },
+        )),
         Command::Reindex { config, force } => report(reindex(&config, force)),
         Command::Sources {
             command: SourcesCommand::ImportOpml { file, config },
@@ -511,13 +580,30 @@ fn extract_cmd(
     print_json(&extract::extract_bytes_with(&bytes, None, url, engine))
 }
 
-fn analyze(config: &Path) -> anyhow::Result<()> {
-    // Without a config file, the rule pack and gazetteer built into the binary are used.
-    let analyzer = match Config::load(config) {
-        Ok(c) => c.analysis.analyzer()?,
-        Err(_) if !config.exists() => AnalysisConfig::default().analyzer()?,
+/// The `[analysis]` of a configuration file, or the built-in one when there is no such file.
+fn analysis_config(config: &Path) -> anyhow::Result<AnalysisConfig> {
+    match Config::load(config) {
+        Ok(c) => Ok(c.analysis),
+        Err(_) if !config.exists() => Ok(AnalysisConfig::default()),
         Err(e) => anyhow::bail!("{e}"),
-    };
+    }
+}
+
+fn analyze(
+    config: &Path,
+    topic_model: Option<PathBuf>,
+    no_topic_model: bool,
+) -> anyhow::Result<()> {
+    // Without a config file, the rule pack, gazetteer and model built into the binary are used.
+    let mut analysis = analysis_config(config)?;
+    if let Some(m) = topic_model {
+        analysis.topic_model = Some(m);
+        analysis.use_topic_model = true;
+    }
+    if no_topic_model {
+        analysis.use_topic_model = false;
+    }
+    let analyzer = analysis.analyzer()?;
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lines().enumerate() {
@@ -552,6 +638,78 @@ fn analyze(config: &Path) -> anyhow::Result<()> {
         writeln!(out)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+fn train_topics(
+    units: &Path,
+    out: &Path,
+    config: &Path,
+    mut opts: wirewatch::analyze::model::TrainOptions,
+) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    use wirewatch::analyze::{TOPICS, model};
+    let mut analysis = analysis_config(config)?;
+    analysis.use_topic_model = false;
+    let analyzer = analysis.analyzer()?;
+    #[derive(serde::Deserialize)]
+    struct Unit {
+        id: String,
+        text: String,
+        #[serde(default)]
+        topics: Vec<String>,
+    }
+    let text = std::fs::read_to_string(units)
+        .with_context(|| format!("cannot read {}", units.display()))?;
+    let mut read: Vec<Unit> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let u: Unit = serde_json::from_str(line)
+            .with_context(|| format!("{}: line {}", units.display(), n + 1))?;
+        if let Some(t) = u.topics.iter().find(|t| !TOPICS.contains(&t.as_str())) {
+            anyhow::bail!("{}: line {}: unknown topic {t:?}", units.display(), n + 1);
+        }
+        read.push(u);
+    }
+    read.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut h = Sha256::new();
+    let examples: Vec<model::Example> = read
+        .iter()
+        .map(|u| {
+            let mut topics = u.topics.clone();
+            topics.sort();
+            h.update(format!("{}\t{}\t{}\n", u.id, topics.join(","), u.text).as_bytes());
+            model::Example {
+                id: u.id.clone(),
+                features: analyzer.model_features(&u.text),
+                labels: std::array::from_fn(|t| u.topics.iter().any(|x| x == TOPICS[t])),
+            }
+        })
+        .collect();
+    opts.units_sha256 = hex::encode(h.finalize());
+    opts.command = format!(
+        "wirewatch train-topics --units {} --l2 {} --epochs {} --learning-rate {} --min-df {} --add-threshold {} --veto-threshold {}",
+        units.file_name().unwrap_or_default().to_string_lossy(),
+        opts.l2,
+        opts.epochs,
+        opts.learning_rate,
+        opts.min_df,
+        opts.settings.add_threshold,
+        opts.settings.veto_threshold
+    );
+    let file = model::train(&examples, &opts);
+    let features = file.features.len();
+    let mut json = serde_json::to_string(&file)?;
+    json.push('\n');
+    std::fs::write(out, &json).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "{}: {} units, {features} features, {} bytes",
+        out.display(),
+        examples.len(),
+        json.len()
+    );
     Ok(())
 }
 

@@ -36,6 +36,12 @@ pub fn rules_digest(texts: &RuleTexts) -> String {
         h.update((text.len() as u64).to_le_bytes());
         h.update(text.as_bytes());
     }
+    // The topic model changes topics too; none (rules alone) digests as before.
+    if let Some(model) = &texts.model {
+        h.update(b"model");
+        h.update((model.text.len() as u64).to_le_bytes());
+        h.update(model.text.as_bytes());
+    }
     hex::encode(&h.finalize()[..16])
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 
-use wirewatch::analyze::{Analysis, Analyzer, Gazetteer, Mention, RulePack};
+use wirewatch::analyze::{Analysis, Analyzer, Gazetteer, Mention, RulePack, TopicModel};
 
 static ANALYZER: LazyLock<Analyzer> = LazyLock::new(|| {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -1529,4 +1529,225 @@ veto = ["wheat"]
     )
     .unwrap_err();
     assert!(e.problems[0].contains("`context` has an empty list"), "{e}");
+}
+
+// ---- the learned layer (issue 18) ----
+
+/// An analyzer with the shipped rules, gazetteer and the topic model built into the binary, as a
+/// configuration that names none of them gets it.
+static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
+    wirewatch::config::AnalysisConfig::default()
+        .analyzer()
+        .expect("the built-in rules, gazetteer and model load")
+});
+
+/// Trains a model on sentences written here, over the shipped rules' and gazetteer's features.
+fn train_on(units: &[(&str, Option<&str>)]) -> wirewatch::analyze::model::ModelFile {
+    use wirewatch::analyze::model::{Example, ModelSettings, TrainOptions, train};
+    let examples: Vec<Example> = units
+        .iter()
+        .enumerate()
+        .map(|(i, (text, topic))| Example {
+            id: format!("t{i:02}"),
+            features: ANALYZER.model_features(text),
+            labels: std::array::from_fn(|t| *topic == Some(BEAT[t])),
+        })
+        .collect();
+    train(
+        &examples,
+        &TrainOptions {
+            l2: 0.001,
+            epochs: 300,
+            learning_rate: 0.5,
+            min_df: 2,
+            settings: ModelSettings::default(),
+            command: "test".into(),
+            units_sha256: String::new(),
+        },
+    )
+}
+
+#[test]
+fn the_model_adds_a_paraphrase_the_rules_miss_and_names_its_features() {
+    // A paraphrase family with no keyword (no "export", "control", "ban", "curb"): suppliers made
+    // to keep top processors from a restricted buyer. Plain business news about the same nouns
+    // is the other side.
+    let units = [
+        (
+            "Suppliers must withhold their top processors from buyers in Moscow.",
+            Some("export_controls"),
+        ),
+        (
+            "Dealers were told to withhold advanced accelerators from customers in Tehran.",
+            Some("export_controls"),
+        ),
+        (
+            "Firms now have to withhold the fastest processors from clients in Beijing.",
+            Some("export_controls"),
+        ),
+        (
+            "Makers will withhold their best accelerators from buyers in Pyongyang.",
+            Some("export_controls"),
+        ),
+        (
+            "Suppliers reported strong demand for processors from buyers in Europe.",
+            None,
+        ),
+        (
+            "Dealers said customers in Texas bought more accelerators this quarter.",
+            None,
+        ),
+        (
+            "Firms expect clients in Brazil to upgrade their processors next year.",
+            None,
+        ),
+        (
+            "Makers of accelerators posted record sales to buyers in Japan.",
+            None,
+        ),
+    ];
+    let model = TopicModel::from_file(train_on(&units));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let a = Analyzer::load(
+        &root.join("config/topics.toml"),
+        &root.join("config/gazetteer.tsv"),
+    )
+    .unwrap()
+    .with_model(model);
+    let unseen = "Vendors must now withhold their fastest processors from buyers in Beijing.";
+    assert!(
+        topics(&analyze("", unseen)).is_empty(),
+        "the rules alone should miss this paraphrase: {}",
+        explain(&analyze("", unseen))
+    );
+    let r = a.analyze("", unseen);
+    assert_eq!(topics(&r), vec!["export_controls"], "{}", explain(&r));
+    let m = mention(&r, "export_controls");
+    assert_eq!(m.rule, "model");
+    assert_eq!((m.start, m.end), (0, unseen.chars().count()));
+    let why = m.model.as_ref().expect("a model mention says why");
+    assert!(why.probability >= 0.9, "{why:?}");
+    let named: Vec<&str> = why.features.iter().map(|f| f.feature.as_str()).collect();
+    assert!(named.contains(&"w:withhold"), "{named:?}");
+    assert!(why.features.iter().all(|f| f.weight > 0.0), "{why:?}");
+    // The words of the features are the mention's terms.
+    assert!(m.terms.iter().any(|t| t == "withhold"), "{:?}", m.terms);
+    // The same nouns in ordinary business news stay untagged.
+    let plain = "Vendors said buyers in Beijing ordered more processors this year.";
+    assert!(
+        topics(&a.analyze("", plain)).is_empty(),
+        "{}",
+        explain(&a.analyze("", plain))
+    );
+}
+
+#[test]
+fn the_shipped_model_leaves_hard_negatives_alone() {
+    for body in [
+        "The league sanctioned the club for fielding an ineligible player.",
+        "The judge sanctioned the lawyer for filing a frivolous motion.",
+        "Electricity tariffs for households will rise by 6 per cent in April.",
+        "Police seized cocaine smuggled through the port in banana crates.",
+        "Customs officers seized smuggled ivory at the airport.",
+        "The union used the pension deal as a bargaining chip in wage talks.",
+        "A bag of potato chips costs more than it did last year.",
+        "Shares of the chipmaker rose after strong quarterly sales in Asia.",
+    ] {
+        let r = WITH_MODEL.analyze("", body);
+        assert!(topics(&r).is_empty(), "{body}\n{}", explain(&r));
+    }
+}
+
+#[test]
+fn the_model_is_on_by_default_and_a_config_key_turns_it_off() {
+    let passage = "The Commerce Department added a dozen Chinese firms to the Entity List. \
+                   Officials said the new export controls cover advanced AI accelerators. \
+                   Electricity tariffs will rise by 8 per cent in April.";
+    // On by default: every mention carries the model's probability.
+    let on = WITH_MODEL.analyze("Chip curbs", passage);
+    assert!(!on.mentions.is_empty());
+    assert!(
+        on.mentions.iter().all(|m| m.model.is_some()),
+        "{:#?}",
+        on.mentions
+    );
+    // `use_topic_model = false`: exactly the rules' output.
+    let config =
+        wirewatch::config::Config::parse("[analysis]\nuse_topic_model = false\n", "test.toml")
+            .expect("a configuration without the model");
+    let off = config.analysis.analyzer().unwrap();
+    assert!(off.model().is_none());
+    for (title, body) in [
+        ("Chip curbs", passage),
+        (
+            "",
+            "Vendors must now withhold their fastest processors from buyers in Beijing.",
+        ),
+        (
+            "Sanctions",
+            "The EU froze the assets of three banks over the war.",
+        ),
+    ] {
+        assert_eq!(off.analyze(title, body), analyze(title, body), "{body}");
+    }
+    // And a JSON without a model says nothing about one.
+    let json = serde_json::to_string(&off.analyze("Chip curbs", passage).mentions).unwrap();
+    assert!(!json.contains("\"model\""), "{json}");
+}
+
+#[test]
+fn train_topics_is_reproducible_and_its_file_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = dir.path().join("units.jsonl");
+    let lines = [
+        (r#"{"id":"b","text":"Suppliers must withhold top processors from buyers in Moscow.","topics":["export_controls"]}"#),
+        (r#"{"id":"a","text":"Dealers were told to withhold accelerators from customers in Tehran.","topics":["export_controls"]}"#),
+        (r#"{"id":"c","text":"Suppliers reported strong demand for processors in Europe.","topics":[]}"#),
+        (r#"{"id":"d","text":"Dealers said customers bought more accelerators.","topics":[]}"#),
+    ];
+    std::fs::write(&units, lines.join("\n") + "\n").unwrap();
+    let train = |out: &Path| {
+        let s = Command::new(env!("CARGO_BIN_EXE_wirewatch"))
+            .args(["train-topics", "--units"])
+            .arg(&units)
+            .arg("--out")
+            .arg(out)
+            .args(["--config", "/nonexistent/wirewatch.toml"])
+            .output()
+            .unwrap();
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let first = train(&dir.path().join("m1.json"));
+    // The same units in another order give the same bytes.
+    let mut reversed = lines;
+    reversed.reverse();
+    std::fs::write(&units, reversed.join("\n") + "\n").unwrap();
+    assert_eq!(first, train(&dir.path().join("m2.json")));
+    let file: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(file["training"]["units"], 4);
+    assert!(file["features"]["w:withhold"][2].as_f64().unwrap() > 0.0);
+    // analyze --topic-model reads it (every mention then carries its probability).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirewatch"))
+        .args([
+            "analyze",
+            "--config",
+            "/nonexistent/wirewatch.toml",
+            "--topic-model",
+        ])
+        .arg(dir.path().join("m1.json"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":\"x\",\"text\":\"The US imposed sanctions on three banks.\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["topics"], serde_json::json!(["sanctions"]));
+    assert!(v["mentions"][0]["model"]["probability"].is_number(), "{v}");
 }

@@ -168,6 +168,14 @@ async fn openapi_describes_every_route() {
     let (status, doc) = get(&f, "/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // A mention's `model` (the topic model's probability and features) is described.
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["Mention"]["properties"]["model"].is_object(),
+        "{}",
+        schemas["Mention"]
+    );
+    assert!(schemas["ModelEvidence"]["properties"]["features"].is_object());
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in ROUTES {
         assert!(

@@ -543,6 +543,7 @@ mod tests {
                 end: 0,
                 terms: vec!["Customs".into()],
                 rule: "r".into(),
+                model: None,
             });
         }
         let words = index.saved_query(&request(&alert)).words().to_vec();

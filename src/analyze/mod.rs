@@ -6,6 +6,7 @@
 
 pub mod facts;
 mod gazetteer;
+pub mod model;
 mod pattern;
 pub mod rules;
 pub mod sentences;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use facts::Fact;
 pub use gazetteer::{Gazetteer, GazetteerError};
+pub use model::{BUILTIN_MODEL, FeatureWeight, ModelError, ModelEvidence, TopicModel};
 pub use rules::{RuleError, RulePack, TOPICS, TopicName};
 
 /// A topic attached to an article with its score (0..1): near 1 for an article *about* the topic,
@@ -37,9 +39,15 @@ pub struct Mention {
     /// Character (not byte) offsets of the sentence in the field's text.
     pub start: usize,
     pub end: usize,
-    /// The words that fired, as written in the text.
+    /// The words that fired, as written in the text (for a mention of the model: the words of its
+    /// strongest features, in lower case).
     pub terms: Vec<String>,
+    /// The rule that fired, or `model` when the learned layer tagged the sentence.
     pub rule: String,
+    /// The topic model's probability for the sentence and topic, when a model is loaded; for
+    /// `rule = "model"` also the features that pushed it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelEvidence>,
 }
 
 /// A named entity found in the article.
@@ -75,6 +83,8 @@ pub enum AnalyzeError {
     Rules(#[from] RuleError),
     #[error(transparent)]
     Gazetteer(#[from] GazetteerError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
     #[error("{file}: cannot read it: {error}")]
     Unreadable { file: String, error: String },
 }
@@ -117,6 +127,8 @@ impl RuleText {
 pub struct RuleTexts {
     pub topics: RuleText,
     pub gazetteer: RuleText,
+    /// The topic model; `None` when the configuration turns it off.
+    pub model: Option<RuleText>,
 }
 
 impl RuleTexts {
@@ -124,6 +136,16 @@ impl RuleTexts {
     pub fn read(
         topics: Option<&Path>,
         gazetteer: Option<&Path>,
+    ) -> Result<RuleTexts, AnalyzeError> {
+        Self::read_with_model(topics, gazetteer, Some(None))
+    }
+
+    /// As [`RuleTexts::read`], with the topic model: `Some(path)` that file, `Some(None)` the
+    /// built-in one, `None` no model (rules alone).
+    pub fn read_with_model(
+        topics: Option<&Path>,
+        gazetteer: Option<&Path>,
+        model: Option<Option<&Path>>,
     ) -> Result<RuleTexts, AnalyzeError> {
         let unreadable = |p: Option<&Path>, e: std::io::Error| AnalyzeError::Unreadable {
             file: p.map(|p| p.display().to_string()).unwrap_or_default(),
@@ -134,15 +156,33 @@ impl RuleTexts {
                 .map_err(|e| unreadable(topics, e))?,
             gazetteer: RuleText::read(gazetteer, BUILTIN_GAZETTEER, "gazetteer")
                 .map_err(|e| unreadable(gazetteer, e))?,
+            model: match model {
+                Some(path) => Some(
+                    RuleText::read(path, BUILTIN_MODEL, "topic model")
+                        .map_err(|e| unreadable(path, e))?,
+                ),
+                None => None,
+            },
         })
     }
 }
 
-/// Compiled rules and gazetteer.
+/// Compiled rules and gazetteer, and the topic model when there is one.
 #[derive(Debug)]
 pub struct Analyzer {
     rules: RulePack,
     gazetteer: Gazetteer,
+    model: Option<Attached>,
+}
+
+/// A model with its features looked up for this analyzer's rules and gazetteer.
+#[derive(Debug)]
+struct Attached {
+    model: TopicModel,
+    /// Per rule: the feature of its trigger words.
+    rule_feature: Vec<Option<u32>>,
+    /// Per gazetteer entity: the feature of its kind.
+    entity_feature: Vec<Option<u32>>,
 }
 
 struct Field<'a> {
@@ -155,20 +195,98 @@ impl Analyzer {
         Ok(Analyzer {
             rules: RulePack::load(topics)?,
             gazetteer: Gazetteer::load(gazetteer)?,
+            model: None,
         })
     }
 
     /// The analyzer a configuration asks for: the files it names, or the copies built into the
     /// binary for whichever it leaves out.
     pub fn from_texts(texts: &RuleTexts) -> Result<Analyzer, AnalyzeError> {
-        Ok(Analyzer {
+        let analyzer = Analyzer {
             rules: RulePack::parse(&texts.topics.text, &texts.topics.name)?,
             gazetteer: Gazetteer::parse(&texts.gazetteer.text, &texts.gazetteer.name)?,
+            model: None,
+        };
+        Ok(match &texts.model {
+            Some(m) => analyzer.with_model(TopicModel::parse(&m.text, &m.name)?),
+            None => analyzer,
         })
     }
 
+    /// Rules and gazetteer alone (no topic model).
     pub fn new(rules: RulePack, gazetteer: Gazetteer) -> Analyzer {
-        Analyzer { rules, gazetteer }
+        Analyzer {
+            rules,
+            gazetteer,
+            model: None,
+        }
+    }
+
+    /// This analyzer with a topic model next to its rules.
+    pub fn with_model(mut self, model: TopicModel) -> Analyzer {
+        let rule_feature = self
+            .rules
+            .rules
+            .iter()
+            .map(|r| model.feature(&model::trigger_name(&r.name)))
+            .collect();
+        let entity_feature = self
+            .gazetteer
+            .entities
+            .iter()
+            .map(|e| model.feature(&model::kind_name(&e.kind)))
+            .collect();
+        self.model = Some(Attached {
+            model,
+            rule_feature,
+            entity_feature,
+        });
+        self
+    }
+
+    /// This analyzer without its topic model: the rules alone.
+    pub fn without_model(mut self) -> Analyzer {
+        self.model = None;
+        self
+    }
+
+    pub fn model(&self) -> Option<&TopicModel> {
+        self.model.as_ref().map(|m| &m.model)
+    }
+
+    /// The model's features of a text (every sentence's, together), by name: what
+    /// `wirewatch train-topics` learns from. The same features as [`Analyzer::analyze`] reads.
+    pub fn model_features(&self, text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut buf = String::new();
+        for span in sentences::split(text) {
+            let folded = crate::text::fold_keep_len(&text[span.start..span.end]);
+            let sentence: &str = &folded;
+            for i in self.rules.term_set.matches(sentence).iter() {
+                out.insert(model::trigger_name(&self.rules.rules[i].name));
+            }
+            for i in self.entities_in(sentence) {
+                out.insert(model::kind_name(&self.gazetteer.entities[i].kind));
+            }
+            model::each_word_feature(sentence, &mut buf, |f| {
+                out.insert(f.to_string());
+            });
+        }
+        out
+    }
+
+    /// The gazetteer entities named in a (folded) sentence, their context met.
+    fn entities_in<'a>(&'a self, sentence: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.gazetteer
+            .set
+            .matches(sentence)
+            .into_iter()
+            .filter(|&i| {
+                self.gazetteer.entities[i]
+                    .context
+                    .as_ref()
+                    .is_none_or(|c| c.is_match(sentence))
+            })
     }
 
     pub fn analyze(&self, title: &str, body: &str) -> Analysis {
@@ -177,6 +295,11 @@ impl Analyzer {
         let mut entity_counts: BTreeMap<usize, usize> = BTreeMap::new();
         let mut facts = Vec::new();
         let settings = &self.rules.settings;
+        // Per sentence: the rules' hits (topic, weight, mention) before the model has its say, and
+        // the model's features; reused across sentences.
+        let mut hits: Vec<(usize, f64, Mention)> = Vec::new();
+        let mut features: Vec<u32> = Vec::new();
+        let mut buf = String::new();
         for field in [
             Field {
                 name: "title",
@@ -205,6 +328,9 @@ impl Analyzer {
                     1.0
                 };
                 let mut fired = [false; 4];
+                // A topic whose rule met its terms (and context) but was ruled out by its
+                // `exclude` / `veto`: the pack decided the word is meant in another sense.
+                let mut vetoed = [false; 4];
                 let candidates = self.rules.term_set.matches(sentence);
                 for rule in candidates.iter().map(|i| &self.rules.rules[i]) {
                     // One sentence is one piece of evidence per topic, however many rules fire:
@@ -213,35 +339,105 @@ impl Analyzer {
                     if fired[rule.topic] {
                         continue;
                     }
-                    let Some(terms) = rule_fires(rule, sentence, written) else {
-                        continue;
+                    let terms = match rule_fires(rule, sentence, written) {
+                        Fire::Yes(terms) => terms,
+                        Fire::No => continue,
+                        Fire::Vetoed => {
+                            vetoed[rule.topic] = true;
+                            continue;
+                        }
                     };
-                    evidence[rule.topic] += rule.weight * position;
                     fired[rule.topic] = true;
-                    let start = field.text[..span.start].chars().count();
-                    mentions.push(Mention {
-                        topic: TOPICS[rule.topic].to_string(),
-                        field: field.name.to_string(),
-                        sentence: written.to_string(),
-                        start,
-                        end: start + sentence.chars().count(),
-                        terms,
-                        rule: rule.name.clone(),
-                    });
+                    hits.push((
+                        rule.topic,
+                        rule.weight,
+                        Mention {
+                            topic: TOPICS[rule.topic].to_string(),
+                            field: field.name.to_string(),
+                            sentence: written.to_string(),
+                            start: 0,
+                            end: 0,
+                            terms,
+                            rule: rule.name.clone(),
+                            model: None,
+                        },
+                    ));
                 }
                 let mut found: Vec<(usize, usize, usize)> = Vec::new();
-                for i in self.gazetteer.set.matches(sentence).iter() {
+                for i in self.entities_in(sentence) {
                     let e = &self.gazetteer.entities[i];
-                    if let Some(ctx) = &e.context
-                        && !ctx.is_match(sentence)
-                    {
-                        continue;
-                    }
                     found.extend(
                         e.pattern
                             .find_iter(sentence)
                             .map(|m| (i, m.start(), m.end())),
                     );
+                }
+                if let Some(m) = &self.model {
+                    features.clear();
+                    features.extend(candidates.iter().filter_map(|i| m.rule_feature[i]));
+                    features.extend(found.iter().filter_map(|&(i, _, _)| m.entity_feature[i]));
+                    model::each_word_feature(sentence, &mut buf, |f| {
+                        features.extend(m.model.feature(f));
+                    });
+                    features.sort_unstable();
+                    features.dedup();
+                    let p = m.model.probabilities(&features);
+                    let s = &m.model.settings;
+                    // A rule's hit the model finds very unlikely is dropped; a topic no rule
+                    // found is added when the model is confident, naming its features, unless a
+                    // rule of that topic ruled the sense out (the model does not overrule a
+                    // veto: it learns words, the veto knows the court or the rice).
+                    hits.retain(|(t, _, _)| p[*t] >= s.veto_threshold);
+                    // A rule's mention carries the model's opinion of it too (no features: the
+                    // rule is the reason).
+                    for (t, _, mention) in &mut hits {
+                        mention.model = Some(ModelEvidence {
+                            probability: (p[*t] * 1000.0).round() / 1000.0,
+                            features: Vec::new(),
+                        });
+                    }
+                    for t in 0..TOPICS.len() {
+                        if fired[t] || vetoed[t] || p[t] < s.add_threshold {
+                            continue;
+                        }
+                        let reasons = m.model.reasons(&features, t);
+                        let terms = reasons
+                            .iter()
+                            .filter_map(|r| {
+                                r.feature
+                                    .strip_prefix("w:")
+                                    .or_else(|| r.feature.strip_prefix("b:"))
+                            })
+                            .map(str::to_string)
+                            .collect();
+                        hits.push((
+                            t,
+                            s.weight,
+                            Mention {
+                                topic: TOPICS[t].to_string(),
+                                field: field.name.to_string(),
+                                sentence: written.to_string(),
+                                start: 0,
+                                end: 0,
+                                terms,
+                                rule: "model".to_string(),
+                                model: Some(ModelEvidence {
+                                    probability: (p[t] * 1000.0).round() / 1000.0,
+                                    features: reasons,
+                                }),
+                            },
+                        ));
+                    }
+                }
+                if !hits.is_empty() {
+                    let start = field.text[..span.start].chars().count();
+                    let end = start + sentence.chars().count();
+                    for (t, weight, mut mention) in hits.drain(..) {
+                        evidence[t] += weight * position;
+                        mention.start = start;
+                        mention.end = end;
+                        mentions.push(mention);
+                    }
                 }
                 // A name inside a longer name of the same kind is that longer name: 商务部
                 // (MOFCOM) inside 美国商务部 (US Commerce). A country inside an agency's name
@@ -314,10 +510,19 @@ fn saturate(evidence: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
 }
 
-/// The terms of a rule that fire in a sentence, with its context and exclusions applied.
+/// What a rule makes of a sentence.
+enum Fire {
+    /// It fires, with the terms that made it fire.
+    Yes(Vec<String>),
+    /// Its terms, near words or context are not there.
+    No,
+    /// They are, but an `exclude` or `veto` rules the sense out.
+    Vetoed,
+}
+
 /// Whether `rule` fires in `sentence` (folded), and the terms that made it fire as `written` (the
 /// same sentence before folding, whose byte offsets are the same).
-fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<String>> {
+fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Fire {
     // The conditions are all required; the ones that usually fail (near, context) are checked
     // first, and with is_match, which needs no search for where a match starts: most candidate
     // sentences are dropped before any match is located or an exclusion list is read. Every
@@ -326,11 +531,11 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
     if rule.near.as_ref().is_some_and(|n| !n.is_match(sentence))
         || !rule.context.iter().all(|c| c.is_match(sentence))
     {
-        return None;
+        return Fire::No;
     }
     let hits: Vec<regex::Match> = rule.terms.find_iter(sentence).collect();
     if hits.is_empty() {
-        return None;
+        return Fire::No;
     }
     let mut fired: Vec<&str> = Vec::new();
     if let Some(near) = &rule.near {
@@ -345,7 +550,7 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
             }
         }
         if fired.is_empty() {
-            return None;
+            return Fire::No;
         }
     } else {
         fired.extend(hits.iter().map(|h| &written[h.range()]));
@@ -358,11 +563,11 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
                 .any(|x| hits.iter().any(|h| word_distance(sentence, h, &x) <= n)),
         };
         if vetoed {
-            return None;
+            return Fire::Vetoed;
         }
     }
     if rule.veto.as_ref().is_some_and(|v| v.is_match(sentence)) {
-        return None;
+        return Fire::Vetoed;
     }
     let mut terms: Vec<String> = Vec::new();
     let context_terms = rule
@@ -372,7 +577,7 @@ fn rule_fires(rule: &rules::Rule, sentence: &str, written: &str) -> Option<Vec<S
     for t in fired.into_iter().chain(context_terms) {
         push_unique(&mut terms, t);
     }
-    Some(terms)
+    Fire::Yes(terms)
 }
 
 fn push_unique(v: &mut Vec<String>, s: &str) {

@@ -78,6 +78,8 @@ pub struct ApiState {
         SourcesResponse,
         FacetsResponse,
         crate::analyze::TopicName,
+        crate::analyze::ModelEvidence,
+        crate::analyze::FeatureWeight,
         params::SortOrder,
         params::IntervalName,
         params::FacetName,

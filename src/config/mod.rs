@@ -319,8 +319,8 @@ impl Default for FetchConfig {
     }
 }
 
-/// `[analysis]`: where the topic rules and the gazetteer live.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+/// `[analysis]`: where the topic rules, the gazetteer and the topic model live.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisConfig {
     /// Topic rule pack; relative paths are resolved against the config file's directory. Unset:
@@ -329,12 +329,34 @@ pub struct AnalysisConfig {
     /// Entity gazetteer (TSV); relative paths are resolved against the config file's directory.
     /// Unset: the gazetteer built into the binary.
     pub gazetteer: Option<PathBuf>,
+    /// Topic model (JSON, written by `wirewatch train-topics`) that adds topics the rules miss
+    /// and names its features; relative paths are resolved against the config file's directory.
+    /// Unset: the model built into the binary (the same as the shipped `config/topic_model.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_model: Option<PathBuf>,
+    /// `false`: no topic model, the rules alone decide.
+    pub use_topic_model: bool,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            topics: None,
+            gazetteer: None,
+            topic_model: None,
+            use_topic_model: true,
+        }
+    }
 }
 
 impl AnalysisConfig {
-    /// The rule pack and gazetteer texts this configuration asks for.
+    /// The rule pack, gazetteer and topic model texts this configuration asks for.
     pub fn rule_texts(&self) -> Result<crate::analyze::RuleTexts, crate::analyze::AnalyzeError> {
-        crate::analyze::RuleTexts::read(self.topics.as_deref(), self.gazetteer.as_deref())
+        crate::analyze::RuleTexts::read_with_model(
+            self.topics.as_deref(),
+            self.gazetteer.as_deref(),
+            self.use_topic_model.then_some(self.topic_model.as_deref()),
+        )
     }
 
     /// The analyzer this configuration asks for.
@@ -505,6 +527,7 @@ impl Config {
         for p in [
             config.analysis.topics.as_mut(),
             config.analysis.gazetteer.as_mut(),
+            config.analysis.topic_model.as_mut(),
             config.daemon.api_token_file.as_mut(),
         ]
         .into_iter()

@@ -51,6 +51,7 @@ pub fn article(n: u32, title: &str, body: &str, topic: &str, day: u32) -> Stored
                 end: body.split('.').next().unwrap_or("").chars().count(),
                 terms: vec![],
                 rule: "r".into(),
+                model: None,
             }],
             entities: vec![Entity {
                 id: "nvidia".into(),

@@ -71,3 +71,38 @@ fn a_feed_cut_anywhere_keeps_only_complete_entries() {
         }
     }
 }
+
+/// Issue 17, point 6: a character reference reads the same whatever its case form (`&#X41;`,
+/// `&#x41;`, `&#65;`), in an RSS title, a plain and an escaped-markup description, a CDATA
+/// description, and in a page's title and body.
+#[test]
+fn character_references_in_any_case_form_read_the_same_in_feeds_and_pages() {
+    let refs = "&#X41;&#x41;&#65; &#X2019;&#x2019;&#8217; &#XE9;&#xe9;&#233;&eacute; &#X26;&#x26;&amp;";
+    let want = "AAA ’’’ éééé &&&";
+    let escaped = refs.replace('&', "&amp;");
+    let feed = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{refs}</title><link>https://example.com/</link>
+<item><title>{refs}</title><link>https://example.com/a/1</link><description>{refs}</description></item>
+<item><title>two</title><link>https://example.com/a/2</link><description>&lt;p&gt;{escaped}&lt;/p&gt;</description></item>
+<item><title>three</title><link>https://example.com/a/3</link><description><![CDATA[<p>{refs}</p>]]></description></item>
+</channel></rss>"#
+    );
+    let feed = parse_document(feed.as_bytes(), Some(BASE), None).expect("feed");
+    assert_eq!(feed.title.as_deref(), Some(want));
+    assert_eq!(feed.entries.len(), 3, "{:?}", feed.entries);
+    assert_eq!(feed.entries[0].title.as_deref(), Some(want));
+    // A summary keeps the feed's markup (the contract); its text is what a reader sees.
+    for entry in &feed.entries {
+        let summary = entry.summary.as_deref().expect("summary");
+        assert_eq!(wirewatch::extract::html_to_text(summary), want, "{entry:?}");
+    }
+    let page = format!(
+        "<!DOCTYPE html><html><head><title>{refs}</title></head><body><article><h1>{refs}</h1>\
+         <p>{refs} and the rest of a paragraph long enough to be read as the article's text.</p>\
+         </article></body></html>"
+    );
+    let article = wirewatch::extract::extract(&page, None);
+    assert_eq!(article.title.as_deref(), Some(want));
+    assert!(article.body.starts_with(want), "{:?}", article.body);
+}

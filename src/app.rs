@@ -485,10 +485,22 @@ impl Scheduler<'_> {
                     s.name.clone(),
                     now + chrono::Duration::from_std(ctx.config.interval_of(s)).unwrap_or_default(),
                 );
-                let (ctx, s, limit, abort) =
-                    (ctx.clone(), s.clone(), limit.clone(), self.abort.clone());
+                let (ctx, s, limit, abort, stop) = (
+                    ctx.clone(),
+                    s.clone(),
+                    limit.clone(),
+                    self.abort.clone(),
+                    self.stop.clone(),
+                );
                 polls.spawn(async move {
-                    let Ok(_permit) = limit.acquire_owned().await else { return (s.name, None) };
+                    // A poll still waiting for its turn when the daemon is told to stop never
+                    // starts: the drain is for work in flight, not for work queued behind it.
+                    let permit = tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => return (s.name, None),
+                        p = limit.acquire_owned() => p,
+                    };
+                    let Ok(_permit) = permit else { return (s.name, None) };
                     // A poll that panics must not take the daemon down, nor lose its source's schedule.
                     let poll = std::panic::AssertUnwindSafe(ingest::poll_source(&ctx, &s, &abort));
                     match poll.catch_unwind().await {

@@ -434,6 +434,86 @@ async fn sigterm_during_ingestion_stops_cleanly_with_everything_committed() {
     );
 }
 
+/// Polls waiting for their turn (one at a time here) when SIGTERM arrives never start: the drain
+/// finishes the poll in flight and nothing queued behind it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_start_polls_still_waiting_their_turn() {
+    let server = serve(site(Duration::from_millis(250))).await;
+    let base = format!("http://{}", server.addr);
+    let mut sources = String::new();
+    for f in 0..4 {
+        let mut items = Vec::new();
+        for k in 0..10 {
+            let n = f * 100 + k;
+            server.site.pages.lock().unwrap().insert(
+                n,
+                article_page(
+                    &format!("Queued story {n}"),
+                    &["The tariff review continued on Friday, officials said in a statement."],
+                ),
+            );
+            items.push((
+                format!("Queued story {n}"),
+                format!("{base}/articles/{n}.html"),
+            ));
+        }
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(t, l)| (t.as_str(), l.as_str(), "teaser"))
+            .collect();
+        let path = format!("/feeds/queued-{f}.xml");
+        server
+            .site
+            .feeds
+            .lock()
+            .unwrap()
+            .insert(path.clone(), rss(&format!("Queued {f}"), &items));
+        sources += &source(&format!("Queued {f}"), "feed", &server.url(&path));
+    }
+    let env = Env::new(&sources, "per_host_concurrency = 1");
+    env.edit_config("[daemon]\n", "[daemon]\nmax_concurrent_polls = 1\n");
+    let daemon = Daemon::new(
+        env.wirewatch(&["run", "--config", env.config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.site.seen.articles_served.load(Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never fetched articles"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let served_at_signal = server.site.seen.articles_served.load(Ordering::SeqCst);
+    let output = tokio::task::spawn_blocking(move || daemon.stop("TERM"))
+        .await
+        .unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "exit {:?}: {log}", output.status);
+    let feeds_fetched: Vec<String> = server
+        .site
+        .seen
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.starts_with("/feeds/queued-"))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(
+        feeds_fetched.len(),
+        1,
+        "only the poll in flight at the signal may run: {feeds_fetched:?}"
+    );
+    assert!(
+        served_at_signal < 10,
+        "the first poll finished before the signal; the test proves nothing"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_that_finds_news_waits_its_interval_before_the_next() {
     let server = serve(site(Duration::ZERO)).await;

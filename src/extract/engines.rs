@@ -46,7 +46,7 @@ impl std::str::FromStr for Engine {
 fn paragraphs(text: &str) -> String {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty() && !(l.starts_with('<') && l.ends_with('>')))
+        .filter(|l| !(l.is_empty() || l.starts_with('<') && l.ends_with('>')))
         .collect::<Vec<_>>()
         .join("\n\n")
 }

@@ -77,7 +77,8 @@ fn a_feed_cut_anywhere_keeps_only_complete_entries() {
 /// description, and in a page's title and body.
 #[test]
 fn character_references_in_any_case_form_read_the_same_in_feeds_and_pages() {
-    let refs = "&#X41;&#x41;&#65; &#X2019;&#x2019;&#8217; &#XE9;&#xe9;&#233;&eacute; &#X26;&#x26;&amp;";
+    let refs =
+        "&#X41;&#x41;&#65; &#X2019;&#x2019;&#8217; &#XE9;&#xe9;&#233;&eacute; &#X26;&#x26;&amp;";
     let want = "AAA ’’’ éééé &&&";
     let escaped = refs.replace('&', "&amp;");
     let feed = format!(

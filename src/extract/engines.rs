@@ -40,11 +40,13 @@ impl std::str::FromStr for Engine {
     }
 }
 
-/// Lines of text to blank-line-separated paragraphs, whitespace folded.
+/// Lines of text to blank-line-separated paragraphs, whitespace folded. A line that is markup
+/// (a `<noscript>` element's content, which a parser that runs scripts keeps as raw text) is not
+/// text a reader sees and is left out.
 fn paragraphs(text: &str) -> String {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
+        .filter(|l| !(l.is_empty() || l.starts_with('<') && l.ends_with('>')))
         .collect::<Vec<_>>()
         .join("\n\n")
 }

@@ -88,8 +88,23 @@ impl Leases {
     ) {
         let period = (self.ttl / 3).max(Duration::from_millis(200));
         let node_key = format!("node.{}", key_safe(&node));
+        // Announce first and take leases one period later: nodes started together then see each
+        // other and split the sources, instead of the first one taking all and polling them all
+        // before it hands half back.
+        let _ = bucket
+            .put(&node_key, bytes::Bytes::from(node.clone()))
+            .await;
+        tokio::select! {
+            _ = release.cancelled() => {}
+            _ = tokio::time::sleep(period) => {}
+        }
         loop {
-            self.tick(&bucket, &node, &node_key, &sources()).await;
+            // A renewal stuck on a server that went away must not hold up the stop.
+            let now = sources();
+            tokio::select! {
+                _ = release.cancelled() => break,
+                _ = self.tick(&bucket, &node, &node_key, &now) => {}
+            }
             tokio::select! {
                 _ = release.cancelled() => break,
                 _ = tokio::time::sleep(period) => {}
@@ -97,12 +112,12 @@ impl Leases {
         }
         let held = self.snapshot();
         for (source, lease) in &held {
-            let _ = bucket
-                .delete_expect_revision(source_key(source), Some(lease.revision))
-                .await;
+            // Bounded: a key not deleted expires after the TTL anyway.
+            let delete = bucket.delete_expect_revision(source_key(source), Some(lease.revision));
+            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
             self.set(source, None);
         }
-        let _ = bucket.delete(&node_key).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), bucket.delete(&node_key)).await;
         info!(released = held.len(), "source leases released");
     }
 
@@ -133,8 +148,21 @@ impl Leases {
                     }),
                 ),
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    warn!(source, "lease lost to another node");
-                    self.set(&source, None);
+                    // An update retried after its ack was lost (a server failing over) finds
+                    // its own write: still ours.
+                    match own_revision(bucket, &key, node).await {
+                        Some(revision) => self.set(
+                            &source,
+                            Some(Held {
+                                revision,
+                                renewed: Instant::now(),
+                            }),
+                        ),
+                        None => {
+                            warn!(source, "lease lost to another node");
+                            self.set(&source, None);
+                        }
+                    }
                 }
                 // NATS unreachable: keep it for now; `holds` stops polling before it can expire.
                 Err(e) => debug!(source, error = %e, "lease not renewed"),
@@ -162,7 +190,15 @@ impl Leases {
             if self.snapshot().contains_key(source) {
                 continue;
             }
-            match bucket.create(source_key(source), value.clone()).await {
+            let key = source_key(source);
+            let created = match bucket.create(&key, value.clone()).await {
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                    // Ours already if this node wrote it last (a renewal whose answer was lost).
+                    own_revision(bucket, &key, node).await.ok_or(e)
+                }
+                other => other,
+            };
+            match created {
                 Ok(revision) => {
                     self.set(
                         source,
@@ -181,6 +217,16 @@ impl Leases {
             info!(took, held = self.count(), nodes, "source leases taken");
             self.changed.notify_one();
         }
+    }
+}
+
+/// The key's revision when this node wrote its current value.
+async fn own_revision(bucket: &kv::Store, key: &str, node: &str) -> Option<u64> {
+    match bucket.entry(key).await {
+        Ok(Some(e)) if e.operation == kv::Operation::Put && e.value.as_ref() == node.as_bytes() => {
+            Some(e.revision)
+        }
+        _ => None,
     }
 }
 

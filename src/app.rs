@@ -700,9 +700,11 @@ impl Scheduler<'_> {
                     _ => std::future::pending().await,
                 }
             };
+            // Sources this node may not poll (no lease; an index node) do not set the wake-up,
+            // or a due one would make the loop spin: a new lease wakes it instead.
             let wake = next
                 .iter()
-                .filter(|(n, _)| !running.contains(*n))
+                .filter(|(n, _)| !running.contains(*n) && self.gate.allows(n))
                 .map(|(_, at)| *at)
                 .min()
                 .map(|at| (at - Utc::now()).to_std().unwrap_or_default())

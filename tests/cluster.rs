@@ -495,7 +495,12 @@ async fn two_fetch_nodes_one_index_node_every_article_once_through_kills() {
         let out = tokio::task::spawn_blocking(move || node.stop("TERM"))
             .await
             .unwrap();
-        assert!(out.status.success(), "{}", log_of(env, log));
+        assert!(
+            out.status.success(),
+            "{log} exited with {:?}:\n{}",
+            out.status,
+            log_of(env, log)
+        );
     }
     assert!(
         log_of(&fetch_b, "fetch.log").contains("source leases released"),
@@ -521,4 +526,184 @@ async fn fetch_and_index_roles_need_a_cluster_section() {
         assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
         assert!(common::stderr(&out).contains("[cluster]"));
     }
+}
+
+/// Throughput with 1 and 2 fetch nodes (docs/BENCHMARKS.md): `SOURCES_BENCH` feeds spread over 4
+/// loopback hosts, every article page answered after a latency (500 ms), one JetStream server, one index
+/// node; the time from the fetch nodes' start until the index node's API finds every article.
+/// Ignored by default (it measures, it checks nothing new); run it with
+/// `cargo test --release --test cluster -- --ignored --nocapture throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput_with_one_and_two_fetch_nodes() {
+    const SOURCES_BENCH: usize = 8;
+    const PER_SOURCE: usize = 40;
+    // WIREWATCH_BENCH_LATENCY_MS overrides the per-page latency (500 ms).
+    let latency = Duration::from_millis(
+        std::env::var("WIREWATCH_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500),
+    );
+    const HOSTS: usize = 8;
+
+    // The site: the same pages on 127.0.0.1 to 127.0.0.8, one host per source, so that no host
+    // sees more than one node (per-host politeness is per node).
+    let site = Site {
+        page_delay: latency,
+        ..Site::default()
+    };
+    let server = serve(site.clone()).await;
+    let port = server.addr.port();
+    let mut extra = Vec::new();
+    for h in 2..=HOSTS {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.".to_string() + &h.to_string(), 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        extra.push(addr);
+        // The fixture's router on one more address (its handlers read the same `Site`).
+        let proxy_to = server.addr;
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(proxy_to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+    }
+    let host_of = |i: usize| match i % HOSTS {
+        0 => format!("127.0.0.1:{port}"),
+        k => extra[k - 1].to_string(),
+    };
+    let mut n = 0;
+    for s in 0..SOURCES_BENCH {
+        let host = host_of(s);
+        let mut items = Vec::new();
+        for _ in 0..PER_SOURCE {
+            n += 1;
+            let text = format!(
+                "fixturecorpus story {n}: officials described the shipment in detail to reporters on Friday, \
+                 adding that the investigation would continue for some weeks and more charges could follow."
+            );
+            site.pages.lock().unwrap().insert(
+                n,
+                common::article_page(&format!("Story {n}"), &[&text, &text, &text]),
+            );
+            items.push((
+                format!("Story {n}"),
+                format!("http://{host}/articles/{n}.html"),
+                "A teaser.".to_string(),
+            ));
+        }
+        site.feeds.lock().unwrap().insert(
+            format!("/feeds/b{s}.xml"),
+            common::rss(&format!("Bench {s}"), &common::item_refs(&items)),
+        );
+    }
+    let total = n;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for fetchers in [1usize, 2] {
+        let nats_dir = tmp.path().join(format!("run-{fetchers}"));
+        std::fs::create_dir_all(&nats_dir).unwrap();
+        let nats = nats_single(&nats_dir).await;
+        let mut sources = String::new();
+        for s in 0..SOURCES_BENCH {
+            sources += &common::source(
+                &format!("Bench {s}"),
+                "feed",
+                &format!("http://{}/feeds/b{s}.xml", host_of(s)),
+            );
+        }
+        sources += &format!(
+            "[cluster]\nnats_urls = [\"nats://127.0.0.1:{}\"]\nlease_ttl = \"3s\"\n",
+            nats.port
+        );
+        let env = || {
+            let e = Env::new(&sources, "");
+            e.use_small_rules();
+            e.edit_config(
+                "log_level = \"info,wirewatch=debug\"",
+                "log_level = \"info\"",
+            );
+            // Pages slower than the fetch timeout would be stored with their teaser only.
+            e.edit_config("timeout = \"2s\"", "timeout = \"20s\"");
+            e
+        };
+        let index = env();
+        let api = free_port();
+        index.edit_config(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{api}\""),
+        );
+        let index_node = start(&index, "index", "index.log");
+        wait_until("the index node's API listens", 60, || {
+            std::net::TcpStream::connect(("127.0.0.1", api)).is_ok()
+        })
+        .await;
+        let envs: Vec<Env> = (0..fetchers).map(|_| env()).collect();
+        let started = std::time::Instant::now();
+        let nodes: Vec<Daemon> = envs
+            .iter()
+            .map(|e| start(e, "fetch", "fetch.log"))
+            .collect();
+        wait_until("every article indexed", 300, || {
+            search(api, "fixturecorpus").0 as usize >= total
+        })
+        .await;
+        let took = started.elapsed().as_secs_f64();
+        assert_eq!(search(api, "fixturecorpus").0 as usize, total);
+        results.push((fetchers, took, total as f64 / took));
+        drop(nodes);
+        drop(index_node);
+        drop(nats);
+    }
+    for (fetchers, took, rate) in &results {
+        eprintln!(
+            "{fetchers} fetch node(s): {total} articles from {SOURCES_BENCH} sources on {HOSTS} hosts, \
+             {} ms per page: {took:.1} s, {rate:.1} articles/s",
+            latency.as_millis()
+        );
+    }
+    eprintln!("ratio 2/1: {:.2}", results[1].2 / results[0].2);
+}
+
+/// One JetStream server (no cluster) for the throughput runs.
+async fn nats_single(dir: &Path) -> Nats {
+    let (port, monitor) = (free_port(), free_port());
+    let log = std::fs::File::create(dir.join("nats.log")).unwrap();
+    let child = Command::new(nats_server())
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            &monitor.to_string(),
+            "-js",
+            "-sd",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Nats {
+        child: Some(child),
+        port,
+        monitor,
+    };
+    wait_until("nats-server is healthy", 30, move || {
+        std::net::TcpStream::connect(("127.0.0.1", monitor)).is_ok()
+            && http_get(monitor, "/healthz").0 == 200
+    })
+    .await;
+    server
 }

@@ -526,6 +526,21 @@ async fn fetch_and_index_roles_need_a_cluster_section() {
         assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
         assert!(common::stderr(&out).contains("[cluster]"));
     }
+    // A cluster's halves are daemons: `--once` is for the single process.
+    env.append_config("\n[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\n");
+    let out = env
+        .wirewatch(&[
+            "run",
+            "--once",
+            "--role",
+            "fetch",
+            "--config",
+            env.config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("--once"));
 }
 
 /// Throughput with 1 and 2 fetch nodes (docs/BENCHMARKS.md): `SOURCES_BENCH` feeds spread over 4

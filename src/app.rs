@@ -268,6 +268,7 @@ pub async fn run_as(
         tokio::spawn(cluster::consume::run(
             consumer,
             writer_tx.clone(),
+            stores.state.clone(),
             metrics.clone(),
             stop.clone(),
         ))

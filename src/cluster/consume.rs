@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use super::Envelope;
-use crate::store::SeenArticle;
 use crate::store::writer::{WriteOp, WriterTx};
+use crate::store::{SeenArticle, State};
 use crate::telemetry::Metrics;
 
 /// Messages taken (and committed) at once.
@@ -28,6 +28,7 @@ const PULL_WAIT: Duration = Duration::from_millis(500);
 pub async fn run(
     consumer: PullConsumer,
     writer: WriterTx,
+    state: State,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
@@ -67,6 +68,13 @@ pub async fn run(
                     continue;
                 }
             };
+            if is_stale_draft(&state, &op) {
+                // Committed already in full (its complete version came first, this one again
+                // after a redelivery): storing it would put the feed's teaser back.
+                debug!("feed-text version of an article stored in full; skipped");
+                taken.push(message);
+                continue;
+            }
             if matches!(op, WriteOp::Article { .. }) {
                 articles += 1;
             }
@@ -108,6 +116,28 @@ pub async fn run(
     }
 }
 
+/// A feed-text version of an article whose complete version, of the same or a later feed update,
+/// is committed here already. (A feed-text version of a *newer* update still goes in, as in the
+/// single process.)
+fn is_stale_draft(state: &State, op: &WriteOp) -> bool {
+    let WriteOp::Article {
+        article,
+        mark_seen: false,
+        updated,
+    } = op
+    else {
+        return false;
+    };
+    let Ok(seen) = state.seen_versions(std::slice::from_ref(&article.id)) else {
+        return false;
+    };
+    match (seen.get(&article.id), updated) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(stored), Some(draft)) => stored.is_some_and(|s| s >= *draft),
+    }
+}
+
 fn into_op(envelope: Envelope) -> WriteOp {
     match envelope {
         Envelope::Article {
@@ -131,5 +161,43 @@ fn into_op(envelope: Envelope) -> WriteOp {
             updated,
         }),
         Envelope::Source(s) => WriteOp::SourceDone(Box::new(s.into_update())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::index::tests::article;
+
+    fn draft(id: &str, updated: Option<chrono::DateTime<chrono::Utc>>) -> WriteOp {
+        WriteOp::Article {
+            article: Box::new(article(id, "t", "b", None)),
+            mark_seen: false,
+            updated,
+        }
+    }
+
+    #[test]
+    fn a_feed_text_version_never_replaces_the_full_one_of_the_same_update() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = State::open(&dir.path().join("state.sqlite")).unwrap_or_else(|e| panic!("{e}"));
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+        let later = chrono::DateTime::from_timestamp(1_700_000_600, 0);
+        let seen = |id: &str, updated| SeenArticle {
+            id: id.into(),
+            source: "s".into(),
+            url: format!("https://example.org/{id}"),
+            updated,
+        };
+        state
+            .record_commit(&[seen("full", t), seen("undated", None)], &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_stale_draft(&state, &draft("full", t)));
+        assert!(is_stale_draft(&state, &draft("full", None)));
+        assert!(is_stale_draft(&state, &draft("undated", None)));
+        // A newer update of the entry, and articles not stored in full, go in.
+        assert!(!is_stale_draft(&state, &draft("full", later)));
+        assert!(!is_stale_draft(&state, &draft("undated", later)));
+        assert!(!is_stale_draft(&state, &draft("new", None)));
     }
 }

@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::alert;
 use crate::analyze::Analyzer;
+use crate::cluster::{self, Cluster, Role, lease::Leases};
 use crate::config::{Config, SourceConfig};
 use crate::fetch::Fetcher;
 use crate::ingest::{self, Context, Inflight};
@@ -66,6 +67,29 @@ pub struct Health {
 /// Runs the daemon (or one poll cycle) until done or signalled, with the rules the caller loaded
 /// (and checked) from `config`. Errors here are start-up errors.
 pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Result<()> {
+    run_as(config, mode, analyzer, Role::All).await
+}
+
+/// As [`run`], as one role of a cluster: `Fetch` polls and publishes (no index, no API); `Index`
+/// consumes into the archive and serves the API (no polling). Both need `[cluster]` and a daemon.
+pub async fn run_as(
+    config: Config,
+    mode: Mode,
+    analyzer: Analyzer,
+    role: Role,
+) -> anyhow::Result<()> {
+    let cluster = match (role, &config.cluster) {
+        (Role::All, _) => None,
+        (_, None) => anyhow::bail!("--role fetch and --role index need a [cluster] section"),
+        (_, Some(c)) => Some(Cluster::connect(c, role_name(role)).await?),
+    };
+    if let (Role::Fetch, Some(cluster)) = (role, &cluster) {
+        return run_fetch(config, analyzer, cluster.clone()).await;
+    }
+    let consumer = match &cluster {
+        Some(c) => Some(c.consumer().await?),
+        None => None,
+    };
     let config = Arc::new(config);
     let notifier = Arc::new(Notifier::from_env());
     let analyzer = Arc::new(analyzer);
@@ -145,7 +169,8 @@ pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Resu
     // WebSub needs the API listener for its callbacks, so a one-shot run only polls.
     let (push_tx, push_rx) = mpsc::channel(64);
     let websub = match (&config.daemon.public_url, mode) {
-        (Some(url), Mode::Daemon) => Some(
+        // An index node polls nothing, so it subscribes to nothing either.
+        (Some(url), Mode::Daemon) if role == Role::All => Some(
             crate::websub::WebSub::new(
                 stores.state.clone(),
                 url,
@@ -237,6 +262,17 @@ pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Resu
     );
 
     let mut polls = JoinSet::new();
+    // An index node takes its articles from the stream; its scheduler only reloads the
+    // configuration (alerts) and waits for the stop.
+    let intake = consumer.map(|consumer| {
+        tokio::spawn(cluster::consume::run(
+            consumer,
+            writer_tx.clone(),
+            stores.state.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ))
+    });
     let scheduler = Scheduler {
         mode,
         stop: &stop,
@@ -246,26 +282,21 @@ pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Resu
         shared_config: &shared_config,
         config_path: config.file.clone(),
         alerting: &alerting,
+        gate: if intake.is_some() {
+            Gate::Never
+        } else {
+            Gate::All
+        },
     };
     scheduler.run(ctx, reload_rx, push_rx, &mut polls).await;
+    if let Some(intake) = intake {
+        // The batch in hand is committed and acknowledged before the writer closes.
+        let _ = intake.await;
+    }
     notifier.stopping();
     health.ready.store(false, Ordering::SeqCst);
 
-    // Drain: let in-flight polls finish within the grace period, then abandon their fetches.
-    let grace = shared_config
-        .read()
-        .map(|c| c.daemon.shutdown_grace.0)
-        .unwrap_or(Duration::from_secs(10));
-    if !polls.is_empty() {
-        info!(in_flight = polls.len(), "waiting for in-flight polls");
-        let drained =
-            tokio::time::timeout(grace, async { while polls.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            warn!("abandoning in-flight fetches after {:?}", grace);
-            abort.cancel();
-            while polls.join_next().await.is_some() {}
-        }
-    }
+    drain(&mut polls, &shared_config, &abort).await;
     // A daemon gets here because `stop` was cancelled; a one-shot run because its polls are
     // done, and its delivery worker and watchers must hear so too (they waited out their 5 s
     // grace on every `run --once` before).
@@ -304,6 +335,163 @@ pub async fn run(config: Config, mode: Mode, analyzer: Analyzer) -> anyhow::Resu
     }
     info!(documents = stores.index.num_docs(), "wirewatch stopped");
     Ok(())
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::All => "all",
+        Role::Fetch => "fetch",
+        Role::Index => "index",
+    }
+}
+
+/// Lets in-flight polls finish within the grace period, then abandons their fetches.
+async fn drain(
+    polls: &mut JoinSet<(String, Option<chrono::DateTime<Utc>>)>,
+    config: &SharedConfig,
+    abort: &CancellationToken,
+) {
+    let grace = config
+        .read()
+        .map(|c| c.daemon.shutdown_grace.0)
+        .unwrap_or(Duration::from_secs(10));
+    if !polls.is_empty() {
+        info!(in_flight = polls.len(), "waiting for in-flight polls");
+        let drained =
+            tokio::time::timeout(grace, async { while polls.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            warn!("abandoning in-flight fetches after {:?}", grace);
+            abort.cancel();
+            while polls.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// A fetch node: polls the sources it holds leases for and publishes what it finds to the
+/// stream instead of writing an archive. Its state database (validators, next checks, seen
+/// articles) is its own; no API listens.
+async fn run_fetch(config: Config, analyzer: Analyzer, cluster: Cluster) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let notifier = Arc::new(Notifier::from_env());
+    std::fs::create_dir_all(&config.daemon.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.daemon.data_dir.display()
+        )
+    })?;
+    let state = State::open(&config.state_path())?;
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health {
+        ready: AtomicBool::new(false),
+        heartbeats: Heartbeats::default(),
+    });
+    let inflight = Inflight::default();
+    // Only for the operators' channel and reloads: alerts are matched and sent by the index node.
+    let alerting = Alerting::start(&state, &config, metrics.clone())?;
+    let bucket = cluster.leases().await?;
+    let ttl = cluster.config.lease_ttl.0;
+
+    let (publish_tx, publish_rx) = mpsc::channel(256);
+    let publisher = tokio::spawn(
+        cluster::publish::Publisher {
+            cluster,
+            state: state.clone(),
+            inflight: inflight.clone(),
+            metrics: metrics.clone(),
+        }
+        .run(publish_rx),
+    );
+
+    let stop = CancellationToken::new();
+    let abort = CancellationToken::new();
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    spawn_signal_handlers(stop.clone(), reload_tx);
+    let shared_config: SharedConfig = Arc::new(RwLock::new(config.clone()));
+
+    let leases = Leases::new(ttl);
+    // Leases go back only after everything polled under them is on the stream.
+    let release = CancellationToken::new();
+    let node = cluster::lease::node_id();
+    info!(node, "fetch node starting");
+    let sources = {
+        let config = shared_config.clone();
+        move || {
+            config
+                .read()
+                .map(|c| {
+                    c.sources
+                        .iter()
+                        .filter(|s| s.enabled)
+                        .map(|s| s.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    };
+    let leasing = tokio::spawn(leases.clone().run(bucket, node, sources, release.clone()));
+
+    let ctx = Context {
+        config: config.clone(),
+        fetcher,
+        state: state.clone(),
+        analyzer: Arc::new(analyzer),
+        writer: publish_tx,
+        inflight,
+        metrics: metrics.clone(),
+        ops: alerting.ops_channel(&config),
+        websub: None,
+    };
+    mark_disabled(&state, &config.sources);
+    health.ready.store(true, Ordering::SeqCst);
+    notifier.ready();
+    info!(
+        sources = config.sources.iter().filter(|s| s.enabled).count(),
+        "wirewatch fetch node started"
+    );
+    let (_push_tx, push_rx) = mpsc::channel(1);
+    let mut polls = JoinSet::new();
+    let scheduler = Scheduler {
+        mode: Mode::Daemon,
+        stop: &stop,
+        abort: &abort,
+        health: &health,
+        notifier: &notifier,
+        shared_config: &shared_config,
+        config_path: config.file.clone(),
+        alerting: &alerting,
+        gate: Gate::Leased(leases),
+    };
+    scheduler.run(ctx, reload_rx, push_rx, &mut polls).await;
+    notifier.stopping();
+    drain(&mut polls, &shared_config, &abort).await;
+    drop(polls);
+    // Every sender is gone with the polls and the context: the publisher ends after the last ack.
+    let _ = publisher.await;
+    release.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), leasing).await;
+    info!("wirewatch fetch node stopped");
+    Ok(())
+}
+
+/// Which sources a scheduler may poll.
+enum Gate {
+    /// Every enabled source (the single process).
+    All,
+    /// Those this fetch node holds the lease of.
+    Leased(Leases),
+    /// None (an index node).
+    Never,
+}
+
+impl Gate {
+    fn allows(&self, source: &str) -> bool {
+        match self {
+            Gate::All => true,
+            Gate::Leased(leases) => leases.holds(source),
+            Gate::Never => false,
+        }
+    }
 }
 
 fn mark_disabled(state: &State, sources: &[SourceConfig]) {
@@ -446,6 +634,7 @@ struct Scheduler<'a> {
     shared_config: &'a SharedConfig,
     config_path: Option<PathBuf>,
     alerting: &'a Alerting,
+    gate: Gate,
 }
 
 impl Scheduler<'_> {
@@ -476,7 +665,10 @@ impl Scheduler<'_> {
             self.health.heartbeats.scheduler();
             let now = Utc::now();
             for s in &sources {
-                if running.contains(&s.name) || next.get(&s.name).is_some_and(|at| *at > now) {
+                if running.contains(&s.name)
+                    || next.get(&s.name).is_some_and(|at| *at > now)
+                    || !self.gate.allows(&s.name)
+                {
                     continue;
                 }
                 running.insert(s.name.clone());
@@ -515,9 +707,17 @@ impl Scheduler<'_> {
             if self.mode == Mode::Once && polls.is_empty() {
                 return;
             }
+            let leases_changed = async {
+                match &self.gate {
+                    Gate::Leased(leases) => leases.changed.notified().await,
+                    _ => std::future::pending().await,
+                }
+            };
+            // Sources this node may not poll (no lease; an index node) do not set the wake-up,
+            // or a due one would make the loop spin: a new lease wakes it instead.
             let wake = next
                 .iter()
-                .filter(|(n, _)| !running.contains(*n))
+                .filter(|(n, _)| !running.contains(*n) && self.gate.allows(n))
                 .map(|(_, at)| *at)
                 .min()
                 .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
@@ -557,6 +757,8 @@ impl Scheduler<'_> {
                 }
                 Some(_) = pushing.join_next(), if !pushing.is_empty() => {}
                 _ = tokio::time::sleep(wake), if self.mode == Mode::Daemon => {}
+                // A lease was taken: its source may be due now.
+                _ = leases_changed => {}
             }
         }
     }

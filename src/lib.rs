@@ -26,12 +26,14 @@
 //! - [`ingest`]: one poll of one source through all of the above;
 //! - [`api`]: the HTTP API;
 //! - [`websub`]: hubs push feed updates to a callback on the API listener;
+//! - [`cluster`]: `run --role fetch|index`, the two halves over NATS JetStream (leases, stream);
 //! - [`app`]: wiring and lifecycle (signals, drain, final commit).
 
 pub mod alert;
 pub mod analyze;
 pub mod api;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod cpu;
 pub mod discover;

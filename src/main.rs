@@ -29,6 +29,13 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RunRole {
+    All,
+    Fetch,
+    Index,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon (or one poll cycle with --once).
@@ -39,6 +46,10 @@ enum Command {
         /// Poll every source once, commit, and exit.
         #[arg(long)]
         once: bool,
+        /// `all`: one process, no NATS; `fetch` / `index`: the two halves over NATS JetStream
+        /// (`[cluster]` in the configuration); the API runs on `index`.
+        #[arg(long, value_enum, default_value_t = RunRole::All)]
+        role: RunRole,
     },
     /// Validate a configuration file; every problem is printed; exit 2 on any.
     CheckConfig {
@@ -177,7 +188,7 @@ enum SourcesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, once } => run(&config, once),
+        Command::Run { config, once, role } => run(&config, once, role),
         Command::CheckConfig { file, effective } => check_config(&file, effective),
         Command::Init { dir, rules, force } => report(init(dir.as_deref(), rules, force)),
         Command::ParseFeed { file } => report(parse_feed(&file)),
@@ -362,11 +373,29 @@ fn init_logging(config: &Config) {
     }
 }
 
-fn run(path: &Path, once: bool) -> ExitCode {
+fn run(path: &Path, once: bool, role: RunRole) -> ExitCode {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let role = match role {
+        RunRole::All => wirewatch::cluster::Role::All,
+        RunRole::Fetch => wirewatch::cluster::Role::Fetch,
+        RunRole::Index => wirewatch::cluster::Role::Index,
+    };
+    if role != wirewatch::cluster::Role::All {
+        if once {
+            eprintln!("wirewatch: --once is for --role all (a cluster's halves run as daemons)");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        if config.cluster.is_none() {
+            eprintln!(
+                "{}: --role fetch and --role index need a [cluster] section (nats_urls, stream, consumer, lease_bucket)",
+                path.display()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     // A daemon that would serve the API beyond loopback without a token is a configuration
     // problem (exit 2); a one-shot run does not listen.
     if !once && let Err(e) = config.api_token() {
@@ -394,7 +423,7 @@ fn run(path: &Path, once: bool) -> ExitCode {
     } else {
         app::Mode::Daemon
     };
-    match rt.block_on(app::run(config, mode, analyzer)) {
+    match rt.block_on(app::run_as(config, mode, analyzer, role)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -36,6 +36,13 @@ pub struct EntryLabel {
     pub kind: String,
 }
 
+/// A cluster message: its kind (article, seen, source, ...) and what became of it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabel {
+    pub kind: String,
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefusalLabel {
     pub source: String,
@@ -68,6 +75,8 @@ pub struct Metrics {
     pub deliveries: Family<SourceOutcome, Counter>,
     pub outbox_depth: Gauge,
     pub outbound_refused: Family<RefusalLabel, Counter>,
+    /// Messages published to (fetch role) or consumed from (index role) the cluster's stream.
+    pub cluster_messages: Family<ClusterLabel, Counter>,
     /// Per source: keyed by configured source names, so bounded by the configuration.
     refusals: Mutex<std::collections::HashMap<String, SourceRefusals>>,
     /// Unix seconds of the last finished poll of any source (for STATUS lines).
@@ -169,8 +178,15 @@ impl Metrics {
             "Fetches refused by the outbound policy, by source and rule (loopback, private, ...)",
             outbound_refused.clone(),
         );
+        let cluster_messages = Family::<ClusterLabel, Counter>::default();
+        r.register(
+            "cluster_messages",
+            "Stream messages published (fetch role: stored, duplicate) or consumed (index role: committed, undecodable)",
+            cluster_messages.clone(),
+        );
         Metrics {
             outbound_refused,
+            cluster_messages,
             refusals: Mutex::default(),
             alert_matches,
             deliveries,
@@ -188,6 +204,21 @@ impl Metrics {
             last_success,
             last_poll: AtomicU64::new(0),
         }
+    }
+
+    /// A message was published to the cluster's stream (`duplicate`: the server had it already).
+    pub fn cluster_published(&self, kind: &str, duplicate: bool) {
+        self.cluster_event(kind, if duplicate { "duplicate" } else { "stored" }, 1);
+    }
+
+    /// Cluster messages of one kind came to an end (`committed`, `undecodable`, ...).
+    pub fn cluster_event(&self, kind: &str, outcome: &str, n: u64) {
+        self.cluster_messages
+            .get_or_create(&ClusterLabel {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc_by(n);
     }
 
     /// A poll of a source ended.

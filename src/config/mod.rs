@@ -34,6 +34,53 @@ pub struct RawConfig {
     pub channels: Vec<ChannelConfig>,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Only for `run --role fetch|index`; `--role all` (the default) ignores it.
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: the NATS JetStream deployment that `run --role fetch` and `run --role index`
+/// share (docs/SCALING.md). Every node of one deployment uses the same values.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// NATS servers (`nats://host:4222`); the client fails over between them.
+    pub nats_urls: Vec<String>,
+    /// JetStream stream that carries articles from fetch nodes to the index node; its subjects
+    /// are `<stream>.article`, `<stream>.seen` and `<stream>.source`. Created when missing.
+    pub stream: String,
+    /// Durable pull consumer of the index node on that stream.
+    pub consumer: String,
+    /// Key-value bucket holding the per-source leases of fetch nodes (and their presence).
+    pub lease_bucket: String,
+    /// A fetch node that stops renewing loses its sources after this long (the bucket's max age);
+    /// leases are renewed every third of it.
+    pub lease_ttl: HumanDuration,
+    /// JetStream replicas of the stream and the bucket (1, or 3 on a 3-server cluster).
+    pub replicas: usize,
+    /// How long the stream keeps messages (an index node can be rebuilt from it within this).
+    pub max_age: HumanDuration,
+    /// Server-side deduplication window of message ids (article keys).
+    pub duplicate_window: HumanDuration,
+    /// A message the index node took but did not acknowledge (it died before the commit) is
+    /// delivered again after this long. Longer than a commit of 256 articles takes.
+    pub ack_wait: HumanDuration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nats_urls: vec!["nats://127.0.0.1:4222".into()],
+            stream: "wirewatch-articles".into(),
+            consumer: "wirewatch-index".into(),
+            lease_bucket: "wirewatch-leases".into(),
+            lease_ttl: HumanDuration(Duration::from_secs(30)),
+            replicas: 1,
+            max_age: HumanDuration(Duration::from_secs(7 * 24 * 3600)),
+            duplicate_window: HumanDuration(Duration::from_secs(10 * 60)),
+            ack_wait: HumanDuration(Duration::from_secs(30)),
+        }
+    }
 }
 
 /// One `[[alert]]`: a saved search whose new matches are sent to channels.
@@ -441,6 +488,7 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub analysis: AnalysisConfig,
     pub sources: Vec<SourceConfig>,
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// One problem found in a configuration file.
@@ -557,6 +605,7 @@ impl Config {
             fetch: raw.fetch,
             analysis: raw.analysis,
             sources: raw.sources,
+            cluster: raw.cluster,
         })
     }
 
@@ -576,6 +625,8 @@ impl Config {
             channels: Vec<ChannelConfig>,
             #[serde(rename = "alert", skip_serializing_if = "<[_]>::is_empty")]
             alerts: &'a [AlertConfig],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cluster: Option<&'a ClusterConfig>,
         }
         let channels = self
             .channels
@@ -597,6 +648,7 @@ impl Config {
             sources: &self.sources,
             channels,
             alerts: &self.alerts,
+            cluster: self.cluster.as_ref(),
         })?;
         let file = self
             .file
@@ -777,6 +829,10 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
         push("[daemon]", "default_interval", "must be at least 1s".into());
     }
 
+    if let Some(c) = &raw.cluster {
+        validate_cluster(c, &mut push);
+    }
+
     let f = &raw.fetch;
     if f.user_agent.trim().is_empty() {
         push("[fetch]", "user_agent", "must not be empty".into());
@@ -899,6 +955,77 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
     }
     validate_alerts(raw, &mut push);
     problems
+}
+
+/// JetStream names may not hold spaces, dots, `*`, `>` or path separators.
+fn is_jetstream_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_cluster(c: &ClusterConfig, push: &mut impl FnMut(&str, &str, String)) {
+    if c.nats_urls.is_empty() {
+        push(
+            "[cluster]",
+            "nats_urls",
+            "must name at least one server, like \"nats://127.0.0.1:4222\"".into(),
+        );
+    }
+    for u in &c.nats_urls {
+        let ok = url::Url::parse(u).is_ok_and(|p| {
+            matches!(p.scheme(), "nats" | "tls") && p.host().is_some() && p.port().is_some()
+        });
+        if !ok {
+            push(
+                "[cluster]",
+                "nats_urls",
+                format!("`{u}` is not a server URL like nats://10.0.0.1:4222"),
+            );
+        }
+    }
+    for (field, name) in [
+        ("stream", &c.stream),
+        ("consumer", &c.consumer),
+        ("lease_bucket", &c.lease_bucket),
+    ] {
+        if !is_jetstream_name(name) {
+            push(
+                "[cluster]",
+                field,
+                format!("`{name}` must be 1 to 64 letters, digits, `-` or `_`"),
+            );
+        }
+    }
+    if c.lease_ttl.0 < Duration::from_secs(1) {
+        push("[cluster]", "lease_ttl", "must be at least 1s".into());
+    }
+    if !(1..=5).contains(&c.replicas) {
+        push(
+            "[cluster]",
+            "replicas",
+            format!("{} is outside 1 to 5", c.replicas),
+        );
+    }
+    if c.ack_wait.0 < Duration::from_secs(1) {
+        push("[cluster]", "ack_wait", "must be at least 1s".into());
+    }
+    if c.duplicate_window.0 < Duration::from_secs(1) {
+        push(
+            "[cluster]",
+            "duplicate_window",
+            "must be at least 1s".into(),
+        );
+    }
+    if c.max_age.0 < c.duplicate_window.0 {
+        push(
+            "[cluster]",
+            "max_age",
+            "must be at least the duplicate_window".into(),
+        );
+    }
 }
 
 fn validate_alerts(raw: &RawConfig, push: &mut impl FnMut(&str, &str, String)) {
@@ -1028,6 +1155,55 @@ fn mask_url(raw: &str, secret_path: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_section_is_optional_and_every_problem_in_it_is_named() {
+        let ok = Config::parse(
+            "[cluster]\nnats_urls = [\"nats://10.0.0.1:4222\"]\n",
+            "t.toml",
+        )
+        .map(|c| c.cluster);
+        let Ok(Some(cluster)) = ok else {
+            panic!("a minimal [cluster] is refused: {ok:?}");
+        };
+        assert_eq!(cluster.stream, "wirewatch-articles");
+        assert!(matches!(
+            Config::parse("", "t.toml"),
+            Ok(Config { cluster: None, .. })
+        ));
+
+        let text = r#"
+[cluster]
+nats_urls = ["http://x", "nats://h:4222"]
+stream = "wire.articles"
+consumer = ""
+lease_bucket = "leases"
+lease_ttl = "0s"
+replicas = 7
+ack_wait = "0s"
+"#;
+        let Err(e) = Config::parse(text, "t.toml") else {
+            panic!("a broken [cluster] passes");
+        };
+        let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "nats_urls",
+                "stream",
+                "consumer",
+                "lease_ttl",
+                "replicas",
+                "ack_wait"
+            ],
+            "{e}"
+        );
+        assert!(e.problems.iter().all(|p| p.place == "[cluster]"));
+        assert!(
+            Config::parse("[cluster]\nnats_url = []\n", "t.toml").is_err(),
+            "unknown keys are errors"
+        );
+    }
 
     #[test]
     fn alerts_and_channels_are_checked() {

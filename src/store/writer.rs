@@ -220,16 +220,23 @@ fn commit(
     {
         m.fingerprint.clear();
     }
-    match state.record_commit_with_matches(&p.seen, &p.updates, &matches) {
+    let recorded = match state.record_commit_with_matches(&p.seen, &p.updates, &matches) {
         Ok(fresh) => {
             if let (Some(notify), false) = (&alerts.on_matches, fresh.is_empty()) {
                 notify(fresh);
             }
+            Ok(())
         }
         // The articles are in the index; they will be seen as new once more, upserted and
-        // matched again, which is harmless.
-        Err(e) => error!(error = %e, "recording the commit in the state database failed"),
-    }
+        // matched again, which is harmless. A `Flush` hears of it: an index node then leaves
+        // the batch unacknowledged, so that its alert matches are recorded at the redelivery.
+        Err(e) => {
+            error!(error = %e, "recording the commit in the state database failed");
+            Err(format!(
+                "recording the commit in the state database failed: {e}"
+            ))
+        }
+    };
     if let Some(notify) = on_commit {
         notify(
             p.seen.iter().map(|a| a.id.clone()).collect(),
@@ -248,5 +255,5 @@ fn commit(
     p.provisional.clear();
     p.updates.clear();
     p.since = None;
-    Ok(())
+    recorded
 }

@@ -396,11 +396,7 @@ fn article(c: &Corpus, n: usize) -> StoredArticle {
 // ---------------------------------------------------------------------------------------------
 // Building the two indexes
 
-fn build_wirewatch(
-    make: &dyn Fn(usize) -> StoredArticle,
-    n: usize,
-    dir: &Path,
-) -> PathBuf {
+fn build_wirewatch(make: &dyn Fn(usize) -> StoredArticle, n: usize, dir: &Path) -> PathBuf {
     let done = dir.join("wirewatch");
     let meta = std::fs::read_to_string(done.join("meta.json")).unwrap_or_default();
     // An index cached before the archive indexed word pairs would measure the old phrase path.
@@ -1422,7 +1418,10 @@ fn build_only(corpus: &Corpus, args: &Args) {
         })
         .sum::<usize>()
         / args.articles.clamp(1, 2_000);
-    println!("corpus {}: {text_bytes} bytes of text per article", args.corpus);
+    println!(
+        "corpus {}: {text_bytes} bytes of text per article",
+        args.corpus
+    );
     let dir = build_wirewatch(&make, args.articles, &args.dir);
     println!(
         "on disk: wirewatch {:.1} MB ({} segments) for {} articles",

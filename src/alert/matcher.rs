@@ -608,7 +608,10 @@ mod tests {
         };
         let words = index.saved_query(&request(&alert)).words().to_vec();
         let p = payload(&alert, &a, &Sentences::of(&a.body), &words);
-        assert_eq!(p.evidence[0].sentence, "檢方指控該集團將輝達晶片走私至第三國！");
+        assert_eq!(
+            p.evidence[0].sentence,
+            "檢方指控該集團將輝達晶片走私至第三國！"
+        );
         assert_eq!(p.evidence[0].terms, vec!["走私"]);
         // The batch's index finds the same.
         let refs = [&a];

@@ -161,12 +161,13 @@ fn is_boilerplate_tag(el: &ElementRef) -> bool {
     BOILERPLATE_TAGS.contains(&v.name())
         || v.attr("hidden").is_some()
         || v.attr("aria-hidden") == Some("true")
-        || v
-            .attr("role")
+        || v.attr("role")
             .is_some_and(|r| BOILERPLATE_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()))
-        || v
-            .attr("itemtype")
-            .is_some_and(|t| BOILERPLATE_ITEMTYPES.iter().any(|b| t.trim_end().ends_with(b)))
+        || v.attr("itemtype").is_some_and(|t| {
+            BOILERPLATE_ITEMTYPES
+                .iter()
+                .any(|b| t.trim_end().ends_with(b))
+        })
         || matches!(v.attr("itemprop"), Some("comment" | "author"))
 }
 
@@ -276,7 +277,9 @@ fn direct_text(el: &ElementRef) -> String {
 static LINKS: LazyLock<Selector> = LazyLock::new(|| Selector::parse("a").expect("static selector"));
 
 fn link_text_len(el: &ElementRef) -> usize {
-    el.select(&LINKS).map(|l| block_text(&l).chars().count()).sum()
+    el.select(&LINKS)
+        .map(|l| block_text(&l).chars().count())
+        .sum()
 }
 
 /// Counts a CJK character as a word's worth of text, so Chinese and Japanese pages score fairly.
@@ -363,7 +366,9 @@ pub(super) fn main_text_marked(doc: &Html) -> (String, bool) {
     let container = widen(best, &totals);
     let marked = std::iter::once(best)
         .chain(best.ancestors().filter_map(ElementRef::wrap))
-        .any(|e| e.value().name() == "article" || e.value().attr("itemprop") == Some("articleBody"));
+        .any(|e| {
+            e.value().name() == "article" || e.value().attr("itemprop") == Some("articleBody")
+        });
     (collect_blocks(container), marked)
 }
 
@@ -376,7 +381,13 @@ pub(super) fn lead(doc: &Html, body: &str) -> Option<String> {
         let v = m.value();
         let key = v.attr("name").or(v.attr("property"))?;
         (key.eq_ignore_ascii_case("description") || key.eq_ignore_ascii_case("og:description"))
-            .then(|| v.attr("content").unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" "))
+            .then(|| {
+                v.attr("content")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
     })?;
     if weight(&description) < 60.0 {
         return None;
@@ -389,15 +400,22 @@ pub(super) fn lead(doc: &Html, body: &str) -> Option<String> {
     let len = description.chars().count() as f64;
     // Text nodes are short, so finding the one that starts the description is linear in the page.
     for node in doc.tree.root().descendants() {
-        let Node::Text(t) = node.value() else { continue };
+        let Node::Text(t) = node.value() else {
+            continue;
+        };
         let folded = t.split_whitespace().collect::<Vec<_>>().join(" ");
-        if folded.is_empty() || !(folded.starts_with(&probe) || probe.starts_with(&folded) && folded.chars().count() >= 20) {
+        if folded.is_empty()
+            || !(folded.starts_with(&probe)
+                || probe.starts_with(&folded) && folded.chars().count() >= 20)
+        {
             continue;
         }
-        let block = node
-            .ancestors()
-            .filter_map(ElementRef::wrap)
-            .find(|e| matches!(e.value().name(), "p" | "h2" | "h3" | "div" | "section" | "header" | "strong" | "span" | "td"));
+        let block = node.ancestors().filter_map(ElementRef::wrap).find(|e| {
+            matches!(
+                e.value().name(),
+                "p" | "h2" | "h3" | "div" | "section" | "header" | "strong" | "span" | "td"
+            )
+        });
         let Some(block) = block else { continue };
         if matches!(block.value().name(), "title" | "head") || in_boilerplate_tag(&block) {
             return None;

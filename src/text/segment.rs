@@ -280,7 +280,12 @@ impl TokenStream for TextStream<'_> {
             // (English text, most of the archive, costs no more than tantivy's own tokenizer).
             let text = self.text;
             let bytes = text.as_bytes();
-            let decode = |i: usize| text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let decode = |i: usize| {
+                text[i..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER)
+            };
             let mut i = self.at;
             let (start, cjk) = loop {
                 let Some(&b) = bytes.get(i) else {

@@ -173,9 +173,12 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Entry>, ListError> {
     ]
     .map(col);
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line());
+    let mut lines = super::Lines::new(text);
+    loop {
+        let at = reader.position().byte();
+        let mut record = csv::StringRecord::new();
+        let more = reader.read_record(&mut record).map_err(|e| {
+            let line = Some(lines.at(e.position().map(|p| p.byte()).unwrap_or(at)));
             let field = match e.kind() {
                 csv::ErrorKind::UnequalLengths { len, .. } => {
                     headers.get(*len as usize).unwrap_or("(extra)").to_string()
@@ -184,7 +187,10 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Entry>, ListError> {
             };
             ListError::new(file, line, &field, format!("not CSV: {e}"))
         })?;
-        let line = record.position().map(|p| p.line());
+        if !more {
+            break;
+        }
+        let line = Some(lines.at(at));
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::to_string);
         let list = |c: Option<usize>| get(c).map(|s| split_list(&s)).unwrap_or_default();
         let mut countries = list(cit);

@@ -215,16 +215,31 @@ fn derived(words: &[String]) -> Option<Vec<String>> {
     (w.len() < words.len() && !w.is_empty()).then_some(w)
 }
 
+/// Particles of personal names, not names themselves.
+const PARTICLES: &[&str] = &[
+    "de", "del", "della", "la", "las", "los", "da", "dos", "du", "van", "von", "der", "den", "al",
+    "el", "bin", "ibn", "bint", "abu", "y", "e",
+];
+
 fn is_cjk_word(w: &str) -> bool {
     w.chars().next().is_some_and(crate::text::is_cjk)
 }
 
 /// Why a form needs corroboration (None: it identifies a party alone), and whether it is made of
 /// common words only.
-fn needs(words: &[String], class: Class, weak: bool) -> (Option<&'static str>, bool) {
-    let common = words
+fn needs(words: &[String], class: Class, weak: bool, person: bool) -> (Option<&'static str>, bool) {
+    let mut common = words
         .iter()
         .all(|w| COMMON_WORDS.contains(w) || w.chars().count() == 1 && !is_cjk_word(w));
+    // A person's three names are distinctive even when each is frequent (Kim Jong Un); two,
+    // with particles aside (Juan de la Cruz), are not.
+    if person && common {
+        let names = words
+            .iter()
+            .filter(|w| !PARTICLES.contains(&w.as_str()))
+            .count();
+        common = names < 3;
+    }
     let cjk = words.iter().all(|w| is_cjk_word(w));
     let reason = if weak {
         Some("a weak alias")
@@ -297,7 +312,8 @@ impl Matcher {
                 let name_len = fs.first().map(|f| f.0.len()).unwrap_or(0);
                 for (words, class, weak) in fs {
                     let text = words.join(" ");
-                    let (needs, common) = needs(&words, class, weak);
+                    let person = e.kind == EntryKind::Person;
+                    let (needs, common) = needs(&words, class, weak, person);
                     let form = Form {
                         entry: ei,
                         class,
@@ -315,7 +331,7 @@ impl Matcher {
                         derived_forms.push((text, form));
                         continue;
                     }
-                    if matches!(class, Class::Name | Class::Alias) && !weak {
+                    if matches!(class, Class::Name | Class::Alias) && needs.is_none() {
                         strong_texts.insert((li, text.clone()));
                     }
                     add_form(
@@ -334,6 +350,8 @@ impl Matcher {
         for (text, form) in derived_forms {
             let li = entries[form.entry as usize].0;
             let owner = derived_owner.get(&(li, text.clone())).map(|o| o.0);
+            // A short name that is another entry's full name is that entry's, unless that name
+            // needs corroboration as well (one word): then the article's context decides.
             if owner != Some(form.entry) || strong_texts.contains(&(li, text.clone())) {
                 continue;
             }
@@ -554,10 +572,18 @@ impl Matcher {
     pub fn check(&self, name: &str) -> Vec<Match> {
         let p = prepare(name);
         let hits = self.hits(&p);
+        // The name without its legal form (`Co., Ltd.`) is what a form must cover to be the
+        // whole name.
+        let words: Vec<String> = p.tokens.iter().map(|t| t.text.clone()).collect();
+        let core = normalize::strip_legal_forms(words.clone());
+        let core_start = (0..=words.len().saturating_sub(core.len()))
+            .find(|&i| words[i..i + core.len()] == core[..])
+            .unwrap_or(0);
+        let core_end = core_start + core.len();
         let mut best: HashMap<u32, Match> = HashMap::new();
         for h in &hits {
             let written = &name[p.tokens[h.first].start..p.tokens[h.last - 1].end];
-            let whole = h.first == 0 && h.last == p.tokens.len();
+            let whole = h.first <= core_start && h.last >= core_end;
             for &fi in &self.patterns[h.pattern as usize] {
                 let form = &self.forms[fi as usize];
                 let what = form.class.describe();

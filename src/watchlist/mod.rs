@@ -202,6 +202,42 @@ pub fn parse(kind: ListKind, files: &[ListFile]) -> Result<Vec<Entry>, ListError
     }
 }
 
+/// 1-based line numbers of byte offsets, counted forward (offsets asked in increasing order).
+/// The csv crate's own record line lags by one after a CRLF, so lines are counted here.
+pub(crate) struct Lines<'a> {
+    text: &'a [u8],
+    off: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            text: text.as_bytes(),
+            off: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first character at or after `byte` that is not a line break.
+    pub(crate) fn at(&mut self, byte: u64) -> u64 {
+        let mut at = (byte as usize).min(self.text.len());
+        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at < self.off {
+            self.off = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.off..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.off = at;
+        self.line
+    }
+}
+
 /// Text of a file: UTF-8 (a byte-order mark dropped), or Windows-1252 when it is not UTF-8, as
 /// older OFAC files are.
 pub(crate) fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {

@@ -173,13 +173,14 @@ fn rows(
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
+    let mut lines = super::Lines::new(&text);
     loop {
-        let line_before = reader.position().line();
+        let start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line_before.max(1));
+                let line = lines.at(e.position().map(|p| p.byte()).unwrap_or(start));
                 return Err(ListError::new(
                     &file.name,
                     Some(line),
@@ -188,7 +189,7 @@ fn rows(
                 ));
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(line_before);
+        let line = lines.at(start);
         // The DOS end-of-file byte OFAC ends its files with, and blank lines.
         if record.len() == 1 && record[0].trim_matches(['\u{1a}', ' ', '\r']).is_empty() {
             continue;

@@ -553,8 +553,18 @@ fn extract_cmd(
 
 fn analyze(config: &Path) -> anyhow::Result<()> {
     // Without a config file, the rule pack and gazetteer built into the binary are used.
+    // Restricted-party lists stored in the data directory are matched too (`listed`).
     let analyzer = match Config::load(config) {
-        Ok(c) => c.analysis.analyzer()?,
+        Ok(c) => {
+            let a = c.analysis.analyzer()?;
+            let store = wirewatch::watchlist::store::Store::new(&c.daemon.data_dir);
+            match wirewatch::watchlist::store::load_stored(&store, &c.watchlists) {
+                Some(m) => a.with_watchlists(std::sync::Arc::new(std::sync::RwLock::new(Some(
+                    std::sync::Arc::new(m),
+                )))),
+                None => a,
+            }
+        }
         Err(_) if !config.exists() => AnalysisConfig::default().analyzer()?,
         Err(e) => anyhow::bail!("{e}"),
     };
@@ -587,6 +597,7 @@ fn analyze(config: &Path) -> anyhow::Result<()> {
             "mentions": a.mentions,
             "entities": a.entities,
             "facts": a.facts,
+            "listed": a.listed,
         });
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;

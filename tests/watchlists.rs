@@ -349,3 +349,81 @@ fn watchlist_config_problems_are_named() {
     assert!(err.contains("watchlist \"sdn\", field `url`"), "{err}");
     assert!(err.contains("watchlist \"sdn\", field `refresh`"), "{err}");
 }
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_articles_carry_listings_and_listed_queries_find_them() {
+    let site = common::Site::default();
+    let server = common::serve(site.clone()).await;
+    {
+        let mut pages = site.pages.lock().unwrap();
+        pages.insert(
+            1,
+            common::article_page(
+                "US adds Huawei Technologies affiliates to trade blacklist",
+                &[
+                    "Washington added affiliates of Huawei Technologies Co., Ltd. to a trade blacklist on Friday, the Commerce Department said.",
+                    "The Chinese company has been the target of export controls since 2019, when it was first added to the Entity List.",
+                ],
+            ),
+        );
+        pages.insert(
+            2,
+            common::article_page(
+                "Arizona chip plant expands semiconductor manufacturing",
+                &[
+                    "An American firm said its semiconductor manufacturing plant in Arizona will double its output next year.",
+                    "International Business Machines Corp. and others plan similar investments in the United States.",
+                ],
+            ),
+        );
+    }
+    let feed = common::rss(
+        "Fixture",
+        &[
+            (
+                "Huawei",
+                &server.url("/articles/1"),
+                "Huawei affiliates added",
+            ),
+            ("Arizona", &server.url("/articles/2"), "Chip plant expands"),
+        ],
+    );
+    site.feeds
+        .lock()
+        .unwrap()
+        .insert("/feeds/rss.xml".into(), feed);
+    let env = common::Env::new(
+        &common::source("Fixture", "feed", &server.url("/feeds/rss.xml")),
+        "",
+    );
+    let lists = env.dir.path().join("ofac");
+    std::fs::create_dir(&lists).unwrap();
+    std::fs::write(lists.join("cons_prim.csv"), CONS_PRIM).unwrap();
+    std::fs::write(lists.join("cons_alt.csv"), CONS_ALT).unwrap();
+    std::fs::write(lists.join("cons_add.csv"), CONS_ADD).unwrap();
+    env.append_config(&format!(
+        "\n[[watchlist]]\nname = \"ofac-non-sdn\"\nkind = \"ofac_csv\"\nurl = \"{}\"\n",
+        lists.join("cons_prim.csv").display()
+    ));
+    let out = env.run_once().await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(env.total("*"), 2, "{}", common::stderr(&out));
+    let v = env.search("listed:any", &[]);
+    assert_eq!(v["total"], 1, "{v}");
+    let listed = &v["hits"][0]["listed"][0];
+    assert_eq!(listed["list"], "ofac-non-sdn");
+    assert_eq!(listed["id"], "30947");
+    assert_eq!(listed["name"], "HUAWEI TECHNOLOGIES CO., LTD.");
+    assert_eq!(listed["programs"][0], "CMIC-EO13959");
+    assert_eq!(listed["listed_on"], "2021-06-03");
+    assert_eq!(env.total("listed:ofac-non-sdn"), 1);
+    assert_eq!(env.total("listed:30947"), 1);
+    assert_eq!(env.total("listed:\"30947\" AND blacklist"), 1);
+    assert_eq!(env.total("listed:17018"), 0);
+    assert_eq!(env.total("semiconductor AND NOT listed:any"), 1);
+    // The look-alike article carries no listing.
+    let v = env.search("arizona", &[]);
+    assert_eq!(v["hits"][0]["listed"], serde_json::json!([]), "{v}");
+}

@@ -202,6 +202,12 @@ fn forms_of(e: &Entry) -> Vec<(Vec<String>, Class, bool)> {
 /// A company's short name, when it has one: `of <country>` and generic words (Technologies,
 /// Group, International, ...) left off the end.
 fn derived(words: &[String]) -> Option<Vec<String>> {
+    derived_with_cost(words).map(|(w, _)| w)
+}
+
+/// [`derived`], and how many generic words it left off (`of <country>` costs nothing): a short
+/// name shared by entries goes to the one that lost least to become it.
+fn derived_with_cost(words: &[String]) -> Option<(Vec<String>, usize)> {
     let mut w: Vec<String> = words.to_vec();
     if let Some(of) = w.iter().rposition(|x| x == "of")
         && of > 0
@@ -209,10 +215,12 @@ fn derived(words: &[String]) -> Option<Vec<String>> {
     {
         w.truncate(of);
     }
+    let mut cost = 0;
     while w.len() > 1 && w.last().is_some_and(|x| GENERIC_WORDS.contains(x.as_str())) {
         w.pop();
+        cost += 1;
     }
-    (w.len() < words.len() && !w.is_empty()).then_some(w)
+    (w.len() < words.len() && !w.is_empty()).then_some((w, cost))
 }
 
 /// Particles of personal names, not names themselves.
@@ -300,7 +308,7 @@ impl Matcher {
         // (list, derived text) → (entry, words of its name): a short name shared by several
         // entries of a list goes to the one whose full name is shortest (Huawei Technologies,
         // not Huawei Investment & Holding).
-        let mut derived_owner: HashMap<(u32, String), (u32, usize)> = HashMap::new();
+        let mut derived_owner: HashMap<(u32, String), (u32, (usize, usize))> = HashMap::new();
         let mut derived_forms: Vec<(String, Form)> = Vec::new();
         let mut strong_texts: HashSet<(u32, String)> = HashSet::new();
         for (li, (list, list_entries)) in lists.into_iter().enumerate() {
@@ -310,7 +318,17 @@ impl Matcher {
                 let ei = entries.len() as u32;
                 let fs = forms_of(&e);
                 let name_len = fs.first().map(|f| f.0.len()).unwrap_or(0);
-                for (words, class, weak) in fs {
+                let rank = |words: &[String]| {
+                    let cost = fs
+                        .iter()
+                        .filter(|(w, c, _)| *c != Class::Derived && w.len() > words.len())
+                        .filter_map(|(w, _, _)| derived_with_cost(w).filter(|(d, _)| d == words))
+                        .map(|(_, cost)| cost)
+                        .min()
+                        .unwrap_or(usize::MAX / 2);
+                    (cost, name_len)
+                };
+                for (words, class, weak) in fs.clone() {
                     let text = words.join(" ");
                     let person = e.kind == EntryKind::Person;
                     let (needs, common) = needs(&words, class, weak, person);
@@ -322,11 +340,10 @@ impl Matcher {
                         common,
                     };
                     if class == Class::Derived {
-                        let owner = derived_owner
-                            .entry((li, text.clone()))
-                            .or_insert((ei, name_len));
-                        if name_len < owner.1 {
-                            *owner = (ei, name_len);
+                        let r = rank(&words);
+                        let owner = derived_owner.entry((li, text.clone())).or_insert((ei, r));
+                        if r < owner.1 {
+                            *owner = (ei, r);
                         }
                         derived_forms.push((text, form));
                         continue;
@@ -432,6 +449,19 @@ impl Matcher {
         hits
     }
 
+    /// The entry's country that normalised text `norm` names, if any.
+    fn country_named(&self, entry: u32, norm: &str) -> Option<&str> {
+        let (_, e) = &self.entries[entry as usize];
+        e.countries
+            .iter()
+            .find(|c| {
+                country_terms(c)
+                    .iter()
+                    .any(|t| norm.contains(&format!(" {t} ")))
+            })
+            .map(String::as_str)
+    }
+
     fn make(&self, form: &Form, written: &str, score: f64, reason: String) -> Match {
         let (li, e) = &self.entries[form.entry as usize];
         Match {
@@ -489,8 +519,26 @@ impl Matcher {
                 .map(|t| t.text.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
+            // A name several entries bear (`VTB Bank` in Russia and in Ukraine) goes to those
+            // whose country the article names, when it names any.
+            let bearers: Vec<u32> = self.patterns[h.pattern as usize]
+                .iter()
+                .map(|&f| self.forms[f as usize].entry)
+                .collect();
+            let placed: Vec<u32> = if bearers.iter().any(|&e| e != bearers[0]) {
+                bearers
+                    .iter()
+                    .copied()
+                    .filter(|&e| self.country_named(e, &p.norm).is_some())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for &fi in &self.patterns[h.pattern as usize] {
                 let form = &self.forms[fi as usize];
+                if !placed.is_empty() && !placed.contains(&form.entry) {
+                    continue;
+                }
                 let what = form.class.describe();
                 let Some(need) = form.needs else {
                     let reason = format!("`{written}` is {what}");
@@ -528,13 +576,7 @@ impl Matcher {
                 if form.common || span_text.chars().count() < 4 {
                     continue;
                 }
-                let (_, e) = &self.entries[form.entry as usize];
-                let country = e.countries.iter().find(|c| {
-                    country_terms(c)
-                        .iter()
-                        .any(|t| p.norm.contains(&format!(" {t} ")))
-                });
-                if let Some(c) = country {
+                if let Some(c) = self.country_named(form.entry, &p.norm) {
                     let reason = format!(
                         "`{written}` is {what} ({need}), and the article names its country ({c})"
                     );

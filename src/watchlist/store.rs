@@ -463,6 +463,85 @@ pub async fn load_all(
     (loaded, errors)
 }
 
+/// Loads the stored lists into `slot` (fetching those never fetched), then refreshes each list
+/// when its `refresh` interval has passed since its last refresh, swapping in a new matcher after
+/// any new version, until `stop`.
+pub async fn run(
+    store: Store,
+    fetcher: Fetcher,
+    lists: Vec<WatchlistConfig>,
+    slot: crate::analyze::WatchlistSlot,
+    stop: CancellationToken,
+) {
+    if lists.is_empty() {
+        return;
+    }
+    loop {
+        let now = Utc::now();
+        let mut changed = false;
+        let mut next = now + chrono::Duration::hours(24);
+        for list in &lists {
+            let every = chrono::Duration::from_std(list.refresh.0)
+                .unwrap_or_else(|_| chrono::Duration::hours(24));
+            let last = store.state(&list.name).ok().and_then(|s| s.last_refresh);
+            let due = last.map(|t| t + every).unwrap_or(now);
+            if due <= now {
+                match refresh(&store, &fetcher, list, &stop).await {
+                    Ok(Stored::New { number, entries }) => {
+                        tracing::info!(list = %list.name, version = number, entries, "new list version");
+                        changed = true;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(list = %list.name, error = %e, "list not refreshed"),
+                }
+                next = next.min(Utc::now() + every);
+            } else {
+                next = next.min(due);
+            }
+            if stop.is_cancelled() {
+                return;
+            }
+        }
+        let empty = slot.read().map(|m| m.is_none()).unwrap_or(true);
+        if changed || empty {
+            let (loaded, errors) = load_all(&store, None, &lists, &stop).await;
+            for e in errors {
+                tracing::warn!(error = %e, "list not loaded");
+            }
+            let matcher = super::Matcher::new(loaded);
+            tracing::info!(
+                lists = matcher.lists().len(),
+                entries = matcher.len(),
+                "restricted-party lists in force"
+            );
+            if let Ok(mut s) = slot.write() {
+                *s = Some(std::sync::Arc::new(matcher));
+            }
+        }
+        let wait = (next - Utc::now())
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// The lists stored for `lists` (no fetching) as a matcher; `None` when none is stored.
+pub fn load_stored(store: &Store, lists: &[WatchlistConfig]) -> Option<super::Matcher> {
+    let mut loaded = Vec::new();
+    for list in lists {
+        match store.load_active(&list.name, list.kind) {
+            Ok(Some(e)) => loaded.push((list.name.clone(), e)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "list not loaded"),
+        }
+    }
+    (!loaded.is_empty()).then(|| super::Matcher::new(loaded))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

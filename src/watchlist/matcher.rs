@@ -71,6 +71,8 @@ enum Class {
     Short,
     /// A company's short name: generic words and `of <country>` left off.
     Derived,
+    /// A person's surname alone.
+    Surname,
 }
 
 impl Class {
@@ -81,6 +83,7 @@ impl Class {
             Class::Order => 0.88,
             Class::Short => 0.8,
             Class::Derived => 0.8,
+            Class::Surname => 0.75,
         }
     }
 
@@ -91,6 +94,7 @@ impl Class {
             Class::Order => "its name in another word order",
             Class::Short => "its first and last name",
             Class::Derived => "its short name",
+            Class::Surname => "its surname",
         }
     }
 }
@@ -155,6 +159,26 @@ fn forms_of(e: &Entry) -> Vec<(Vec<String>, Class, bool)> {
                 w.extend_from_slice(&main[..main.len() - 1]);
                 push(w, Class::Order, false);
             }
+            // Spanish double surnames: `MADURO MOROS, Nicolas` is "Nicolas Maduro".
+            if let Some((surname, given)) = name.split_once(',') {
+                let surnames = normalize::words(surname);
+                if surnames.len() == 2 && !given.trim().is_empty() {
+                    let mut w = normalize::words(given);
+                    w.push(surnames[0].clone());
+                    push(w, Class::Short, false);
+                }
+            }
+            // The surname alone ("Deripaska"), which needs corroboration as one word.
+            let surname = match name.split_once(',') {
+                Some((s, g)) if !g.trim().is_empty() => normalize::words(s).first().cloned(),
+                _ => main.last().cloned(),
+            };
+            if let Some(s) = surname
+                && main.len() >= 2
+                && s.chars().count() >= 4
+            {
+                push(vec![s], Class::Surname, false);
+            }
             let no_initials: Vec<String> = main
                 .iter()
                 .filter(|w| w.chars().count() > 1)
@@ -179,6 +203,12 @@ fn forms_of(e: &Entry) -> Vec<(Vec<String>, Class, bool)> {
             person(&a.name, Class::Alias, a.weak, &mut push);
         }
     } else {
+        // `OCEAN MARITIME MANAGEMENT COMPANY, LIMITED (OMM)`: the name without its acronym, and
+        // the acronym as a weak alias.
+        if let Some((base, acronym)) = parenthetical(&e.name) {
+            push(company_words(base), Class::Name, false);
+            push(company_words(acronym), Class::Alias, true);
+        }
         let main = company_words(&e.name);
         push(main.clone(), Class::Name, false);
         if let Some(d) = derived(&main) {
@@ -197,6 +227,21 @@ fn forms_of(e: &Entry) -> Vec<(Vec<String>, Class, bool)> {
         }
     }
     out
+}
+
+/// A name ending in a parenthesised acronym, split: (`DAEDONG CREDIT BANK`, `DCB`).
+fn parenthetical(name: &str) -> Option<(&str, &str)> {
+    let t = name.trim().strip_suffix(')')?;
+    let open = t.rfind('(')?;
+    let inner = t[open + 1..].trim();
+    let base = t[..open].trim();
+    let acronym = inner.len() <= 10
+        && inner
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && !normalize::starts_with_legal_form(&normalize::words(inner))
+        && !COMMON_WORDS.contains(&inner.to_ascii_lowercase());
+    (!base.is_empty() && acronym).then_some((base, inner))
 }
 
 /// A company's short name, when it has one: `of <country>` and generic words (Technologies,
@@ -220,8 +265,62 @@ fn derived_with_cost(words: &[String]) -> Option<(Vec<String>, usize)> {
         w.pop();
         cost += 1;
     }
+    // The city or province a Chinese company's registered name begins with (`HANGZHOU
+    // HIKVISION`): the press leaves it off.
+    if w.len() > 1 && PLACES.contains(&w[0].as_str()) {
+        w.remove(0);
+        cost += 1;
+        while w.len() > 1 && w.last().is_some_and(|x| GENERIC_WORDS.contains(x.as_str())) {
+            w.pop();
+            cost += 1;
+        }
+    }
     (w.len() < words.len() && !w.is_empty()).then_some((w, cost))
 }
+
+/// Cities and provinces that begin Chinese companies' registered names.
+const PLACES: &[&str] = &[
+    "beijing",
+    "shanghai",
+    "shenzhen",
+    "hangzhou",
+    "guangzhou",
+    "wuhan",
+    "chengdu",
+    "nanjing",
+    "tianjin",
+    "xian",
+    "hefei",
+    "suzhou",
+    "zhuhai",
+    "xiamen",
+    "jiangsu",
+    "zhejiang",
+    "guangdong",
+    "sichuan",
+    "hubei",
+    "anhui",
+    "fujian",
+    "shandong",
+    "hunan",
+    "henan",
+    "jiangxi",
+    "liaoning",
+    "shaanxi",
+    "chongqing",
+    "dalian",
+    "qingdao",
+    "ningbo",
+    "changsha",
+    "harbin",
+    "shenyang",
+];
+
+/// Words written in lower case inside capitalised names (`Bank of Russia`, `Juan de la Cruz`).
+const CONNECTORS: &[&str] = &[
+    "of", "and", "the", "for", "de", "del", "la", "las", "los", "da", "do", "dos", "du", "van",
+    "von", "der", "den", "al", "el", "bin", "ibn", "y", "e", "et", "in", "on",
+];
 
 /// Particles of personal names, not names themselves.
 const PARTICLES: &[&str] = &[
@@ -449,6 +548,41 @@ impl Matcher {
         hits
     }
 
+    /// The entries a matched pattern goes to (see [`Self::match_article`]).
+    fn place(&self, pattern: u32, norm: &str) -> Vec<u32> {
+        let forms = &self.patterns[pattern as usize];
+        let mut out: Vec<u32> = Vec::new();
+        let mut lists: Vec<u32> = forms
+            .iter()
+            .map(|&f| self.entries[self.forms[f as usize].entry as usize].0)
+            .collect();
+        lists.dedup();
+        for list in lists {
+            let mut bearers: Vec<(u32, Class)> = forms
+                .iter()
+                .map(|&f| &self.forms[f as usize])
+                .filter(|f| self.entries[f.entry as usize].0 == list)
+                .map(|f| (f.entry, f.class))
+                .collect();
+            bearers.dedup_by_key(|b| b.0);
+            if bearers.len() > 1 {
+                let named: Vec<(u32, Class)> = bearers
+                    .iter()
+                    .copied()
+                    .filter(|b| self.country_named(b.0, norm).is_some())
+                    .collect();
+                if !named.is_empty() {
+                    bearers = named;
+                }
+            }
+            if bearers.len() > 1 && bearers.iter().any(|b| b.1 == Class::Name) {
+                bearers.retain(|b| b.1 == Class::Name);
+            }
+            out.extend(bearers.iter().map(|b| b.0));
+        }
+        out
+    }
+
     /// The entry's country that normalised text `norm` names, if any.
     fn country_named(&self, entry: u32, norm: &str) -> Option<&str> {
         let (_, e) = &self.entries[entry as usize];
@@ -490,6 +624,30 @@ impl Matcher {
         let text = format!("{title}\n{body}");
         let p = prepare(&text);
         let hits = self.hits(&p);
+        // Headlines in title case capitalise every word: there, capitals tell no name.
+        let title_case = {
+            let words = p
+                .tokens
+                .iter()
+                .take_while(|t| t.end <= title.len())
+                .filter(|t| {
+                    text[t.start..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphabetic)
+                });
+            let (mut n, mut caps) = (0usize, 0usize);
+            for t in words {
+                n += 1;
+                caps += usize::from(
+                    text[t.start..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_uppercase),
+                );
+            }
+            n >= 4 && caps * 10 >= n * 8
+        };
         // Normalised names of the entities the gazetteer recognised (countries aside).
         let recognised: HashMap<String, &str> = entities
             .iter()
@@ -506,6 +664,9 @@ impl Matcher {
             }
         }
         let mut best: HashMap<u32, Match> = HashMap::new();
+        // Patterns found at least once not as part of a longer name.
+        let mut alone: HashSet<u32> = HashSet::new();
+        let seen: HashSet<u32> = hits.iter().map(|h| h.pattern).collect();
         let mut offer = |entry: u32, m: Match| {
             let slot = best.entry(entry).or_insert_with(|| m.clone());
             if m.score > slot.score {
@@ -519,24 +680,55 @@ impl Matcher {
                 .map(|t| t.text.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            // A name several entries bear (`VTB Bank` in Russia and in Ukraine) goes to those
-            // whose country the article names, when it names any.
-            let bearers: Vec<u32> = self.patterns[h.pattern as usize]
-                .iter()
-                .map(|&f| self.forms[f as usize].entry)
-                .collect();
-            let placed: Vec<u32> = if bearers.iter().any(|&e| e != bearers[0]) {
-                bearers
-                    .iter()
-                    .copied()
-                    .filter(|&e| self.country_named(e, &p.norm).is_some())
-                    .collect()
-            } else {
-                Vec::new()
+            // A name with everyday words in it is a name only where it is written as one
+            // (`China Mobile`, not "China mobile phone shipments"); one that goes on from a
+            // capitalised word is part of another name ("American Semiconductor Manufacturing
+            // Corp." is not SMIC).
+            let span = &p.tokens[h.first..h.last];
+            let has_common = span.iter().any(|t| COMMON_WORDS.contains(&t.text));
+            let titled = span.iter().all(|t| {
+                CONNECTORS.contains(&t.text.as_str())
+                    || text[t.start..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || !c.is_lowercase())
+            });
+            let capitalised = |t: &normalize::Token| {
+                text[t.start..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase)
             };
+            let joined = |a: &normalize::Token, b: &normalize::Token| {
+                !text[a.end..b.start]
+                    .contains(['.', '!', '?', ':', ',', ';', '\n', '(', '"', '\'', '’'])
+            };
+            // Part of a longer name: a capitalised word runs into it, or (for names that need
+            // corroboration, outside headlines in title case) it runs on into one.
+            let after_name = h.first > 0 && {
+                let prev = &p.tokens[h.first - 1];
+                joined(prev, &p.tokens[h.first])
+                    && capitalised(prev)
+                    && !CONNECTORS.contains(&prev.text.as_str())
+            };
+            let in_title = p.tokens[h.first].end <= title.len();
+            let before_name = !(title_case && in_title) && h.last < p.tokens.len() && {
+                let next = &p.tokens[h.last];
+                joined(&p.tokens[h.last - 1], next)
+                    && capitalised(next)
+                    && !normalize::starts_with_legal_form(&p.tokens[h.last..])
+            };
+            let placed = self.place(h.pattern, &p.norm);
             for &fi in &self.patterns[h.pattern as usize] {
                 let form = &self.forms[fi as usize];
-                if !placed.is_empty() && !placed.contains(&form.entry) {
+                if !placed.contains(&form.entry) {
+                    continue;
+                }
+                if form.needs.is_some() && (after_name || before_name) {
+                    continue;
+                }
+                alone.insert(h.pattern);
+                if has_common && !titled {
                     continue;
                 }
                 let what = form.class.describe();
@@ -558,6 +750,7 @@ impl Matcher {
                 let kind = self.entries[form.entry as usize].1.kind;
                 if kind != EntryKind::Person
                     && !form.weak
+                    && !after_name
                     && normalize::starts_with_legal_form(&p.tokens[h.last..])
                 {
                     let reason = format!(
@@ -589,6 +782,10 @@ impl Matcher {
             let Some(&pattern) = self.by_text.get(norm) else {
                 continue;
             };
+            // Written only inside longer names ("SMIC Global Logistics"): not this party.
+            if seen.contains(&pattern) && !alone.contains(&pattern) {
+                continue;
+            }
             for &fi in &self.patterns[pattern as usize] {
                 let form = &self.forms[fi as usize];
                 let reason = format!(

@@ -83,6 +83,10 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 end = next;
             } else if joiner(c) {
                 continue;
+            } else if c == '+' && !word.is_empty() {
+                // `EN+`, `C++`: part of the name.
+                word.push('+');
+                end = next;
             } else {
                 flush(&mut word, start, end, &mut out);
                 if c == '&' {

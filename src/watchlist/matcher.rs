@@ -364,28 +364,37 @@ fn needs(words: &[String], class: Class, weak: bool, person: bool) -> (Option<&'
     (reason, common)
 }
 
-/// Normalised text with each token between single spaces, and where each token starts.
+/// Normalised text with each token between single spaces, and where each token is.
 struct Prepared {
-    tokens: Vec<normalize::Token>,
+    toks: Vec<normalize::Span>,
     norm: String,
-    starts: Vec<usize>,
+}
+
+impl Prepared {
+    fn word(&self, i: usize) -> &str {
+        let t = &self.toks[i];
+        &self.norm[t.norm_start..t.norm_end]
+    }
+
+    /// Normalised words `first..last`, joined by single spaces.
+    fn words(&self, first: usize, last: usize) -> &str {
+        &self.norm[self.toks[first].norm_start..self.toks[last - 1].norm_end]
+    }
+
+    /// Up to six words from `first` on, for a legal form that may follow a name.
+    fn next_words(&self, first: usize) -> Vec<&str> {
+        (first..self.toks.len().min(first + 6))
+            .map(|i| self.word(i))
+            .collect()
+    }
 }
 
 fn prepare(text: &str) -> Prepared {
-    let tokens = normalize::tokens(text);
-    let mut norm = String::with_capacity(text.len() + 2);
-    let mut starts = Vec::with_capacity(tokens.len());
+    let mut norm = String::with_capacity(text.len() + 8);
     norm.push(' ');
-    for t in &tokens {
-        starts.push(norm.len());
-        norm.push_str(&t.text);
-        norm.push(' ');
-    }
-    Prepared {
-        tokens,
-        norm,
-        starts,
-    }
+    let mut toks = Vec::with_capacity(text.len() / 5);
+    normalize::scan(text, &mut norm, &mut toks);
+    Prepared { toks, norm }
 }
 
 struct Hit {
@@ -528,7 +537,10 @@ impl Matcher {
         let mut hits: Vec<Hit> = ac
             .find_overlapping_iter(&p.norm)
             .filter_map(|m| {
-                let first = p.starts.binary_search(&(m.start() + 1)).ok()?;
+                let first = p
+                    .toks
+                    .binary_search_by_key(&(m.start() + 1), |t| t.norm_start)
+                    .ok()?;
                 let pattern = m.pattern().as_u32();
                 let last = first + self.pattern_words[pattern as usize] as usize;
                 Some(Hit {
@@ -627,7 +639,7 @@ impl Matcher {
         // Headlines in title case capitalise every word: there, capitals tell no name.
         let title_case = {
             let words = p
-                .tokens
+                .toks
                 .iter()
                 .take_while(|t| t.end <= title.len())
                 .filter(|t| {
@@ -674,49 +686,44 @@ impl Matcher {
             }
         };
         for h in &hits {
-            let written = &text[p.tokens[h.first].start..p.tokens[h.last - 1].end];
-            let span_text = p.tokens[h.first..h.last]
-                .iter()
-                .map(|t| t.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let written = &text[p.toks[h.first].start..p.toks[h.last - 1].end];
+            let span_text = p.words(h.first, h.last);
             // A name with everyday words in it is a name only where it is written as one
             // (`China Mobile`, not "China mobile phone shipments"); one that goes on from a
             // capitalised word is part of another name ("American Semiconductor Manufacturing
             // Corp." is not SMIC).
-            let span = &p.tokens[h.first..h.last];
-            let has_common = span.iter().any(|t| COMMON_WORDS.contains(&t.text));
-            let titled = span.iter().all(|t| {
-                CONNECTORS.contains(&t.text.as_str())
-                    || text[t.start..]
+            let has_common = (h.first..h.last).any(|i| COMMON_WORDS.contains(p.word(i)));
+            let titled = (h.first..h.last).all(|i| {
+                CONNECTORS.contains(&p.word(i))
+                    || text[p.toks[i].start..]
                         .chars()
                         .next()
                         .is_some_and(|c| c.is_uppercase() || !c.is_lowercase())
             });
-            let capitalised = |t: &normalize::Token| {
+            let capitalised = |t: &normalize::Span| {
                 text[t.start..]
                     .chars()
                     .next()
                     .is_some_and(char::is_uppercase)
             };
-            let joined = |a: &normalize::Token, b: &normalize::Token| {
+            let joined = |a: &normalize::Span, b: &normalize::Span| {
                 !text[a.end..b.start]
                     .contains(['.', '!', '?', ':', ',', ';', '\n', '(', '"', '\'', '’'])
             };
             // Part of a longer name: a capitalised word runs into it, or (for names that need
             // corroboration, outside headlines in title case) it runs on into one.
             let after_name = h.first > 0 && {
-                let prev = &p.tokens[h.first - 1];
-                joined(prev, &p.tokens[h.first])
+                let prev = &p.toks[h.first - 1];
+                joined(prev, &p.toks[h.first])
                     && capitalised(prev)
-                    && !CONNECTORS.contains(&prev.text.as_str())
+                    && !CONNECTORS.contains(&p.word(h.first - 1))
             };
-            let in_title = p.tokens[h.first].end <= title.len();
-            let before_name = !(title_case && in_title) && h.last < p.tokens.len() && {
-                let next = &p.tokens[h.last];
-                joined(&p.tokens[h.last - 1], next)
+            let in_title = p.toks[h.first].end <= title.len();
+            let before_name = !(title_case && in_title) && h.last < p.toks.len() && {
+                let next = &p.toks[h.last];
+                joined(&p.toks[h.last - 1], next)
                     && capitalised(next)
-                    && !normalize::starts_with_legal_form(&p.tokens[h.last..])
+                    && !normalize::starts_with_legal_form(&p.next_words(h.last))
             };
             let placed = self.place(h.pattern, &p.norm);
             for &fi in &self.patterns[h.pattern as usize] {
@@ -740,7 +747,7 @@ impl Matcher {
                     );
                     continue;
                 };
-                if let Some(entity) = recognised.get(&span_text) {
+                if let Some(entity) = recognised.get(span_text) {
                     let reason = format!(
                         "`{written}` is {what} ({need}), and the gazetteer recognised it as {entity}"
                     );
@@ -751,7 +758,7 @@ impl Matcher {
                 if kind != EntryKind::Person
                     && !form.weak
                     && !after_name
-                    && normalize::starts_with_legal_form(&p.tokens[h.last..])
+                    && normalize::starts_with_legal_form(&p.next_words(h.last))
                 {
                     let reason = format!(
                         "`{written}` is {what} ({need}), written with a company's legal form after it"
@@ -813,7 +820,7 @@ impl Matcher {
         let hits = self.hits(&p);
         // The name without its legal form (`Co., Ltd.`) is what a form must cover to be the
         // whole name.
-        let words: Vec<String> = p.tokens.iter().map(|t| t.text.clone()).collect();
+        let words: Vec<String> = (0..p.toks.len()).map(|i| p.word(i).to_string()).collect();
         let core = normalize::strip_legal_forms(words.clone());
         let core_start = (0..=words.len().saturating_sub(core.len()))
             .find(|&i| words[i..i + core.len()] == core[..])
@@ -821,7 +828,7 @@ impl Matcher {
         let core_end = core_start + core.len();
         let mut best: HashMap<u32, Match> = HashMap::new();
         for h in &hits {
-            let written = &name[p.tokens[h.first].start..p.tokens[h.last - 1].end];
+            let written = &name[p.toks[h.first].start..p.toks[h.last - 1].end];
             let whole = h.first <= core_start && h.last >= core_end;
             for &fi in &self.patterns[h.pattern as usize] {
                 let form = &self.forms[fi as usize];

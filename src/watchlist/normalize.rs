@@ -41,19 +41,39 @@ fn special(c: char) -> Option<&'static str> {
     })
 }
 
-/// The tokens of `text`.
-pub fn tokens(text: &str) -> Vec<Token> {
-    let mut out: Vec<Token> = Vec::new();
-    let mut word = String::new();
-    let mut start = 0usize;
+/// One token of [`scan`]: where it is in the text and in the normalised buffer (byte offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub norm_start: usize,
+    pub norm_end: usize,
+}
+
+/// Normalises `text` into `norm` (each token followed by one space; `norm` should start with a
+/// space for token-boundary matching) and records each token's [`Span`]. No allocation per
+/// token: this runs over every article.
+pub fn scan(text: &str, norm: &mut String, spans: &mut Vec<Span>) {
+    // The token being written: its start in `text` and in `norm`, and its end in `text`.
+    let mut open: Option<(usize, usize)> = None;
     let mut end = 0usize;
-    let flush = |word: &mut String, start: usize, end: usize, out: &mut Vec<Token>| {
-        if !word.is_empty() {
-            out.push(Token {
-                text: std::mem::take(word),
+    let flush = |open: &mut Option<(usize, usize)>,
+                 end: usize,
+                 norm: &mut String,
+                 spans: &mut Vec<Span>| {
+        if let Some((start, norm_start)) = open.take() {
+            spans.push(Span {
                 start,
                 end,
+                norm_start,
+                norm_end: norm.len(),
             });
+            norm.push(' ');
+        }
+    };
+    let begin = |open: &mut Option<(usize, usize)>, at: usize, norm: &String| {
+        if open.is_none() {
+            *open = Some((at, norm.len()));
         }
     };
     let mut skip_to = 0usize;
@@ -63,7 +83,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
         }
         let next = i + c.len_utf8();
         // The possessive `'s` is not part of the name: `Russia's` is `Russia`.
-        if matches!(c, '\'' | '’') && !word.is_empty() {
+        if matches!(c, '\'' | '’') && open.is_some() {
             let rest = &text.as_bytes()[next..];
             if matches!(rest.first(), Some(b's' | b'S'))
                 && !rest
@@ -76,46 +96,38 @@ pub fn tokens(text: &str) -> Vec<Token> {
         }
         if c.is_ascii() {
             if c.is_ascii_alphanumeric() {
-                if word.is_empty() {
-                    start = i;
-                }
-                word.push(c.to_ascii_lowercase());
+                begin(&mut open, i, norm);
+                norm.push(c.to_ascii_lowercase());
                 end = next;
             } else if joiner(c) {
                 continue;
-            } else if c == '+' && !word.is_empty() {
+            } else if c == '+' && open.is_some() {
                 // `EN+`, `C++`: part of the name.
-                word.push('+');
+                norm.push('+');
                 end = next;
             } else {
-                flush(&mut word, start, end, &mut out);
+                flush(&mut open, end, norm, spans);
                 if c == '&' {
-                    out.push(Token {
-                        text: "and".into(),
-                        start: i,
-                        end: next,
-                    });
+                    begin(&mut open, i, norm);
+                    norm.push_str("and");
+                    flush(&mut open, next, norm, spans);
                 }
             }
             continue;
         }
         if crate::text::is_cjk(c) {
-            flush(&mut word, start, end, &mut out);
-            out.push(Token {
-                text: crate::text::fold(c).to_string(),
-                start: i,
-                end: next,
-            });
+            flush(&mut open, end, norm, spans);
+            begin(&mut open, i, norm);
+            norm.push(crate::text::fold(c));
+            flush(&mut open, next, norm, spans);
             continue;
         }
         if joiner(c) {
             continue;
         }
         if let Some(s) = special(c) {
-            if word.is_empty() {
-                start = i;
-            }
-            word.push_str(s);
+            begin(&mut open, i, norm);
+            norm.push_str(s);
             end = next;
             continue;
         }
@@ -125,23 +137,35 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 continue;
             }
             if d.is_alphanumeric() {
-                if word.is_empty() {
-                    start = i;
-                }
-                word.extend(d.to_lowercase());
+                begin(&mut open, i, norm);
+                norm.extend(d.to_lowercase());
                 any = true;
             } else if !joiner(d) {
-                flush(&mut word, start, end, &mut out);
+                flush(&mut open, end, norm, spans);
             }
         }
         if any {
             end = next;
         } else if !unicode_normalization::char::is_combining_mark(c) && !c.is_alphanumeric() {
-            flush(&mut word, start, end, &mut out);
+            flush(&mut open, end, norm, spans);
         }
     }
-    flush(&mut word, start, end, &mut out);
-    out
+    flush(&mut open, end, norm, spans);
+}
+
+/// The tokens of `text`.
+pub fn tokens(text: &str) -> Vec<Token> {
+    let mut norm = String::with_capacity(text.len() + 8);
+    let mut spans = Vec::new();
+    scan(text, &mut norm, &mut spans);
+    spans
+        .iter()
+        .map(|s| Token {
+            text: norm[s.norm_start..s.norm_end].to_string(),
+            start: s.start,
+            end: s.end,
+        })
+        .collect()
 }
 
 /// The words of `text`, normalised, without positions.

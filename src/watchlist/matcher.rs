@@ -530,9 +530,11 @@ impl Matcher {
         self.entries.is_empty()
     }
 
-    fn hits(&self, p: &Prepared) -> Vec<Hit> {
+    /// The matches in `p`, a name inside a longer matched name left out, and the patterns found
+    /// at all (inside longer names too).
+    fn hits(&self, p: &Prepared) -> (Vec<Hit>, HashSet<u32>) {
         let Some(ac) = &self.ac else {
-            return Vec::new();
+            return (Vec::new(), HashSet::new());
         };
         let mut hits: Vec<Hit> = ac
             .find_overlapping_iter(&p.norm)
@@ -550,6 +552,7 @@ impl Matcher {
                 })
             })
             .collect();
+        let seen = hits.iter().map(|h| h.pattern).collect();
         // A name inside a longer matched name is part of that name.
         let spans: Vec<(usize, usize)> = hits.iter().map(|h| (h.first, h.last)).collect();
         hits.retain(|h| {
@@ -557,7 +560,7 @@ impl Matcher {
                 .iter()
                 .any(|&(f, l)| f <= h.first && l >= h.last && l - f > h.last - h.first)
         });
-        hits
+        (hits, seen)
     }
 
     /// The entries a matched pattern goes to (see [`Self::match_article`]).
@@ -635,7 +638,7 @@ impl Matcher {
         }
         let text = format!("{title}\n{body}");
         let p = prepare(&text);
-        let hits = self.hits(&p);
+        let (hits, seen) = self.hits(&p);
         // Headlines in title case capitalise every word: there, capitals tell no name.
         let title_case = {
             let words = p
@@ -678,7 +681,6 @@ impl Matcher {
         let mut best: HashMap<u32, Match> = HashMap::new();
         // Patterns found at least once not as part of a longer name.
         let mut alone: HashSet<u32> = HashSet::new();
-        let seen: HashSet<u32> = hits.iter().map(|h| h.pattern).collect();
         let mut offer = |entry: u32, m: Match| {
             let slot = best.entry(entry).or_insert_with(|| m.clone());
             if m.score > slot.score {
@@ -731,7 +733,9 @@ impl Matcher {
                 if !placed.contains(&form.entry) {
                     continue;
                 }
-                if form.needs.is_some() && (after_name || before_name) {
+                // A name that needs corroboration is at least written as a name: capitalised
+                // ("Somalia's youth team" does not name THE YOUTH, an alias of al-Shabaab).
+                if form.needs.is_some() && (after_name || before_name || !titled) {
                     continue;
                 }
                 alone.insert(h.pattern);
@@ -817,7 +821,7 @@ impl Matcher {
     /// is the whole name, with a lower score.
     pub fn check(&self, name: &str) -> Vec<Match> {
         let p = prepare(name);
-        let hits = self.hits(&p);
+        let (hits, _) = self.hits(&p);
         // The name without its legal form (`Co., Ltd.`) is what a form must cover to be the
         // whole name.
         let words: Vec<String> = (0..p.toks.len()).map(|i| p.word(i).to_string()).collect();

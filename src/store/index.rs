@@ -1634,6 +1634,34 @@ fn bounded_query(q: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn listed_queries_become_entity_terms() {
+        assert_eq!(rewrite_listed("listed:any"), "entity:\"listed=any\"");
+        assert_eq!(
+            rewrite_listed("huawei AND (listed:\"ofac-sdn\" OR -listed:30947)"),
+            "huawei AND (entity:\"listed=ofac-sdn\" OR -entity:\"listed=30947\")"
+        );
+        // Only the field, not a word ending in it.
+        assert_eq!(rewrite_listed("unlisted:x"), "unlisted:x");
+        let terms = listed_terms(&[crate::watchlist::Listing {
+            list: "un".into(),
+            name: "X".into(),
+            id: "KPe.001".into(),
+            programs: vec!["DPRK".into()],
+            listed_on: None,
+        }]);
+        assert_eq!(
+            terms,
+            [
+                "listed=any",
+                "listed=un",
+                "listed=KPe.001",
+                "listed-list=un",
+                "listed-program=DPRK"
+            ]
+        );
+    }
+
     pub(crate) fn article(id: &str, title: &str, body: &str, topic: Option<&str>) -> StoredArticle {
         StoredArticle {
             id: id.into(),

@@ -92,9 +92,33 @@ pub async fn run_as(
     };
     let config = Arc::new(config);
     let notifier = Arc::new(Notifier::from_env());
-    let analyzer = Arc::new(analyzer);
     let stores = Stores::open(&config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
+    // Restricted-party lists: what the data directory holds now; a one-shot run fetches lists
+    // never fetched first, a daemon in its refresh task.
+    let watchlist_store = crate::watchlist::store::Store::new(&config.daemon.data_dir);
+    let slot: crate::analyze::WatchlistSlot = Default::default();
+    if !config.watchlists.is_empty() {
+        let matcher = if mode == Mode::Once {
+            let (loaded, errors) = crate::watchlist::store::load_all(
+                &watchlist_store,
+                Some(&fetcher),
+                &config.watchlists,
+                &CancellationToken::new(),
+            )
+            .await;
+            for e in errors {
+                warn!(error = %e, "list not loaded");
+            }
+            (!loaded.is_empty()).then(|| crate::watchlist::Matcher::new(loaded))
+        } else {
+            crate::watchlist::store::load_stored(&watchlist_store, &config.watchlists)
+        };
+        if let (Some(m), Ok(mut s)) = (matcher, slot.write()) {
+            *s = Some(Arc::new(m));
+        }
+    }
+    let analyzer = Arc::new(analyzer.with_watchlists(slot.clone()));
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health {
         ready: AtomicBool::new(false),
@@ -233,6 +257,15 @@ pub async fn run_as(
         websub: websub.clone(),
     };
     let renewals = websub.map(|w| tokio::spawn(w.run_renewals(stop.clone())));
+    let watchlists = (mode == Mode::Daemon && !config.watchlists.is_empty()).then(|| {
+        tokio::spawn(crate::watchlist::store::run(
+            watchlist_store,
+            ctx.fetcher.clone(),
+            config.watchlists.clone(),
+            slot,
+            stop.clone(),
+        ))
+    });
     mark_disabled(&stores.state, &config.sources);
     health.heartbeats.scheduler();
     health.heartbeats.writer();
@@ -328,6 +361,9 @@ pub async fn run_as(
     background.abort();
     if let Some(renewals) = renewals {
         renewals.abort();
+    }
+    if let Some(watchlists) = watchlists {
+        watchlists.abort();
     }
     stale_watch.abort();
     if let Some(api) = api {
@@ -814,10 +850,17 @@ impl Scheduler<'_> {
                 ));
             }
         };
+        // The lists in force stay: they are refreshed on their own schedule.
         let analyzer = match config.analysis.analyzer() {
-            Ok(a) => Arc::new(a),
+            Ok(a) => Arc::new(match ctx.analyzer.watchlists() {
+                Some(slot) => a.with_watchlists(slot.clone()),
+                None => a,
+            }),
             Err(e) => return refused(e.to_string()),
         };
+        if config.watchlists != ctx.config.watchlists {
+            warn!("[[watchlist]] changes take effect at the next restart");
+        }
         let fetcher = if config.fetch == ctx.config.fetch {
             ctx.fetcher.clone()
         } else {

@@ -25,6 +25,7 @@
 //! - [`cpu`]: parsing, extraction and analysis on a bounded blocking pool;
 //! - [`ingest`]: one poll of one source through all of the above;
 //! - [`api`]: the HTTP API;
+//! - [`watchlist`]: restricted-party lists (OFAC, CSL, UN) parsed, versioned and matched;
 //! - [`websub`]: hubs push feed updates to a callback on the API listener;
 //! - [`cluster`]: `run --role fetch|index`, the two halves over NATS JetStream (leases, stream);
 //! - [`app`]: wiring and lifecycle (signals, drain, final commit).
@@ -48,4 +49,5 @@ pub mod scheduler;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod watchlist;
 pub mod websub;

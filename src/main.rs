@@ -143,6 +143,11 @@ enum Command {
         #[command(subcommand)]
         command: SourcesCommand,
     },
+    /// Restricted-party lists: screen a name, or see what is loaded.
+    Watchlist {
+        #[command(subcommand)]
+        command: WatchlistCommand,
+    },
     /// Search the archive.
     Search {
         #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
@@ -166,6 +171,32 @@ enum Command {
         /// Print the same JSON as GET /api/v1/search.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WatchlistCommand {
+    /// Which listed parties NAME may be, with scores (0..1) and reasons. Lists come from the data
+    /// directory; a list with no stored version is fetched first.
+    Check {
+        name: String,
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Print JSON: `{"matches": [{"list","id","name","kind","programs","listed_on","matched","score","reason"}]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each configured list: versions stored, the active one, entries, last refresh, last error.
+    Status {
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch every configured list now (conditional GET) and keep any new version.
+    Refresh {
+        #[arg(long, env = "WIREWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
     },
 }
 
@@ -243,6 +274,15 @@ fn main() -> ExitCode {
         Command::Sources {
             command: SourcesCommand::ExportOpml { config },
         } => export_opml(&config),
+        Command::Watchlist {
+            command: WatchlistCommand::Check { name, config, json },
+        } => report(watchlist_check(&config, &name, json)),
+        Command::Watchlist {
+            command: WatchlistCommand::Status { config, json },
+        } => report(watchlist_status(&config, json)),
+        Command::Watchlist {
+            command: WatchlistCommand::Refresh { config },
+        } => report(watchlist_refresh(&config)),
         Command::Search {
             config,
             query,
@@ -633,6 +673,19 @@ fn analyze(
         analysis.use_topic_model = false;
     }
     let analyzer = analysis.analyzer()?;
+    // Restricted-party lists stored in the data directory are matched too (`listed`).
+    let analyzer = match Config::load(config) {
+        Ok(c) => {
+            let store = wirewatch::watchlist::store::Store::new(&c.daemon.data_dir);
+            match wirewatch::watchlist::store::load_stored(&store, &c.watchlists) {
+                Some(m) => analyzer.with_watchlists(std::sync::Arc::new(std::sync::RwLock::new(
+                    Some(std::sync::Arc::new(m)),
+                ))),
+                None => analyzer,
+            }
+        }
+        Err(_) => analyzer,
+    };
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lines().enumerate() {
@@ -662,6 +715,7 @@ fn analyze(
             "mentions": a.mentions,
             "entities": a.entities,
             "facts": a.facts,
+            "listed": a.listed,
         });
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;
@@ -871,4 +925,170 @@ fn strip_marks(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#x27;", "'")
         .replace("&amp;", "&")
+}
+
+/// `wirewatch watchlist check NAME`.
+fn watchlist_check(path: &Path, name: &str, json: bool) -> anyhow::Result<()> {
+    use wirewatch::watchlist::{Matcher, store};
+    let config = config_for(path)?;
+    if config.watchlists.is_empty() {
+        anyhow::bail!("{}: no [[watchlist]] is configured", path.display());
+    }
+    let fetcher = wirewatch::fetch::Fetcher::new(&config.fetch)?;
+    let store = store::Store::new(&config.daemon.data_dir);
+    let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (lists, errors) = rt.block_on(store::load_all(
+        &store,
+        Some(&fetcher),
+        &config.watchlists,
+        &cancel,
+    ));
+    for e in &errors {
+        eprintln!("wirewatch: {e}");
+    }
+    if lists.is_empty() {
+        anyhow::bail!("no list could be loaded");
+    }
+    let matcher = Matcher::new(lists);
+    let matches = matcher.check(name);
+    if json {
+        return print_json(&serde_json::json!({ "matches": matches }));
+    }
+    let mut out = std::io::stdout().lock();
+    if matches.is_empty() {
+        writeln!(
+            out,
+            "no listed party matches `{name}` ({} entries in {} lists)",
+            matcher.len(),
+            matcher.lists().len()
+        )?;
+    }
+    for m in &matches {
+        writeln!(
+            out,
+            "{:.2}  {}  {}  {} ({})  programs: {}{}\n      {}",
+            m.score,
+            m.list,
+            m.id,
+            m.name,
+            m.kind,
+            m.programs.join(", "),
+            m.listed_on
+                .as_deref()
+                .map(|d| format!("  listed on {d}"))
+                .unwrap_or_default(),
+            m.reason
+        )?;
+    }
+    Ok(())
+}
+
+/// `wirewatch watchlist status`.
+fn watchlist_status(path: &Path, json: bool) -> anyhow::Result<()> {
+    use wirewatch::watchlist::store;
+    let config = config_for(path)?;
+    let store = store::Store::new(&config.daemon.data_dir);
+    let mut rows = Vec::new();
+    for w in &config.watchlists {
+        let state = store.state(&w.name)?;
+        rows.push(serde_json::json!({
+            "name": w.name,
+            "kind": w.kind,
+            "url": w.url,
+            "refresh": w.refresh.to_string(),
+            "active": state.active,
+            "entries": state.active_version().and_then(|v| v.entries),
+            "last_refresh": state.last_refresh,
+            "last_error": state.last_error,
+            "versions": state.versions,
+        }));
+    }
+    if json {
+        return print_json(&serde_json::json!({ "lists": rows }));
+    }
+    let mut out = std::io::stdout().lock();
+    if rows.is_empty() {
+        writeln!(out, "no [[watchlist]] is configured in {}", path.display())?;
+    }
+    for w in &config.watchlists {
+        let state = store.state(&w.name)?;
+        let active = state.active_version();
+        writeln!(
+            out,
+            "{} ({}, every {}): {}",
+            w.name,
+            w.kind,
+            w.refresh,
+            match active {
+                Some(v) => format!(
+                    "version {} active, {} entries, fetched {}",
+                    v.number,
+                    v.entries.unwrap_or(0),
+                    v.fetched_at.to_rfc3339()
+                ),
+                None => "no version stored yet".into(),
+            }
+        )?;
+        writeln!(
+            out,
+            "  last refresh: {}",
+            state
+                .last_refresh
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "never".into())
+        )?;
+        if let Some(e) = &state.last_error {
+            writeln!(out, "  last error: {e}")?;
+        }
+        for v in &state.versions {
+            writeln!(
+                out,
+                "  v{}  {}  sha256 {}  {}",
+                v.number,
+                v.fetched_at.to_rfc3339(),
+                &v.sha256[..16.min(v.sha256.len())],
+                match (&v.entries, &v.error) {
+                    (Some(n), _) => format!("{n} entries"),
+                    (None, Some(e)) => format!("malformed: {e}"),
+                    (None, None) => String::new(),
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `wirewatch watchlist refresh`.
+fn watchlist_refresh(path: &Path) -> anyhow::Result<()> {
+    use wirewatch::watchlist::store::{self, Stored};
+    let config = config_for(path)?;
+    let fetcher = wirewatch::fetch::Fetcher::new(&config.fetch)?;
+    let store = store::Store::new(&config.daemon.data_dir);
+    let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut failed = 0;
+    for w in &config.watchlists {
+        match rt.block_on(store::refresh(&store, &fetcher, w, &cancel)) {
+            Ok(Stored::Unchanged) => eprintln!("{}: unchanged", w.name),
+            Ok(Stored::New { number, entries }) => {
+                eprintln!("{}: version {number}, {entries} entries", w.name)
+            }
+            Ok(Stored::Malformed { number, error }) => {
+                failed += 1;
+                eprintln!(
+                    "{}: version {number} is malformed, the last good version stays active: {error}",
+                    w.name
+                )
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("wirewatch: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} list(s) not refreshed");
+    }
+    Ok(())
 }

@@ -68,7 +68,15 @@ pub struct Analysis {
     /// Structured facts, each tagged by `kind` (e.g. `tariff_change`).
     #[schema(value_type = Vec<Object>)]
     pub facts: Vec<serde_json::Value>,
+    /// Restricted-party list entries the article names (`[[watchlist]]`s loaded).
+    #[serde(default)]
+    pub listed: Vec<crate::watchlist::Listing>,
 }
+
+/// The restricted-party lists in force, shared by every analyzer built from one configuration
+/// and replaced whole when a list refreshes.
+pub type WatchlistSlot =
+    std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<crate::watchlist::Matcher>>>>;
 
 impl Analysis {
     pub fn topic_names(&self) -> Vec<String> {
@@ -173,6 +181,7 @@ pub struct Analyzer {
     rules: RulePack,
     gazetteer: Gazetteer,
     model: Option<Attached>,
+    watchlists: Option<WatchlistSlot>,
 }
 
 /// A model with its features looked up for this analyzer's rules and gazetteer.
@@ -196,6 +205,7 @@ impl Analyzer {
             rules: RulePack::load(topics)?,
             gazetteer: Gazetteer::load(gazetteer)?,
             model: None,
+            watchlists: None,
         })
     }
 
@@ -206,6 +216,7 @@ impl Analyzer {
             rules: RulePack::parse(&texts.topics.text, &texts.topics.name)?,
             gazetteer: Gazetteer::parse(&texts.gazetteer.text, &texts.gazetteer.name)?,
             model: None,
+            watchlists: None,
         };
         Ok(match &texts.model {
             Some(m) => analyzer.with_model(TopicModel::parse(&m.text, &m.name)?),
@@ -219,6 +230,7 @@ impl Analyzer {
             rules,
             gazetteer,
             model: None,
+            watchlists: None,
         }
     }
 
@@ -273,6 +285,18 @@ impl Analyzer {
             });
         }
         out
+    }
+
+    /// Matches articles against the restricted-party lists in `slot` (whatever it holds at the
+    /// time of each analysis).
+    pub fn with_watchlists(mut self, slot: WatchlistSlot) -> Analyzer {
+        self.watchlists = Some(slot);
+        self
+    }
+
+    /// The lists this analyzer matches against, if any.
+    pub fn watchlists(&self) -> Option<&WatchlistSlot> {
+        self.watchlists.as_ref()
     }
 
     /// The gazetteer entities named in a (folded) sentence, their context met.
@@ -483,7 +507,7 @@ impl Analyzer {
             Some("smuggling_case") => on(&["chip_smuggling", "export_controls"]),
             _ => true,
         });
-        let entities = entity_counts
+        let entities: Vec<Entity> = entity_counts
             .into_iter()
             .map(|(i, count)| {
                 let e = &self.gazetteer.entities[i];
@@ -495,11 +519,25 @@ impl Analyzer {
                 }
             })
             .collect();
+        let matcher = self
+            .watchlists
+            .as_ref()
+            .and_then(|slot| slot.read().ok().and_then(|m| m.clone()));
+        let mut listed: Vec<crate::watchlist::Listing> = Vec::new();
+        if let Some(m) = matcher {
+            for hit in m.match_article(title, body, &entities) {
+                let l = hit.listing();
+                if !listed.contains(&l) {
+                    listed.push(l);
+                }
+            }
+        }
         Analysis {
             topics,
             mentions,
             entities,
             facts,
+            listed,
         }
     }
 }

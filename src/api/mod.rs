@@ -266,7 +266,8 @@ pub struct FacetsResponse {
     pub facets: std::collections::BTreeMap<String, Vec<FacetCount>>,
 }
 
-/// Counts per source, topic, entity and language for a query and its filters.
+/// Counts per source, topic, entity, language, restricted-party list and sanctions program for a
+/// query and its filters.
 #[utoipa::path(get, path = "/api/v1/facets", params(FilterParams, FieldParams),
     responses((status = 200, body = FacetsResponse), (status = 400, body = ErrorBody)))]
 async fn facets(
@@ -278,7 +279,7 @@ async fn facets(
         None => FacetField::ALL.to_vec(),
         Some(f) => vec![FacetField::parse(f).ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "`field`: `{f}` is not source, topic, entity or lang"
+                "`field`: `{f}` is not source, topic, entity, lang, listed or program"
             ))
         })?],
     };

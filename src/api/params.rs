@@ -21,7 +21,8 @@ use crate::store::{SearchRequest, Sort};
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
     /// Query: words (all must match), "phrases", "phrase"~N, AND/OR/NOT, prefix*, and
-    /// field:value for title, body, source, topic, entity, lang, author. Empty: everything.
+    /// field:value for title, body, source, topic, entity, lang, author; `listed:any`,
+    /// `listed:<list name>`, `listed:<entry id>` for restricted-party listings. Empty: everything.
     /// Only the first 4,096 characters are read (the answer's `notes` says so).
     pub q: Option<String>,
     /// Only articles with this topic.
@@ -82,7 +83,7 @@ pub struct IntervalParams {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FieldParams {
-    /// One field (default: all four).
+    /// One field (default: all).
     #[param(value_type = Option<FacetName>)]
     pub field: Option<String>,
 }
@@ -112,6 +113,8 @@ pub enum FacetName {
     Topic,
     Entity,
     Lang,
+    Listed,
+    Program,
 }
 
 #[allow(dead_code)] // a schema only

@@ -37,7 +37,10 @@ pub struct RawConfig {
     /// Only for `run --role fetch|index`; `--role all` (the default) ignores it.
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    #[serde(default, rename = "watchlist")]
+    pub watchlists: Vec<WatchlistConfig>,
 }
+
 
 /// `[cluster]`: the NATS JetStream deployment that `run --role fetch` and `run --role index`
 /// share (docs/SCALING.md). Every node of one deployment uses the same values.
@@ -81,6 +84,29 @@ impl Default for ClusterConfig {
             ack_wait: HumanDuration(Duration::from_secs(30)),
         }
     }
+}
+
+/// One `[[watchlist]]`: a restricted-party list, fetched under the outbound policy with
+/// conditional GET, every version kept in the data directory.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistConfig {
+    /// Unique name; the `list` of listings and the value of `listed:<list name>` in queries.
+    pub name: String,
+    /// `ofac_csv`, `csl` or `un_xml`.
+    pub kind: crate::watchlist::ListKind,
+    /// The list's URL (http or https), a `file://` URL or a path (relative to this file's
+    /// directory). For `ofac_csv`, the primary file (`SDN.CSV` or `CONS_PRIM.CSV`); the aliases
+    /// and addresses are read from the files beside it (`ALT.CSV`/`ADD.CSV`,
+    /// `CONS_ALT.CSV`/`CONS_ADD.CSV`).
+    pub url: String,
+    /// How often the list is fetched again (default daily).
+    #[serde(default = "daily")]
+    pub refresh: HumanDuration,
+}
+
+fn daily() -> HumanDuration {
+    HumanDuration(Duration::from_secs(24 * 3600))
 }
 
 /// One `[[alert]]`: a saved search whose new matches are sent to channels.
@@ -489,6 +515,7 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub sources: Vec<SourceConfig>,
     pub cluster: Option<ClusterConfig>,
+    pub watchlists: Vec<WatchlistConfig>,
 }
 
 /// One problem found in a configuration file.
@@ -583,6 +610,11 @@ impl Config {
         {
             *p = base.join(&*p);
         }
+        for w in &mut config.watchlists {
+            if !w.url.contains("://") {
+                w.url = base.join(&w.url).display().to_string();
+            }
+        }
         config.file = Some(path.to_path_buf());
         Ok(config)
     }
@@ -606,6 +638,7 @@ impl Config {
             analysis: raw.analysis,
             sources: raw.sources,
             cluster: raw.cluster,
+            watchlists: raw.watchlists,
         })
     }
 
@@ -627,6 +660,8 @@ impl Config {
             alerts: &'a [AlertConfig],
             #[serde(skip_serializing_if = "Option::is_none")]
             cluster: Option<&'a ClusterConfig>,
+            #[serde(rename = "watchlist", skip_serializing_if = "<[_]>::is_empty")]
+            watchlists: &'a [WatchlistConfig],
         }
         let channels = self
             .channels
@@ -649,6 +684,7 @@ impl Config {
             channels,
             alerts: &self.alerts,
             cluster: self.cluster.as_ref(),
+            watchlists: &self.watchlists,
         })?;
         let file = self
             .file
@@ -954,6 +990,7 @@ fn validate(raw: &RawConfig, file: &str) -> Vec<ConfigProblem> {
         }
     }
     validate_alerts(raw, &mut push);
+    validate_watchlists(raw, &mut push);
     problems
 }
 
@@ -1025,6 +1062,66 @@ fn validate_cluster(c: &ClusterConfig, push: &mut impl FnMut(&str, &str, String)
             "max_age",
             "must be at least the duplicate_window".into(),
         );
+    }
+}
+
+fn validate_watchlists(raw: &RawConfig, push: &mut impl FnMut(&str, &str, String)) {
+    let mut names = HashSet::new();
+    for (i, w) in raw.watchlists.iter().enumerate() {
+        let place = if w.name.trim().is_empty() {
+            format!("watchlist #{}", i + 1)
+        } else {
+            format!("watchlist \"{}\"", w.name)
+        };
+        if w.name.trim().is_empty() {
+            push(&place, "name", "must not be empty".into());
+        } else if !names.insert(w.name.as_str()) {
+            push(
+                &place,
+                "name",
+                "is used by an earlier watchlist; names must be unique".into(),
+            );
+        } else if w
+            .name
+            .chars()
+            .any(|c| c.is_whitespace() || c == ':' || c == '"')
+        {
+            push(
+                &place,
+                "name",
+                "must not hold spaces, `:` or `\"`: it is written in queries as `listed:<name>`"
+                    .into(),
+            );
+        }
+        if w.url.trim().is_empty() {
+            push(&place, "url", "must not be empty".into());
+        } else {
+            match url::Url::parse(&w.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_none() => {
+                    push(&place, "url", format!("`{}` has no host", w.url))
+                }
+                Ok(u)
+                    if !matches!(u.scheme(), "http" | "https" | "file")
+                        && w.url.contains("://") =>
+                {
+                    push(
+                        &place,
+                        "url",
+                        format!(
+                            "`{}`: lists are read over http(s), from file:// URLs or paths",
+                            w.url
+                        ),
+                    )
+                }
+                _ => {}
+            }
+            if let Err(e) = crate::watchlist::file_names(w.kind, &w.url) {
+                push(&place, "url", e);
+            }
+        }
+        if w.refresh.0 < Duration::from_secs(60) {
+            push(&place, "refresh", "must be at least 1m".into());
+        }
     }
 }
 
@@ -1306,6 +1403,48 @@ url = "https://example.com/news"
         assert_eq!(p.line, Some(5), "{p}");
         assert_eq!(p.place, "source \"S\"");
         assert_eq!(p.field, "interval");
+    }
+
+    #[test]
+    fn watchlists_are_checked() {
+        let text = r#"
+[[watchlist]]
+name = "ofac-non-sdn"
+kind = "ofac_csv"
+url = "https://example.org/CONS_PRIM.CSV"
+[[watchlist]]
+name = "ofac-non-sdn"
+kind = "ofac_csv"
+url = "https://example.org/consolidated.csv"
+refresh = "10s"
+[[watchlist]]
+name = "un list"
+kind = "un_xml"
+url = "ftp://example.org/consolidated.xml"
+"#;
+        let err = Config::parse(text, "w.toml").unwrap_err();
+        let fields: Vec<(String, String)> = err
+            .problems
+            .iter()
+            .map(|p| (p.place.clone(), p.field.clone()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("watchlist \"ofac-non-sdn\"".into(), "name".into()),
+                ("watchlist \"ofac-non-sdn\"".into(), "url".into()),
+                ("watchlist \"ofac-non-sdn\"".into(), "refresh".into()),
+                ("watchlist \"un list\"".into(), "name".into()),
+                ("watchlist \"un list\"".into(), "url".into()),
+            ],
+            "{err}"
+        );
+        let ok = Config::parse(
+            "[[watchlist]]\nname = \"un\"\nkind = \"un_xml\"\nurl = \"lists/consolidated.xml\"\n",
+            "w.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.watchlists[0].refresh.0, Duration::from_secs(86400));
     }
 
     #[test]

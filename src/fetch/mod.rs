@@ -74,7 +74,13 @@ pub enum Purpose {
     Article,
     /// A site's robots.txt, read up to [`ROBOTS_MAX_BODY`].
     Robots,
+    /// A restricted-party list file (configured by the operator), read up to
+    /// [`WATCHLIST_MAX_BODY`]: the lists run to tens of megabytes.
+    Watchlist,
 }
+
+/// A restricted-party list file read at most.
+pub const WATCHLIST_MAX_BODY: u64 = 512 * 1024 * 1024;
 
 /// robots.txt read at most (RFC 9309 asks crawlers to read at least 500 KiB).
 pub const ROBOTS_MAX_BODY: u64 = 512 * 1024;
@@ -287,6 +293,7 @@ impl Fetcher {
                 Purpose::Source => self.config.max_body.0,
                 Purpose::Article => self.config.max_page_body.0,
                 Purpose::Robots => ROBOTS_MAX_BODY,
+                Purpose::Watchlist => WATCHLIST_MAX_BODY.max(self.config.max_body.0),
             };
             let body = match read_capped(resp, cap, timeout).await {
                 Ok(body) => body,

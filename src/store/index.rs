@@ -368,6 +368,7 @@ impl ArticleIndex {
         struct Listed {
             topics: Vec<crate::analyze::TopicScore>,
             entities: Vec<EntityId>,
+            listed: Vec<crate::watchlist::Listing>,
         }
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -383,6 +384,7 @@ impl ArticleIndex {
         let listed: Listed = serde_json::from_str(text).unwrap_or_default();
         let mut a = self.to_article_with(d, Analysis::default());
         a.analysis.topics = listed.topics;
+        a.analysis.listed = listed.listed;
         a.analysis.entities = (listed.entities.into_iter())
             .map(|e| crate::analyze::Entity {
                 id: e.id,
@@ -492,7 +494,8 @@ impl ArticleIndex {
             parser.set_field_boost(f.title, TITLE_BOOST);
         }
         parser.set_conjunction_by_default();
-        let (q, shape_note) = bounded_query(req.q.trim());
+        let q = rewrite_listed(req.q.trim());
+        let (q, shape_note) = bounded_query(q.as_ref());
         // Han words are asked both as dictionary words and as bigrams (see `text::query`).
         let q = crate::text::query::alternatives(q.as_ref());
         let q = q.as_ref();
@@ -673,13 +676,21 @@ impl ArticleIndex {
             &plan,
             &self.published,
             TermCounts {
-                field: field.as_str(),
+                field: field.column(),
             },
         )?;
         let mut list: Vec<FacetCount> = counts
             .into_iter()
-            .filter(|(value, _)| !(field == FacetField::Topic && value.contains(SCORE_MARK)))
-            .map(|(value, count)| FacetCount { value, count })
+            .filter_map(|(value, count)| {
+                let value = match field {
+                    FacetField::Topic if value.contains(SCORE_MARK) => return None,
+                    FacetField::Entity if value.starts_with("listed") => return None,
+                    FacetField::Listed => value.strip_prefix(LISTED_LIST_MARK)?.to_string(),
+                    FacetField::Program => value.strip_prefix(LISTED_PROGRAM_MARK)?.to_string(),
+                    _ => value,
+                };
+                Some(FacetCount { value, count })
+            })
             .collect();
         list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         list.truncate(limit);
@@ -773,6 +784,7 @@ impl ArticleIndex {
                         name: e.name,
                     })
                     .collect(),
+                listed: a.analysis.listed,
             });
         }
         let next = offset + hits.len();
@@ -919,22 +931,39 @@ pub enum FacetField {
     Topic,
     Entity,
     Lang,
+    /// Restricted-party lists that name the matches.
+    Listed,
+    /// Sanctions programs of the listed parties the matches name.
+    Program,
 }
 
 impl FacetField {
-    pub const ALL: [FacetField; 4] = [
+    pub const ALL: [FacetField; 6] = [
         FacetField::Source,
         FacetField::Topic,
         FacetField::Entity,
         FacetField::Lang,
+        FacetField::Listed,
+        FacetField::Program,
     ];
 
+    /// The facet's name in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             FacetField::Source => "source",
             FacetField::Topic => "topic",
             FacetField::Entity => "entity",
             FacetField::Lang => "lang",
+            FacetField::Listed => "listed",
+            FacetField::Program => "program",
+        }
+    }
+
+    /// The index field whose values are counted.
+    fn column(self) -> &'static str {
+        match self {
+            FacetField::Listed | FacetField::Program => "entity",
+            f => f.as_str(),
         }
     }
 
@@ -1335,6 +1364,8 @@ pub struct Hit {
     pub score: f32,
     pub topics: Vec<TopicScore>,
     pub entities: Vec<HitEntity>,
+    /// Restricted-party list entries the article names.
+    pub listed: Vec<crate::watchlist::Listing>,
     pub highlights: Highlights,
 }
 
@@ -1401,7 +1432,80 @@ pub(super) fn to_doc(f: &Fields, a: &StoredArticle, stored: bool) -> TantivyDocu
     for e in &a.analysis.entities {
         d.add_text(f.entity, &e.id);
     }
+    for term in listed_terms(&a.analysis.listed) {
+        d.add_text(f.entity, term);
+    }
     d
+}
+
+/// Restricted-party listings are terms of the `entity` field (so an archive needs no new
+/// schema): `listed=any`, `listed=<list name>`, `listed=<entry id>` for `listed:` queries, and
+/// `listed-list=` / `listed-program=` for facets. Entity facets leave them out.
+const LISTED_MARK: &str = "listed=";
+const LISTED_LIST_MARK: &str = "listed-list=";
+const LISTED_PROGRAM_MARK: &str = "listed-program=";
+
+fn listed_terms(listed: &[crate::watchlist::Listing]) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    let mut push = |t: String| {
+        if !terms.contains(&t) {
+            terms.push(t);
+        }
+    };
+    if !listed.is_empty() {
+        push(format!("{LISTED_MARK}any"));
+    }
+    for l in listed {
+        push(format!("{LISTED_MARK}{}", l.list));
+        push(format!("{LISTED_MARK}{}", l.id));
+        push(format!("{LISTED_LIST_MARK}{}", l.list));
+        for p in &l.programs {
+            push(format!("{LISTED_PROGRAM_MARK}{p}"));
+        }
+    }
+    terms
+}
+
+/// `listed:<value>` in a query as the `entity` term that records it (`listed:any`,
+/// `listed:"ofac-sdn"`, `-listed:30947`).
+pub(super) fn rewrite_listed(q: &str) -> std::borrow::Cow<'_, str> {
+    const KEY: &str = "listed:";
+    if !q.contains(KEY) {
+        return std::borrow::Cow::Borrowed(q);
+    }
+    let mut out = String::with_capacity(q.len() + 16);
+    let mut rest = q;
+    while let Some(at) = rest.find(KEY) {
+        let boundary = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '-' | '+'));
+        out.push_str(&rest[..at]);
+        let after = &rest[at + KEY.len()..];
+        if !boundary {
+            out.push_str(KEY);
+            rest = after;
+            continue;
+        }
+        let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            let end = after
+                .find(|c: char| c.is_whitespace() || c == ')')
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        out.push_str(&format!(
+            "entity:\"{LISTED_MARK}{}\"",
+            value.replace('"', "")
+        ));
+        rest = tail;
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 impl ArticleWriter {
@@ -1529,6 +1633,34 @@ fn bounded_query(q: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn listed_queries_become_entity_terms() {
+        assert_eq!(rewrite_listed("listed:any"), "entity:\"listed=any\"");
+        assert_eq!(
+            rewrite_listed("huawei AND (listed:\"ofac-sdn\" OR -listed:30947)"),
+            "huawei AND (entity:\"listed=ofac-sdn\" OR -entity:\"listed=30947\")"
+        );
+        // Only the field, not a word ending in it.
+        assert_eq!(rewrite_listed("unlisted:x"), "unlisted:x");
+        let terms = listed_terms(&[crate::watchlist::Listing {
+            list: "un".into(),
+            name: "X".into(),
+            id: "KPe.001".into(),
+            programs: vec!["DPRK".into()],
+            listed_on: None,
+        }]);
+        assert_eq!(
+            terms,
+            [
+                "listed=any",
+                "listed=un",
+                "listed=KPe.001",
+                "listed-list=un",
+                "listed-program=DPRK"
+            ]
+        );
+    }
 
     pub(crate) fn article(id: &str, title: &str, body: &str, topic: Option<&str>) -> StoredArticle {
         StoredArticle {

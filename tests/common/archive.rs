@@ -60,6 +60,7 @@ pub fn article(n: u32, title: &str, body: &str, topic: &str, day: u32) -> Stored
                 count: 1,
             }],
             facts: vec![],
+            listed: vec![],
         },
     }
 }

@@ -217,6 +217,20 @@ function entityChips(entities) {
   return box;
 }
 
+// Restricted-party listings beside the entities: list, entry and programs in the tooltip; a click
+// finds every article naming the entry.
+function listedChips(listed) {
+  const box = el("span", { class: "listings" });
+  for (const l of listed || []) {
+    const programs = (l.programs || []).join(", ");
+    const title = `listed on ${l.list}${l.listed_on ? " since " + l.listed_on : ""} · entry ${l.id}${programs ? " · " + programs : ""}`;
+    const chip = el("a", { href: "#", class: "listed", title }, `${l.list}: ${l.name}`);
+    chip.addEventListener("click", (ev) => { ev.preventDefault(); applyFacet("listed", l.id); });
+    box.append(chip);
+  }
+  return box;
+}
+
 function date(s) {
   return s ? s.slice(0, 10) : "undated";
 }
@@ -245,7 +259,7 @@ function openArticleLink(id, ...children) {
 function renderHit(h) {
   return el("li", { class: "hit", "data-id": h.id },
     el("h3", {}, openArticleLink(h.id, highlighted(h.highlights.title))),
-    el("div", { class: "meta" }, `${h.source} · ${date(h.published)} `, badges(h.topics), entityChips(h.entities)),
+    el("div", { class: "meta" }, `${h.source} · ${date(h.published)} `, badges(h.topics), entityChips(h.entities), listedChips(h.listed)),
     el("p", { class: "snippet" }, highlighted(h.highlights.body)));
 }
 
@@ -337,13 +351,14 @@ async function facets(p) {
   try {
     const f = await api("/api/v1/facets", apiFilters(p));
     box.replaceChildren();
-    for (const field of ["topic", "source", "entity", "lang"]) {
+    for (const field of ["topic", "source", "entity", "lang", "listed", "program"]) {
       const values = f.facets[field] || [];
       if (!values.length) continue;
       const list = el("ul", { "data-field": field });
       for (const v of values.slice(0, 12)) {
         const b = el("button", { type: "button", class: "facet" }, el("span", {}, field === "topic" ? TOPIC_NAMES[v.value] || v.value : v.value), el("span", { class: "count" }, String(v.count)));
-        b.addEventListener("click", () => applyFacet(field, v.value));
+        // Programs are shown for counting; the query language has no program filter.
+        if (field !== "program") b.addEventListener("click", () => applyFacet(field, v.value));
         list.append(el("li", { "data-value": v.value }, b));
       }
       box.append(el("h4", {}, field), list);
@@ -381,7 +396,8 @@ async function openArticle(id) {
     $("a-title").textContent = a.title;
     $("a-meta").textContent = `${a.source} · ${date(a.published)}${a.authors.length ? " · " + a.authors.join(", ") : ""}${a.language ? " · " + a.language : ""}`;
     $("a-topics").replaceChildren(badges(a.analysis.topics));
-    $("a-entities").replaceChildren(...(a.analysis.entities.length ? ["Entities: ", entityChips(a.analysis.entities)] : []));
+    $("a-entities").replaceChildren(...(a.analysis.entities.length ? ["Entities: ", entityChips(a.analysis.entities)] : []),
+      ...((a.analysis.listed || []).length ? [" Listed: ", listedChips(a.analysis.listed)] : []));
     $("a-facts").replaceChildren(...(a.analysis.facts.length ? [el("h3", {}, "Facts"), ...a.analysis.facts.map((f) => el("div", { class: "fact" }, describeFact(f)))] : []));
     $("a-body").replaceChildren(...bodyWithMentions(a.body, a.analysis.mentions.filter((m) => m.field === "body")));
     const link = $("a-link");

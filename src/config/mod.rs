@@ -41,7 +41,6 @@ pub struct RawConfig {
     pub watchlists: Vec<WatchlistConfig>,
 }
 
-
 /// `[cluster]`: the NATS JetStream deployment that `run --role fetch` and `run --role index`
 /// share (docs/SCALING.md). Every node of one deployment uses the same values.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]

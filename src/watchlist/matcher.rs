@@ -121,6 +121,8 @@ pub struct Matcher {
     pattern_words: Vec<u32>,
     by_text: HashMap<String, u32>,
     ac: Option<AhoCorasick>,
+    /// A list's country as written → the terms naming it, each between spaces.
+    country_terms: HashMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -322,6 +324,38 @@ const CONNECTORS: &[&str] = &[
     "von", "der", "den", "al", "el", "bin", "ibn", "y", "e", "et", "in", "on",
 ];
 
+/// [`CONNECTORS`] as one `match`: asked of every lower-case word of every article.
+fn is_connector(w: &str) -> bool {
+    matches!(
+        w,
+        "of" | "and"
+            | "the"
+            | "for"
+            | "de"
+            | "del"
+            | "la"
+            | "las"
+            | "los"
+            | "da"
+            | "do"
+            | "dos"
+            | "du"
+            | "van"
+            | "von"
+            | "der"
+            | "den"
+            | "al"
+            | "el"
+            | "bin"
+            | "ibn"
+            | "y"
+            | "e"
+            | "et"
+            | "in"
+            | "on"
+    )
+}
+
 /// Particles of personal names, not names themselves.
 const PARTICLES: &[&str] = &[
     "de", "del", "della", "la", "las", "los", "da", "dos", "du", "van", "von", "der", "den", "al",
@@ -389,11 +423,13 @@ impl Prepared {
     }
 }
 
-fn prepare(text: &str) -> Prepared {
-    let mut norm = String::with_capacity(text.len() + 8);
+/// `text` prepared for matching; for an article (`article`), lower-case words other than
+/// connectors are barriers (see [`normalize::scan`]): names are written capitalised.
+fn prepare(text: &str, article: bool) -> Prepared {
+    let mut norm = String::with_capacity(text.len() / 2 + 8);
     norm.push(' ');
-    let mut toks = Vec::with_capacity(text.len() / 5);
-    normalize::scan(text, &mut norm, &mut toks);
+    let mut toks = Vec::with_capacity(text.len() / 8);
+    normalize::scan(text, &mut norm, &mut toks, !article, is_connector);
     Prepared { toks, norm }
 }
 
@@ -440,6 +476,10 @@ impl Matcher {
                     let text = words.join(" ");
                     let person = e.kind == EntryKind::Person;
                     let (needs, common) = needs(&words, class, weak, person);
+                    // One everyday word ("youth", "base", "ali"): no name to look for.
+                    if common && words.len() == 1 && !is_cjk_word(&words[0]) {
+                        continue;
+                    }
                     let form = Form {
                         entry: ei,
                         class,
@@ -505,6 +545,15 @@ impl Matcher {
                     .ok()
             })
             .flatten();
+        let mut country_cache: HashMap<String, Vec<String>> = HashMap::new();
+        for (_, e) in &entries {
+            for c in &e.countries {
+                if !country_cache.contains_key(c) {
+                    let terms = country_terms(c).iter().map(|t| format!(" {t} ")).collect();
+                    country_cache.insert(c.clone(), terms);
+                }
+            }
+        }
         Matcher {
             lists: names,
             entries,
@@ -513,6 +562,7 @@ impl Matcher {
             pattern_words,
             by_text,
             ac,
+            country_terms: country_cache,
         }
     }
 
@@ -566,6 +616,9 @@ impl Matcher {
     /// The entries a matched pattern goes to (see [`Self::match_article`]).
     fn place(&self, pattern: u32, norm: &str) -> Vec<u32> {
         let forms = &self.patterns[pattern as usize];
+        if let [only] = forms[..] {
+            return vec![self.forms[only as usize].entry];
+        }
         let mut out: Vec<u32> = Vec::new();
         let mut lists: Vec<u32> = forms
             .iter()
@@ -604,9 +657,9 @@ impl Matcher {
         e.countries
             .iter()
             .find(|c| {
-                country_terms(c)
-                    .iter()
-                    .any(|t| norm.contains(&format!(" {t} ")))
+                self.country_terms
+                    .get(c.as_str())
+                    .is_some_and(|terms| terms.iter().any(|t| norm.contains(t.as_str())))
             })
             .map(String::as_str)
     }
@@ -637,7 +690,7 @@ impl Matcher {
             return Vec::new();
         }
         let text = format!("{title}\n{body}");
-        let p = prepare(&text);
+        let p = prepare(&text, true);
         let (hits, seen) = self.hits(&p);
         // Headlines in title case capitalise every word: there, capitals tell no name.
         let title_case = {
@@ -670,6 +723,28 @@ impl Matcher {
             .map(|e| (normalize::words(&e.name).join(" "), e.name.as_str()))
             .collect();
         let mut found_patterns: HashMap<u32, HashSet<u32>> = HashMap::new();
+        // Most candidate words are everyday words some list uses as a name: a word that is
+        // not written capitalised is no name here, and is dropped before any other check.
+        let capitalised_word = |i: usize| {
+            CONNECTORS.contains(&p.word(i))
+                || text[p.toks[i].start..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_uppercase() || !c.is_lowercase())
+        };
+        let hits: Vec<&Hit> = hits
+            .iter()
+            .filter(|h| {
+                (h.first..h.last).all(capitalised_word)
+                    || !(h.first..h.last).any(|i| COMMON_WORDS.contains(p.word(i)))
+                        && self.patterns[h.pattern as usize]
+                            .iter()
+                            .any(|&f| self.forms[f as usize].needs.is_none())
+            })
+            .collect();
+        if hits.is_empty() && entities.is_empty() {
+            return Vec::new();
+        }
         for h in &hits {
             for &f in &self.patterns[h.pattern as usize] {
                 found_patterns
@@ -820,7 +895,7 @@ impl Matcher {
     /// in the name on word boundaries; a form that needs corroboration in an article only when it
     /// is the whole name, with a lower score.
     pub fn check(&self, name: &str) -> Vec<Match> {
-        let p = prepare(name);
+        let p = prepare(name, false);
         let (hits, _) = self.hits(&p);
         // The name without its legal form (`Co., Ltd.`) is what a form must cover to be the
         // whole name.

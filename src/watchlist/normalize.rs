@@ -53,7 +53,17 @@ pub struct Span {
 /// Normalises `text` into `norm` (each token followed by one space; `norm` should start with a
 /// space for token-boundary matching) and records each token's [`Span`]. No allocation per
 /// token: this runs over every article.
-pub fn scan(text: &str, norm: &mut String, spans: &mut Vec<Span>) {
+///
+/// With `keep_lowercase` false (articles), a word written in lower case that is not one of
+/// `connectors` is no part of a name: it becomes a barrier token `|` (runs of them one), which no
+/// name contains, so the automaton reads much less and never matches across such words.
+pub fn scan(
+    text: &str,
+    norm: &mut String,
+    spans: &mut Vec<Span>,
+    keep_lowercase: bool,
+    connector: fn(&str) -> bool,
+) {
     // The token being written: its start in `text` and in `norm`, and its end in `text`.
     let mut open: Option<(usize, usize)> = None;
     let mut end = 0usize;
@@ -62,6 +72,19 @@ pub fn scan(text: &str, norm: &mut String, spans: &mut Vec<Span>) {
                  norm: &mut String,
                  spans: &mut Vec<Span>| {
         if let Some((start, norm_start)) = open.take() {
+            let lower = !keep_lowercase
+                && text[start..].chars().next().is_some_and(char::is_lowercase)
+                && !connector(&norm[norm_start..]);
+            if lower {
+                norm.truncate(norm_start);
+                if spans
+                    .last()
+                    .is_some_and(|s| &norm[s.norm_start..s.norm_end] == "|")
+                {
+                    return;
+                }
+                norm.push('|');
+            }
             spans.push(Span {
                 start,
                 end,
@@ -157,7 +180,7 @@ pub fn scan(text: &str, norm: &mut String, spans: &mut Vec<Span>) {
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut norm = String::with_capacity(text.len() + 8);
     let mut spans = Vec::new();
-    scan(text, &mut norm, &mut spans);
+    scan(text, &mut norm, &mut spans, true, |_| false);
     spans
         .iter()
         .map(|s| Token {
